@@ -1,0 +1,78 @@
+"""The library API; the CLI is a thin layer over these functions.
+
+>>> import screener
+>>> rules = screener.load_rules()                    # bundled packs
+>>> result = screener.scan_dataframe(df, rules)      # any export's column names
+>>> result.hits, result.flagged, result.rejects
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pyarrow as pa
+
+from .compile import RuleSet, compile_rules
+from .flagged import flag_listings
+from .io.columns import map_headers
+from .io.readers import InputFile, Reject, finish
+from .runner import with_row_ids
+from .scan import scan_batch
+
+
+def load_rules(paths: Iterable[str | Path] | None = None, overrides: Iterable[str | Path] = (),
+               backend: str = "pyahocorasick") -> RuleSet:
+    """Load, validate and compile rule packs (the bundled ones when ``paths`` is None)."""
+    return compile_rules(paths, overrides, backend)
+
+
+@dataclass
+class TableScan:
+    """Result of scanning an in-memory table: Arrow tables (or DataFrames for pandas input)."""
+
+    hits: Any
+    flagged: Any
+    rejects: list[Reject]
+    rows_read: int
+    rows_scanned: int
+    undecided: dict[str, int]
+
+
+def canonical_table(table: pa.Table, mapping: Mapping[str, str] | None = None, name: str = "<table>") -> tuple[pa.Table, list[Reject]]:
+    """Map any export's columns onto the canonical ones, typed; rows without item_id are rejected."""
+    cm = map_headers([str(n) for n in table.schema.names], mapping, name)
+    source = InputFile(path=Path(name), format="arrow", size=0, mapping=cm)
+    cols = {c: table.column(i).combine_chunks() for c, i in cm.sources.items()}
+    rows = np.arange(1, table.num_rows + 1, dtype=np.int64)
+    chunk = finish(cols, table.num_rows, source, rows, lambda i: str(table.slice(i, 1).to_pylist()[0]))
+    return chunk.table, chunk.rejects
+
+
+def scan_table(table: pa.Table | pa.RecordBatch, rules: RuleSet | None = None, *,
+               mapping: Mapping[str, str] | None = None) -> TableScan:
+    """Scan an Arrow table of listings; returns hits and flagged listings as Arrow tables."""
+    rs = rules or load_rules()
+    if isinstance(table, pa.RecordBatch):
+        table = pa.Table.from_batches([table])
+    canon, rejects = canonical_table(table, mapping)
+    canon = with_row_ids(canon, 0)
+    batch = canon.combine_chunks().to_batches()[0] if canon.num_rows else None
+    if batch is None:
+        from .schema import FLAGGED_SCHEMA, HITS_SCHEMA
+
+        return TableScan(HITS_SCHEMA.empty_table(), FLAGGED_SCHEMA.empty_table(), rejects, table.num_rows, 0, {})
+    res = scan_batch(batch, rs)
+    flagged = flag_listings(res.hits, batch, rs)
+    return TableScan(res.hits, flagged, rejects, table.num_rows, canon.num_rows, res.undecided)
+
+
+def scan_dataframe(df, rules: RuleSet | None = None, *, mapping: Mapping[str, str] | None = None) -> TableScan:
+    """Scan a pandas DataFrame; ``hits`` and ``flagged`` come back as DataFrames."""
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    out = scan_table(table, rules, mapping=mapping)
+    out.hits = out.hits.to_pandas()
+    out.flagged = out.flagged.to_pandas()
+    return out

@@ -1,0 +1,300 @@
+"""Structural checks: field-level tests a rule references by name in ``where:``.
+
+Each check is implemented once here and declared with its parameters, so the
+loader can reject an unknown check, an unknown parameter or a bad value with
+the rule's file and line. Checks run over many rows at once and answer, per
+row, *fires* / *does not fire* / *undecided* (the data it needs is absent —
+the summary counts those instead of guessing).
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from .model import CANONICAL_FIELDS, NUMERIC_FIELDS, CheckCall
+from .regexes import compile_regex
+
+# -- 统一社会信用代码 (GB 32100-2015) -----------------------------------------------
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # no I, O, Z, S, V
+_USCC_VALUE = {c: i for i, c in enumerate(USCC_ALPHABET)}
+_USCC_WEIGHTS = [pow(3, i, 31) for i in range(17)]
+# second character under registration authority 9 (market regulation)
+USCC_KIND = {"1": "enterprise", "2": "individual_business", "3": "farmers_cooperative"}
+
+
+def uscc_problem(code: str) -> str | None:
+    """Why ``code`` is not a valid USCC, or None when it is valid."""
+    c = code.strip().upper()
+    if len(c) != 18:
+        return f"has {len(c)} characters, a 统一社会信用代码 has 18"
+    bad = sorted({ch for ch in c if ch not in _USCC_VALUE})
+    if bad:
+        return "contains characters not allowed in a 统一社会信用代码: " + "".join(bad)
+    total = sum(_USCC_VALUE[c[i]] * _USCC_WEIGHTS[i] for i in range(17))
+    expected = USCC_ALPHABET[(31 - total % 31) % 31]
+    if c[17] != expected:
+        return f"check digit is {c[17]}, GB 32100-2015 gives {expected}"
+    return None
+
+
+def uscc_valid(code: str) -> bool:
+    return uscc_problem(code) is None
+
+
+# -- the registry ---------------------------------------------------------------
+@dataclass
+class Columns:
+    """Read access to a batch: text columns as lists, numeric ones as float arrays."""
+
+    text: Mapping[str, Sequence[str | None]]
+    numeric: Mapping[str, np.ndarray]
+    n: int
+
+    def values(self, name: str) -> Sequence[str | None]:
+        return self.text.get(name) or [None] * self.n
+
+    def number(self, name: str) -> np.ndarray:
+        arr = self.numeric.get(name)
+        return arr if arr is not None else np.full(self.n, np.nan)
+
+    def has(self, name: str) -> bool:
+        return name in self.text or name in self.numeric
+
+
+@dataclass(frozen=True)
+class Param:
+    kind: str  # field | number_field | text | texts | number | op | regex
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Result:
+    fires: np.ndarray  # bool per requested row
+    undecided: np.ndarray  # bool per requested row
+    detail: list[str | None]  # evidence text per row (only read where fires)
+    field: str  # the field the evidence points at
+
+
+CheckFn = Callable[[CheckCall, Columns, np.ndarray], Result]
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    name: str
+    summary: str
+    params: Mapping[str, Param]
+    run: CheckFn
+
+
+REGISTRY: dict[str, CheckSpec] = {}
+
+
+def _register(name: str, summary: str, **params: Param) -> Callable[[CheckFn], CheckFn]:
+    def deco(fn: CheckFn) -> CheckFn:
+        REGISTRY[name] = CheckSpec(name, summary, params, fn)
+        return fn
+
+    return deco
+
+
+def _blank(value: str | None, placeholders: frozenset[str] = frozenset()) -> bool:
+    if value is None:
+        return True
+    v = value.strip()
+    return not v or v.lower() in placeholders
+
+
+@_register(
+    "missing",
+    "the field is absent, empty, or only a placeholder such as 暂无",
+    field=Param("field"),
+    placeholders=Param("texts", required=False),
+)
+def _missing(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
+    name = call.param("field")
+    ph = frozenset(p.strip().lower() for p in call.param("placeholders", ()) or ())
+    vals = cols.values(name)
+    fires = np.array([_blank(vals[i], ph) for i in rows], dtype=bool)
+    detail = [
+        f"{name} {'not in the export' if not cols.has(name) else 'is empty' if _blank(vals[i]) else 'is a placeholder: ' + str(vals[i]).strip()}"
+        for i in rows
+    ]
+    return Result(fires, np.zeros(len(rows), bool), detail, name)
+
+
+@_register("present", "the field has a non-empty value", field=Param("field"))
+def _present(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
+    name = call.param("field")
+    vals = cols.values(name)
+    fires = np.array([not _blank(vals[i]) for i in rows], dtype=bool)
+    return Result(fires, np.zeros(len(rows), bool), [None] * len(rows), name)
+
+
+def _membership(call: CheckCall, cols: Columns, rows: np.ndarray, negate: bool) -> Result:
+    name = call.param("field")
+    wanted = {str(v).strip().lower() for v in call.param("values")}
+    vals = cols.values(name)
+    fires = np.zeros(len(rows), bool)
+    undecided = np.zeros(len(rows), bool)
+    for k, i in enumerate(rows):
+        v = vals[i]
+        if _blank(v):
+            undecided[k] = True
+            continue
+        fires[k] = (v.strip().lower() in wanted) != negate
+    return Result(fires, undecided, [f"{name}={vals[i]}" for i in rows], name)
+
+
+@_register("field_in", "the field equals one of the values (case-insensitive)", field=Param("field"), values=Param("texts"))
+def _field_in(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
+    return _membership(call, cols, rows, negate=False)
+
+
+@_register("field_not_in", "the field is present and equals none of the values", field=Param("field"), values=Param("texts"))
+def _field_not_in(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
+    return _membership(call, cols, rows, negate=True)
+
+
+@_register("uscc_invalid", "the field holds a value that is not a valid 统一社会信用代码 (GB 32100-2015)", field=Param("field"))
+def _uscc_invalid(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
+    name = call.param("field")
+    vals = cols.values(name)
+    fires = np.zeros(len(rows), bool)
+    detail: list[str | None] = [None] * len(rows)
+    for k, i in enumerate(rows):
+        v = vals[i]
+        if _blank(v):
+            continue
+        problem = uscc_problem(v)
+        if problem:
+            fires[k] = True
+            detail[k] = f"{name} {v.strip()} {problem}"
+    return Result(fires, np.zeros(len(rows), bool), detail, name)
+
+
+@_register(
+    "uscc_kind_mismatch",
+    "a valid USCC whose entity-type digit (91 企业 / 92 个体工商户) contradicts the seller type",
+    field=Param("field"),
+    type_field=Param("field"),
+)
+def _uscc_kind_mismatch(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
+    name, tname = call.param("field"), call.param("type_field")
+    vals, types = cols.values(name), cols.values(tname)
+    fires = np.zeros(len(rows), bool)
+    undecided = np.zeros(len(rows), bool)
+    detail: list[str | None] = [None] * len(rows)
+    for k, i in enumerate(rows):
+        v, t = vals[i], types[i]
+        if _blank(v) or _blank(t) or not uscc_valid(v):
+            undecided[k] = _blank(t)
+            continue
+        code = v.strip().upper()
+        kind = USCC_KIND.get(code[1]) if code[0] == "9" else None
+        declared = t.strip().lower()
+        if kind and declared in ("enterprise", "individual_business") and kind != declared:
+            fires[k] = True
+            detail[k] = f"{name} {code} is registered as {kind} but {tname}={t.strip()}"
+    return Result(fires, undecided, detail, name)
+
+
+_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    ">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq, "!=": operator.ne,
+}
+
+
+@_register(
+    "compare",
+    "numeric comparison: left OP factor × right (or OP value)",
+    left=Param("number_field"),
+    op=Param("op"),
+    right=Param("number_field", required=False),
+    value=Param("number", required=False),
+    factor=Param("number", required=False),
+)
+def _compare(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
+    lname, op = call.param("left"), call.param("op")
+    left = cols.number(lname)[rows]
+    factor = float(call.param("factor", 1))
+    rname = call.param("right")
+    right = cols.number(rname)[rows] * factor if rname else np.full(len(rows), float(call.param("value")) * factor)
+    undecided = np.isnan(left) | np.isnan(right)
+    with np.errstate(invalid="ignore"):
+        fires = _OPS[op](left, right) & ~undecided
+    what = f"{factor:g}×{rname}" if rname and factor != 1 else (rname or f"{float(call.param('value')) * factor:g}")
+    detail = [
+        f"{lname}={_fmt(left[k])} {op} {what}" + (f" (={_fmt(right[k])})" if rname else "")
+        for k in range(len(rows))
+    ]
+    return Result(np.asarray(fires, bool), undecided, detail, lname)
+
+
+def _fmt(x: float) -> str:
+    return "n/a" if np.isnan(x) else f"{x:g}"
+
+
+def _regex_check(call: CheckCall, cols: Columns, rows: np.ndarray, negate: bool) -> Result:
+    name = call.param("field")
+    rx = compile_regex(call.param("pattern"))
+    vals = cols.values(name)
+    fires = np.zeros(len(rows), bool)
+    undecided = np.zeros(len(rows), bool)
+    for k, i in enumerate(rows):
+        v = vals[i]
+        if _blank(v):
+            undecided[k] = True
+            continue
+        fires[k] = (rx.search(v.strip()) is not None) != negate
+    return Result(fires, undecided, [f"{name}={vals[i]}" for i in rows], name)
+
+
+@_register("matches", "the field's value matches the (RE2) pattern", field=Param("field"), pattern=Param("regex"))
+def _matches(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
+    return _regex_check(call, cols, rows, negate=False)
+
+
+@_register("not_matches", "the field is present and does not match the (RE2) pattern", field=Param("field"), pattern=Param("regex"))
+def _not_matches(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
+    return _regex_check(call, cols, rows, negate=True)
+
+
+def validate_call(name: str, params: Mapping[str, Any]) -> list[str]:
+    """Problems with a check invocation, as messages (empty when it is fine)."""
+    spec = REGISTRY.get(name)
+    if spec is None:
+        return [f"unknown check {name!r}; known checks: {', '.join(sorted(REGISTRY))}"]
+    problems = []
+    for key in params:
+        if key not in spec.params:
+            problems.append(f"check {name!r} has no parameter {key!r} (it takes: {', '.join(spec.params)})")
+    for key, p in spec.params.items():
+        if key not in params:
+            if p.required:
+                problems.append(f"check {name!r} needs parameter {key!r}")
+            continue
+        v = params[key]
+        if p.kind == "field" and v not in CANONICAL_FIELDS:
+            problems.append(f"{key}: {v!r} is not a canonical field ({', '.join(CANONICAL_FIELDS)})")
+        elif p.kind == "number_field" and v not in NUMERIC_FIELDS:
+            problems.append(f"{key}: {v!r} is not a numeric field ({', '.join(NUMERIC_FIELDS)})")
+        elif p.kind == "number" and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            problems.append(f"{key}: expected a number, got {v!r}")
+        elif p.kind == "op" and v not in _OPS:
+            problems.append(f"{key}: {v!r} is not one of {', '.join(_OPS)}")
+        elif p.kind == "texts" and (not isinstance(v, (list, tuple)) or not all(isinstance(x, str) for x in v)):
+            problems.append(f"{key}: expected a list of strings")
+        elif p.kind == "regex":
+            if not isinstance(v, str):
+                problems.append(f"{key}: expected a pattern string")
+            else:
+                try:
+                    compile_regex(v)
+                except ValueError as exc:
+                    problems.append(f"{key}: {exc}")
+    if name == "compare" and ("right" in params) == ("value" in params):
+        problems.append("check 'compare' needs exactly one of 'right' or 'value'")
+    return problems

@@ -1,0 +1,273 @@
+"""Compile loaded packs into one immutable :class:`RuleSet`.
+
+Every term of every rule — anchors, context words, exclusions, regex anchors —
+with all its variants (aliases, pinyin) becomes a key of ONE automaton per
+surface. Each key points at the *slots* (a term in a role in a rule) it
+serves, so one pass over a batch finds everything every rule needs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Iterable
+
+from .matcher import Matcher, build_matcher
+from .model import SEVERITY_RANK, Condition, LegalRef, Pack, Rule, Term
+from .normalize import Normalizer
+from .packs import PackSet, has_cjk, load_packs
+from .regexes import compile_regex
+
+# slot roles
+ANCHOR, WITH, WITHOUT, ADJUST, RX_ANCHOR = range(5)
+ROLE_NAMES = ("anchor", "with", "without", "adjust", "regex-anchor")
+COMPACT, CANONICAL = 0, 1
+
+_ASCII_LETTER = re.compile(r"[a-z]")
+_ASCII_DIGIT = re.compile(r"[0-9]")
+MAX_MIXED_PINYIN_CHARS = 4  # 2^n − 2 mixed variants; longer terms get full pinyin only
+
+
+def char_class(ch: str) -> int:
+    """0 = other, 1 = ASCII letter, 2 = ASCII digit (for Latin/digit boundaries)."""
+    if _ASCII_LETTER.fullmatch(ch):
+        return 1
+    if _ASCII_DIGIT.fullmatch(ch):
+        return 2
+    return 0
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """A term in a role of a rule: what a key hit means."""
+
+    rule: int  # index into RuleSet.rules
+    role: int
+    group: int  # condition index, or regex index for RX_ANCHOR, or term index for ANCHOR
+    member: int  # term index inside an ``all:`` condition
+    term: Term
+    max_gap: int
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRef:
+    slot: int
+    variant: str  # literal | alias | pinyin
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    text: str  # normalized key text (surface form)
+    surface: int
+    lead: int  # char_class of first char (for ascii boundary)
+    trail: int
+    nbytes: int
+    refs: tuple[KeyRef, ...]
+    excludes: tuple[int, ...]  # slots for which this key is an exclusion phrase
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    rule: Rule
+    pack: Pack
+    anchor_slots: tuple[int, ...]
+    regex_slots: tuple[int, ...]
+    condition_slots: dict[tuple[int, int], tuple[int, ...]]  # (role, cond idx) -> slots
+    legal_basis: tuple[LegalRef, ...]
+    departments: tuple[str, ...]
+    category_include: tuple[str, ...]
+    category_exclude: tuple[str, ...]
+
+    @property
+    def id(self) -> str:
+        return self.rule.id
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """Immutable compiled rules: share it freely; pickling re-compiles from packs."""
+
+    packset: PackSet
+    normalizer: Normalizer
+    rules: tuple[CompiledRule, ...]
+    slots: tuple[Slot, ...]
+    keys: tuple[Key, ...]
+    surface_keys: tuple[tuple[int, ...], tuple[int, ...]]  # key ids per surface, in matcher order
+    fields: tuple[str, ...]  # text fields any rule reads, in scan order
+    backend: str = "pyahocorasick"
+    _matchers: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def hash(self) -> str:
+        return self.packset.hash
+
+    @cached_property
+    def rule_index(self) -> dict[str, int]:
+        return {cr.rule.id: i for i, cr in enumerate(self.rules)}
+
+    def matcher(self, surface: int) -> Matcher | None:
+        """The automaton for a surface (built on first use, once per process)."""
+        if surface not in self._matchers:
+            ids = self.surface_keys[surface]
+            self._matchers[surface] = build_matcher([_latin(self.keys[k].text) for k in ids], self.backend) if ids else None
+        return self._matchers[surface]
+
+    def regex(self, rule_idx: int, regex_idx: int):
+        return compile_regex(self.rules[rule_idx].rule.regexes[regex_idx].pattern)
+
+    def __reduce__(self):
+        # Automata and compiled regexes are rebuilt where the rule set lands
+        # (worker process, Spark executor) rather than shipped.
+        return (compile_packset, (self.packset, self.backend))
+
+
+def _latin(text: str) -> str:
+    return text.encode("utf-8").decode("latin-1")
+
+
+def pinyin_variants(text: str, modes: Iterable[str]) -> list[str]:
+    """Full, mixed (some characters as pinyin) and initials variants of a term."""
+    from pypinyin import lazy_pinyin
+
+    items = lazy_pinyin(text)
+    parts: list[tuple[str, str | None]] = []  # (chars, pinyin or None)
+    k = 0
+    i = 0
+    while i < len(text):
+        if has_cjk(text[i]):
+            parts.append((text[i], items[k].lower() if k < len(items) else None))
+            k += 1
+            i += 1
+        else:
+            j = i
+            while j < len(text) and not has_cjk(text[j]):
+                j += 1
+            parts.append((text[i:j], None))
+            k += 1
+            i = j
+    cjk_idx = [n for n, (_, py) in enumerate(parts) if py]
+    out: list[str] = []
+    modes = set(modes)
+    if "full" in modes:
+        out.append("".join(py or ch for ch, py in parts))
+    if "mixed" in modes and 2 <= len(cjk_idx) <= MAX_MIXED_PINYIN_CHARS:
+        for r in range(1, len(cjk_idx)):
+            for chosen in itertools.combinations(cjk_idx, r):
+                out.append("".join(py if n in chosen and py else ch for n, (ch, py) in enumerate(parts)))
+    if "initials" in modes and len(cjk_idx) >= 2:
+        out.append("".join(py[0] if py else ch for ch, py in parts))
+    return out
+
+
+class _Builder:
+    def __init__(self, normalizer: Normalizer):
+        self.norm = normalizer
+        self.slots: list[Slot] = []
+        self.key_ids: dict[tuple[int, str], int] = {}
+        self.key_text: list[tuple[int, str]] = []
+        self.refs: list[list[KeyRef]] = []
+        self.excl: list[list[int]] = []
+
+    def surface_form(self, text: str, exact: bool) -> tuple[int, str]:
+        canon = self.norm.canonical(text).strip()
+        compact = self.norm.compact(text)
+        if exact or (self.norm.has_separator(canon) and not has_cjk(compact)):
+            # e.g. "1:1", "no.1": without their separators they would be "11", "no1"
+            return CANONICAL, canon
+        return COMPACT, compact
+
+    def key(self, surface: int, text: str) -> int:
+        k = (surface, text)
+        if k not in self.key_ids:
+            self.key_ids[k] = len(self.key_text)
+            self.key_text.append(k)
+            self.refs.append([])
+            self.excl.append([])
+        return self.key_ids[k]
+
+    def add_slot(self, rule: int, role: int, group: int, member: int, term: Term, rule_gap: int) -> int:
+        sid = len(self.slots)
+        gap = term.max_gap if term.max_gap is not None else rule_gap
+        self.slots.append(Slot(rule, role, group, member, term, 0 if term.exact else gap))
+        variants = [(term.text, "literal")] + [(a, "alias") for a in term.aliases]
+        if term.pinyin:
+            variants += [(p, "pinyin") for p in pinyin_variants(self.norm.canonical(term.text), term.pinyin)]
+        seen = set()
+        for text, kind in variants:
+            surface, form = self.surface_form(text, term.exact)
+            if (surface, form) in seen:
+                continue
+            seen.add((surface, form))
+            self.refs[self.key(surface, form)].append(KeyRef(sid, kind))
+        for phrase in term.exclude:
+            self.add_exclusion(phrase, sid, term.exact)
+        return sid
+
+    def add_exclusion(self, phrase: str, slot: int, exact: bool = False) -> None:
+        surface, form = self.surface_form(phrase, exact)
+        self.excl[self.key(surface, form)].append(slot)
+
+
+def compile_packset(packset: PackSet, backend: str = "pyahocorasick") -> RuleSet:
+    normalizer = Normalizer(packset.charmap)
+    b = _Builder(normalizer)
+    compiled: list[CompiledRule] = []
+    fields: list[str] = []
+    for pack in packset.packs:
+        for rule in pack.rules:
+            ri = len(compiled)
+            anchors = tuple(b.add_slot(ri, ANCHOR, ti, 0, t, rule.max_gap) for ti, t in enumerate(rule.terms))
+            rx = tuple(
+                b.add_slot(ri, RX_ANCHOR, xi, 0, Term(text=r.anchor, ascii_boundary=False), rule.max_gap)
+                for xi, r in enumerate(rule.regexes)
+            )
+            for phrase in rule.exclude:
+                for sid in anchors:
+                    b.add_exclusion(phrase, sid)
+            cond_slots: dict[tuple[int, int], tuple[int, ...]] = {}
+            for role, conds in ((WITH, rule.with_), (WITHOUT, rule.without), (ADJUST, rule.adjust)):
+                for ci, c in enumerate(conds):
+                    cond_slots[(role, ci)] = tuple(
+                        b.add_slot(ri, role, ci, mi, t, rule.max_gap) for mi, t in enumerate(c.terms)
+                    )
+                    for f in c.fields or ():
+                        if f not in fields:
+                            fields.append(f)
+            for f in rule.fields:
+                if f not in fields:
+                    fields.append(f)
+            compiled.append(
+                CompiledRule(
+                    rule=rule, pack=pack, anchor_slots=anchors, regex_slots=rx, condition_slots=cond_slots,
+                    legal_basis=rule.legal_basis or pack.legal_basis, departments=pack.departments,
+                    category_include=tuple(normalizer.canonical(c) for c in rule.categories.include),
+                    category_exclude=tuple(normalizer.canonical(c) for c in rule.categories.exclude),
+                )
+            )
+    keys = []
+    per_surface: tuple[list[int], list[int]] = ([], [])
+    for kid, (surface, text) in enumerate(b.key_text):
+        keys.append(
+            Key(text=text, surface=surface, lead=char_class(text[0]), trail=char_class(text[-1]),
+                nbytes=len(text.encode("utf-8")), refs=tuple(b.refs[kid]), excludes=tuple(b.excl[kid]))
+        )
+        per_surface[surface].append(kid)
+    return RuleSet(
+        packset=packset, normalizer=normalizer, rules=tuple(compiled), slots=tuple(b.slots), keys=tuple(keys),
+        surface_keys=(tuple(per_surface[0]), tuple(per_surface[1])), fields=tuple(fields), backend=backend,
+    )
+
+
+def compile_rules(paths=None, overrides=(), backend: str = "pyahocorasick") -> RuleSet:
+    """Load and compile packs in one call (bundled packs when ``paths`` is None)."""
+    return compile_packset(load_packs(paths, overrides), backend)
+
+
+def max_severity(severities: Iterable[str]) -> str:
+    return max(severities, key=lambda s: SEVERITY_RANK[s])
+
+
+def conditions_of(rule: Rule, role: int) -> tuple[Condition, ...]:
+    return {WITH: rule.with_, WITHOUT: rule.without, ADJUST: rule.adjust}[role]

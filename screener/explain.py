@@ -1,0 +1,41 @@
+"""Why a listing is or is not flagged: every hit, and every candidate that was suppressed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import pyarrow as pa
+
+from .compile import RuleSet
+from .scan import Suppressed, scan_batch
+from .schema import INPUT_SCHEMA
+
+
+@dataclass
+class Explanation:
+    row: dict[str, Any]
+    hits: list[dict]
+    suppressed: list[Suppressed]
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.hits)
+
+
+def explain_row(row: Mapping[str, Any] | str, ruleset: RuleSet) -> Explanation:
+    """Scan one listing (a title string, or a mapping of canonical fields) and explain it."""
+    data = {"title": row} if isinstance(row, str) else dict(row)
+    unknown = [k for k in data if k not in INPUT_SCHEMA.names]
+    if unknown:
+        raise ValueError(f"unknown field(s) {', '.join(unknown)}; use canonical column names")
+    full = {name: None for name in INPUT_SCHEMA.names}
+    full.update(data)
+    full["item_id"] = full["item_id"] or "explain"
+    full["row_id"] = 0
+    for k in ("price", "original_price"):
+        if full[k] is not None:
+            full[k] = float(full[k])
+    batch = pa.RecordBatch.from_pylist([full], schema=INPUT_SCHEMA)
+    res = scan_batch(batch, ruleset, explain=True)
+    return Explanation(row=data, hits=res.hits.to_pylist(), suppressed=res.suppressed)

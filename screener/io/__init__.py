@@ -1,0 +1,1 @@
+"""Reading listing exports and writing scan outputs."""

@@ -1,0 +1,107 @@
+"""Mapping an export's headers and values onto the canonical listing columns."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Iterable, Mapping, Sequence
+
+import yaml
+
+from ..errors import InputError, Location
+from ..model import CANONICAL_FIELDS, REQUIRED_FIELDS
+
+_PUNCT = re.compile(r"[\s_\-·.:：()（）\[\]【】/]+")
+
+
+def _key(header: str) -> str:
+    return _PUNCT.sub("", unicodedata.normalize("NFKC", str(header)).lower())
+
+
+@lru_cache(maxsize=1)
+def _aliases() -> tuple[dict[str, str], dict[str, str]]:
+    doc = yaml.safe_load(resources.files("screener.data").joinpath("columns.yaml").read_text(encoding="utf-8"))
+    headers = {_key(c): c for c in CANONICAL_FIELDS}
+    for canonical, names in doc["headers"].items():
+        for n in names:
+            headers.setdefault(_key(n), canonical)
+    seller = {}
+    for canonical, names in doc["seller_types"].items():
+        seller[_key(canonical)] = canonical
+        for n in names:
+            seller[_key(n)] = canonical
+    return headers, seller
+
+
+def parse_map_options(items: Iterable[str]) -> dict[str, str]:
+    """``["商品标题=title", ...]`` → {source header: canonical column}."""
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise InputError(f"--map expects SOURCE=canonical, got {item!r}")
+        src, dst = (s.strip() for s in item.rsplit("=", 1))
+        if dst not in CANONICAL_FIELDS:
+            raise InputError(f"--map {item!r}: {dst!r} is not a canonical column ({', '.join(CANONICAL_FIELDS)})")
+        out[src] = dst
+    return out
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """How one file's columns become canonical: source index per canonical name."""
+
+    sources: dict[str, int]  # canonical -> column index in the file
+    headers: tuple[str, ...]
+    ignored: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    def source_name(self, canonical: str) -> str:
+        return self.headers[self.sources[canonical]]
+
+
+def map_headers(headers: Sequence[str], explicit: Mapping[str, str] | None = None, path: str = "") -> ColumnMapping:
+    """Resolve headers; a missing required column is an :class:`InputError` naming the file."""
+    known, _ = _aliases()
+    explicit = dict(explicit or {})
+    explicit_keys = {_key(k): v for k, v in explicit.items()}
+    sources: dict[str, int] = {}
+    notes: list[str] = []
+    # explicit mappings first, then exact canonical names, then aliases
+    for priority in ("explicit", "exact", "alias"):
+        for i, h in enumerate(headers):
+            k = _key(h)
+            if priority == "explicit":
+                target = explicit.get(h) or explicit_keys.get(k)
+            elif priority == "exact":
+                target = h.strip() if h.strip() in CANONICAL_FIELDS else None
+            else:
+                target = known.get(k)
+            if target is None or i in sources.values():
+                continue
+            if target in sources:
+                if priority == "alias":
+                    notes.append(f"column {h!r} also looks like {target}; using {headers[sources[target]]!r}")
+                continue
+            sources[target] = i
+    missing = [c for c in REQUIRED_FIELDS if c not in sources]
+    if missing:
+        raise InputError(
+            f"missing required column(s) {', '.join(missing)}; found columns: {', '.join(map(str, headers)) or '(none)'}"
+            " — name them, or map them with --map SOURCE=" + missing[0],
+            Location(path, 1),
+        )
+    used = set(sources.values())
+    ignored = tuple(str(h) for i, h in enumerate(headers) if i not in used)
+    return ColumnMapping(sources=sources, headers=tuple(str(h) for h in headers), ignored=ignored, notes=tuple(notes))
+
+
+def canonical_seller_type(value: str | None) -> str | None:
+    """企业店 → enterprise, 个人 → natural_person …; unknown values pass through."""
+    if value is None:
+        return None
+    _, seller = _aliases()
+    v = value.strip()
+    return seller.get(_key(v), v) if v else v

@@ -1,0 +1,279 @@
+"""Text normalization, in bulk, with offsets back to the original text.
+
+Every character is first mapped one-to-one to a *canonical* character
+(NFKC full-width → half-width, lower case, ①/❶ → 1, traditional → simplified
+via OpenCC, plus the pack-declared character map such as 🐘 → 象). Because the
+map is one-to-one, an offset in canonical text *is* an offset in the original
+field. A second *compact* surface drops separators (spaces, punctuation,
+symbols, emoji, zero-width and control characters) so that 象*牙, 穿 山 甲 and
+象🐘牙 read as 象牙; an index array maps each compact character back.
+
+Both maps are numpy lookup tables over all of Unicode, applied to a whole
+batch at once: per-row calls into OpenCC or ``unicodedata`` cost more than the
+match itself (see the matcher measurements in the README).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ._version import __version__
+from .model import CharMapping
+
+N_CODEPOINTS = 0x110000
+#: Separates the texts of a batch on both surfaces. A noncharacter: no term can
+#: contain it and occurrences inside input text are mapped to a space first.
+SENTINEL = "\uffff"
+SENTINEL_CP = 0xFFFF
+
+R_NFKC, R_CASE, R_DIGITS, R_T2S, R_CHARMAP = 1, 2, 4, 8, 16
+REASON_NAMES = ((R_NFKC, "nfkc"), (R_CASE, "case"), (R_DIGITS, "digits"), (R_T2S, "t2s"), (R_CHARMAP, "charmap"))
+
+# Separator classes of the compact surface: whitespace, punctuation, symbols
+# (emoji included), controls, format characters (zero-width), marks
+# (variation selectors, combining accents), unassigned and surrogates.
+_SEPARATOR_CATEGORIES = {"Zs", "Zl", "Zp", "Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po",
+                         "Sm", "Sc", "Sk", "So", "Cc", "Cf", "Cs", "Co", "Cn", "Mn", "Me", "Mc"}
+
+# Circled/negative-circled digits that NFKC leaves alone.
+_EXTRA_DIGITS = {}
+for _base in (0x2776, 0x2780, 0x278A):  # ❶.. ➀.. ➊..
+    for _i in range(9):
+        _EXTRA_DIGITS[_base + _i] = ord("1") + _i
+for _i in range(9):  # ⓵..⓽
+    _EXTRA_DIGITS[0x24F5 + _i] = ord("1") + _i
+_EXTRA_DIGITS[0x24FF] = ord("0")  # ⓿
+
+# Blocks where OpenCC's traditional → simplified table has entries.
+_CJK_RANGES = ((0x2E80, 0x2FE0), (0x3400, 0xA000), (0xF900, 0xFB00), (0x20000, 0x2FA20))
+
+_UNASSIGNED_CATEGORY = "Cn"
+
+
+@dataclass(frozen=True)
+class Tables:
+    """canonical code point, reason bits and separator flag per code point."""
+
+    canon: np.ndarray  # uint32[N]
+    reason: np.ndarray  # uint8[N]
+    sep: np.ndarray  # bool[N], indexed by the ORIGINAL code point
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("SCREENER_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "screener"
+    )
+    return Path(root)
+
+
+def _tables_key() -> str:
+    import opencc
+
+    parts = [__version__, unicodedata.unidata_version, getattr(opencc, "__version__", "?"), "tables-v1"]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def _build_tables() -> Tables:
+    import opencc
+
+    canon = np.arange(N_CODEPOINTS, dtype=np.uint32)
+    reason = np.zeros(N_CODEPOINTS, dtype=np.uint8)
+    sep = np.zeros(N_CODEPOINTS, dtype=bool)
+    for cp in range(N_CODEPOINTS):
+        ch = chr(cp)
+        cat = unicodedata.category(ch)
+        if cat == _UNASSIGNED_CATEGORY and not (0x3400 <= cp < 0x2FA20):
+            sep[cp] = True
+            continue
+        if 0xD800 <= cp <= 0xDFFF:
+            sep[cp] = True
+            continue
+        out, bits = ch, 0
+        nf = unicodedata.normalize("NFKC", ch)
+        if len(nf) == 1 and nf != ch:
+            out, bits = nf, bits | R_NFKC
+        low = out.lower()
+        if len(low) == 1 and low != out:
+            out, bits = low, bits | R_CASE
+        if cp in _EXTRA_DIGITS:
+            out, bits = chr(_EXTRA_DIGITS[cp]), bits | R_DIGITS
+        elif bits & R_NFKC and out.isdigit() and not ch.isascii() and unicodedata.category(ch) == "No":
+            bits = (bits & ~R_NFKC) | R_DIGITS  # ① → 1 reads better as "digits"
+        canon[cp] = ord(out)
+        reason[cp] = bits
+        sep[cp] = unicodedata.category(out) in _SEPARATOR_CATEGORIES
+    # traditional → simplified, one character at a time so offsets never move
+    converter = opencc.OpenCC("t2s")
+    cps = [cp for lo, hi in _CJK_RANGES for cp in range(lo, hi)]
+    src = [chr(int(canon[cp])) for cp in cps]
+    dst = converter.convert("\n".join(src)).split("\n")
+    if len(dst) == len(src):
+        for cp, a, b in zip(cps, src, dst):
+            if len(b) == 1 and a != b:
+                canon[cp] = ord(b)
+                reason[cp] |= R_T2S
+    # input occurrences of the sentinel must not look like one
+    canon[SENTINEL_CP] = ord(" ")
+    sep[SENTINEL_CP] = True
+    return Tables(canon, reason, sep)
+
+
+@lru_cache(maxsize=1)
+def base_tables() -> Tables:
+    """The Unicode-wide tables, built once (~1 s) and cached on disk."""
+    path = _cache_dir() / f"normtables-{_tables_key()}.npz"
+    try:
+        with np.load(path) as data:
+            return Tables(data["canon"], data["reason"], data["sep"])
+    except (OSError, KeyError, ValueError):
+        pass
+    tables = _build_tables()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez(tmp, canon=tables.canon, reason=tables.reason, sep=tables.sep)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only home just means rebuilding next time
+    return tables
+
+
+def _utf8_lengths(cps: np.ndarray) -> np.ndarray:
+    return (1 + (cps >= 0x80).astype(np.int8) + (cps >= 0x800) + (cps >= 0x10000)).astype(np.int64)
+
+
+def _to_codepoints(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def _from_codepoints(cps: np.ndarray) -> str:
+    return cps.astype(np.uint32, copy=False).tobytes().decode("utf-32-le", "surrogatepass")
+
+
+def reason_names(bits: int) -> list[str]:
+    return [name for bit, name in REASON_NAMES if bits & bit]
+
+
+class Normalizer:
+    """Immutable normalizer: the base tables plus the packs' character map."""
+
+    def __init__(self, charmap: Sequence[CharMapping] = ()):
+        base = base_tables()
+        self.charmap = tuple(charmap)
+        if self.charmap:
+            canon, reason, sep = base.canon.copy(), base.reason.copy(), base.sep.copy()
+            for m in self.charmap:
+                src = ord(m.source)
+                target = int(canon[ord(m.target)])  # the target is itself normalized
+                canon[src] = target
+                reason[src] = R_CHARMAP
+                sep[src] = bool(base.sep[ord(m.target)])
+            self.tables = Tables(canon, reason, sep)
+        else:
+            self.tables = base
+
+    # -- single strings (terms, examples, explain) ---------------------------------
+    def canonical(self, text: str) -> str:
+        if not text:
+            return ""
+        return _from_codepoints(self.tables.canon[_to_codepoints(text)])
+
+    def compact(self, text: str) -> str:
+        if not text:
+            return ""
+        cps = _to_codepoints(text)
+        return _from_codepoints(self.tables.canon[cps][~self.tables.sep[cps]])
+
+    def has_separator(self, text: str) -> bool:
+        return bool(text) and bool(self.tables.sep[_to_codepoints(text)].any())
+
+    def is_separator(self, ch: str) -> bool:
+        return bool(self.tables.sep[ord(ch)])
+
+    def reason_bits(self, text: str) -> int:
+        if not text:
+            return 0
+        return int(np.bitwise_or.reduce(self.tables.reason[_to_codepoints(text)]))
+
+    # -- batches -------------------------------------------------------------------
+    def batch(self, texts: Sequence[str]) -> "NormalizedBatch":
+        return NormalizedBatch(self, texts)
+
+
+class Surface:
+    """One text surface of a batch, as the matcher reads it (UTF-8 bytes as latin-1).
+
+    ``to_big`` maps a surface character index to its index in the batch's
+    concatenated canonical text (identity for the canonical surface).
+    """
+
+    __slots__ = ("latin", "byte_starts", "to_big")
+
+    def __init__(self, cps: np.ndarray, to_big: np.ndarray | None):
+        self.latin = _from_codepoints(cps).encode("utf-8", "surrogatepass").decode("latin-1")
+        starts = np.zeros(len(cps) + 1, dtype=np.int64)
+        np.cumsum(_utf8_lengths(cps), out=starts[1:])
+        self.byte_starts = starts
+        self.to_big = to_big
+
+    def char_index(self, byte_offsets: np.ndarray) -> np.ndarray:
+        """Character index for byte offsets that fall on character starts."""
+        return np.searchsorted(self.byte_starts, byte_offsets)
+
+
+class NormalizedBatch:
+    """A batch of texts normalized together, joined by :data:`SENTINEL`."""
+
+    def __init__(self, normalizer: Normalizer, texts: Sequence[str]):
+        self.normalizer = normalizer
+        self.texts = texts
+        lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+        starts = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(lengths + 1, out=starts[1:])
+        self.seg_starts = starts  # text i occupies [starts[i], starts[i+1] - 1)
+        raw = _to_codepoints(SENTINEL.join(texts) + SENTINEL) if texts else np.zeros(0, np.uint32)
+        tables = normalizer.tables
+        canon = tables.canon[raw]
+        keep = ~tables.sep[raw]
+        sentinel_pos = starts[1:] - 1
+        canon[sentinel_pos] = SENTINEL_CP
+        keep[sentinel_pos] = True
+        self.raw = raw
+        self.canon = canon
+        self._keep = keep
+        self._compact: Surface | None = None
+        self._canonical: Surface | None = None
+
+    @property
+    def compact(self) -> Surface:
+        if self._compact is None:
+            idx = np.flatnonzero(self._keep)
+            self._compact = Surface(self.canon[idx], idx)
+        return self._compact
+
+    @property
+    def canonical(self) -> Surface:
+        if self._canonical is None:
+            self._canonical = Surface(self.canon, None)
+        return self._canonical
+
+    def segment_of(self, big_index: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.seg_starts, big_index, side="right") - 1
+
+    def canonical_text(self, seg: int) -> str:
+        return _from_codepoints(self.canon[self.seg_starts[seg] : self.seg_starts[seg + 1] - 1])
+
+    def reason_bits(self, seg: int, start: int, end: int) -> int:
+        base = int(self.seg_starts[seg])
+        span = self.raw[base + start : base + end]
+        if not len(span):
+            return 0
+        return int(np.bitwise_or.reduce(self.normalizer.tables.reason[span]))

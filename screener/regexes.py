@@ -1,0 +1,76 @@
+"""Rule regexes: RE2 (linear time, no backtracking) and their literal anchors.
+
+A pack regex only runs on texts where its anchor — a literal every match must
+contain — was already found by the automaton, so regexes cost nothing on the
+vast majority of rows. RE2 refuses constructs that could backtrack
+catastrophically (backreferences, lookaround), so no pattern can hang a scan.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import re2
+
+try:  # Python 3.11+
+    import re._parser as _sre_parse  # type: ignore[import-not-found]
+    import re._constants as _sre_c  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - Python 3.10
+    import sre_constants as _sre_c  # type: ignore[no-redef]
+    import sre_parse as _sre_parse  # type: ignore[no-redef]
+
+_OPTIONS = re2.Options()
+_OPTIONS.log_errors = False  # errors are reported by us, with the rule's location
+
+
+@lru_cache(maxsize=4096)
+def compile_regex(pattern: str) -> "re2._Regexp":
+    """Compile with RE2; a ValueError explains what RE2 refused."""
+    try:
+        return re2.compile(pattern, _OPTIONS)
+    except re2.error as exc:
+        msg = exc.args[0] if exc.args else exc
+        if isinstance(msg, bytes):
+            msg = msg.decode("utf-8", "replace")
+        raise ValueError(f"invalid regex {pattern!r}: {msg}") from None
+
+
+def required_literals(pattern: str) -> list[str] | None:
+    """Literal runs that every match of ``pattern`` must contain.
+
+    Returns None when the pattern cannot be analysed (RE2-only syntax); the
+    rule must then name its anchor explicitly.
+    """
+    try:
+        tree = _sre_parse.parse(pattern)
+    except Exception:  # noqa: BLE001 - any parser failure just means "cannot analyse"
+        return None
+    runs: list[str] = []
+    _walk(list(tree), runs)
+    return [r for r in runs if r]
+
+
+def _walk(items: list, runs: list[str]) -> None:
+    current: list[str] = []
+
+    def flush() -> None:
+        if current:
+            runs.append("".join(current))
+            current.clear()
+
+    for op, av in items:
+        if op is _sre_c.LITERAL:
+            current.append(chr(av))
+        elif op is _sre_c.SUBPATTERN:
+            flush()
+            _walk(list(av[-1]), runs)
+        elif op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT):
+            flush()
+            lo, _hi, body = av
+            if lo >= 1:
+                _walk(list(body), runs)
+        elif op in (_sre_c.AT,):
+            continue  # ^ $ \b: zero-width, do not break a literal run
+        else:
+            flush()  # branches, classes, any: nothing required
+    flush()

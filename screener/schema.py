@@ -1,0 +1,64 @@
+"""The output contract: column names and Arrow types of every output.
+
+Reports and downstream tools key on these names; change them only with a
+major version.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from .model import CANONICAL_FIELDS, NUMERIC_FIELDS
+
+#: One row per hit. The first twelve columns are the published contract.
+HITS_SCHEMA = pa.schema(
+    [
+        ("item_id", pa.string()),
+        ("category", pa.string()),
+        ("rule_id", pa.string()),
+        ("severity", pa.string()),
+        ("score", pa.int32()),
+        ("field", pa.string()),
+        ("term", pa.string()),
+        ("matched", pa.string()),
+        ("start", pa.int32()),  # character offsets in the ORIGINAL field text
+        ("end", pa.int32()),
+        ("snippet", pa.string()),
+        ("normalizations", pa.string()),  # comma-separated; empty = literal match
+        ("rule_name", pa.string()),
+        ("row_id", pa.int64()),  # the listing's position in the scan's input
+    ]
+)
+
+#: One row per flagged listing.
+FLAGGED_SCHEMA = pa.schema(
+    [
+        ("item_id", pa.string()),
+        ("title", pa.string()),
+        ("shop_id", pa.string()),
+        ("shop_name", pa.string()),
+        ("url", pa.string()),
+        ("categories", pa.string()),  # ;-separated category codes
+        ("rule_ids", pa.string()),  # ;-separated
+        ("max_severity", pa.string()),
+        ("score", pa.int32()),
+        ("legal_basis", pa.string()),
+        ("departments", pa.string()),
+        ("evidence", pa.string()),
+        ("platform", pa.string()),
+        ("row_id", pa.int64()),
+        ("source_file", pa.string()),
+        ("source_row", pa.int64()),
+    ]
+)
+
+REJECT_COLUMNS = ("source_file", "row", "reason", "raw")
+
+#: Columns the readers attach to every batch besides the canonical ones.
+ROW_ID, SOURCE_FILE, SOURCE_ROW = "row_id", "source_file", "source_row"
+
+#: The canonical input batch: every canonical column, then provenance.
+INPUT_SCHEMA = pa.schema(
+    [(name, pa.float64() if name in NUMERIC_FIELDS else pa.string()) for name in CANONICAL_FIELDS]
+    + [(ROW_ID, pa.int64()), (SOURCE_FILE, pa.string()), (SOURCE_ROW, pa.int64())]
+)
