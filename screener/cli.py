@@ -159,6 +159,88 @@ def rules_test(paths, overrides, rule_ids, verbose) -> None:
         sys.exit(EXIT_FINDINGS)
 
 
+@rules.command("lint")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@click.option("--overrides", multiple=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--show-silenced", is_flag=True, help="Also list lints silenced by lint_ignore, with their reasons.")
+def rules_lint(paths, overrides, show_silenced) -> None:
+    """Risky terms, duplicates, missing examples or articles, weak regex anchors."""
+    from .lint import lint
+
+    with _errors():
+        rs = api.load_rules(list(paths) or None, list(overrides))
+    issues, silenced = lint(rs)
+    for i in issues:
+        click.echo(str(i))
+    if show_silenced:
+        for i, reason in silenced:
+            click.echo(f"silenced {i} — {reason}")
+    click.echo(f"{len(issues)} lint(s), {len(silenced)} silenced with a reason")
+    if issues:
+        sys.exit(EXIT_FINDINGS)
+
+
+@rules.command("stats")
+@click.option("--corpus", "corpus", multiple=True, required=True, type=click.Path(exists=True),
+              help="Listings to mass-check (CSV/TSV, JSONL, Parquet, XLSX; file or directory).")
+@click.option("--labels", "labels", help="Column with the expected category codes (;-separated, empty = clean).")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@rules_options
+@click.option("--map", "maps", multiple=True, metavar="SOURCE=canonical")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--top", default=20, show_default=True, help="Rows to show in the overlap and miss lists.")
+def rules_stats(corpus, labels, paths, rules, overrides, maps, as_json, top) -> None:
+    """Mass-check: hits per rule and category, overlaps, time per rule; precision/recall with --labels."""
+    from .io.columns import parse_map_options
+    from .stats import load_corpus, mass_check
+
+    with _errors():
+        rs = _load(tuple(paths) + tuple(rules), overrides)
+        report = mass_check(rs, load_corpus(corpus), labels, parse_map_options(maps))
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        return
+    _print_stats(report, top)
+
+
+def _pct(x) -> str:
+    return "   -  " if x is None else f"{100 * x:5.1f}%"
+
+
+def _print_stats(rep, top: int) -> None:
+    click.echo(f"{rep.rows:,} listings ({rep.rows_rejected} rejected) in {rep.seconds:.2f}s "
+               f"(matching {rep.match_seconds:.2f}s)")
+    head = f"{'category':<22}{'flagged':>9}{'rate':>8}"
+    if rep.labelled:
+        head += f"{'pos':>6}{'tp':>6}{'fp':>5}{'fn':>5}{'prec':>8}{'recall':>8}"
+    click.echo(head)
+    for c in rep.categories:
+        line = f"{c.category:<22}{c.flagged:>9}{_pct(c.flagged / rep.rows if rep.rows else 0):>8}"
+        if rep.labelled:
+            line += f"{c.positives:>6}{c.tp:>6}{c.fp:>5}{c.fn:>5}{_pct(c.precision):>8}{_pct(c.recall):>8}"
+        click.echo(line)
+    click.echo("")
+    head = f"{'rule':<8}{'hits':>7}{'listings':>9}{'rate':>8}{'ms':>8}"
+    if rep.labelled:
+        head += f"{'tp':>6}{'fp':>5}{'prec':>8}"
+    click.echo(head + "  name")
+    for s in rep.rules:
+        line = f"{s.rule_id:<8}{s.hits:>7}{s.listings:>9}{_pct(s.listings / rep.rows if rep.rows else 0):>8}{1000 * s.seconds:>8.1f}"
+        if rep.labelled:
+            line += f"{s.tp:>6}{s.fp:>5}{_pct(s.precision):>8}"
+        click.echo(line + f"  {s.name}")
+    if rep.overlaps:
+        click.echo("\noverlaps (rules firing on the same listings):")
+        for a, b, n, j in rep.overlaps[:top]:
+            click.echo(f"  {a} & {b}: {n} listings (jaccard {j:.2f})")
+    for title, items in (("missed (false negatives)", rep.false_negatives), ("false hits", rep.false_positives)):
+        if items:
+            click.echo(f"\n{title}: {len(items)}")
+            for m in items[:top]:
+                click.echo(f"  {m.item_id}: expected {','.join(m.expected) or '-'} got {','.join(m.got) or '-'} "
+                           f"{' '.join(m.rules)} | {m.title[:60]}")
+
+
 # -- explain -----------------------------------------------------------------------------
 @main.command()
 @click.argument("text", required=False)

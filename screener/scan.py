@@ -16,6 +16,7 @@ Spark ``mapInArrow``. Flow inside a batch:
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,6 +64,8 @@ class ScanResult:
     n_rows: int
     undecided: dict[str, int] = field(default_factory=dict)  # rule id -> rows a check could not decide
     suppressed: list[Suppressed] = field(default_factory=list)
+    rule_seconds: dict[str, float] = field(default_factory=dict)  # evaluation time per rule (after matching)
+    match_seconds: float = 0.0  # normalization + automaton passes, shared by all rules
 
 
 def _columns(batch: pa.RecordBatch, names: set[str]) -> Columns:
@@ -298,7 +301,9 @@ class _BatchScan:
 
     def run(self) -> ScanResult:
         rs = self.rs
+        t0 = time.perf_counter()
         raw_hits, excl = self.match()
+        match_seconds = time.perf_counter() - t0
         hits = self.filter_hits(raw_hits, excl)
         by_row: dict[int, dict[int, list[_Hit]]] = {}
         for sid, hl in hits.items():
@@ -307,12 +312,16 @@ class _BatchScan:
                 d[h.seg % self.n].append(h)
             by_row[sid] = d
         out = _HitWriter(self)
+        seconds: dict[str, float] = {}
         for ri, cr in enumerate(rs.rules):
+            t = time.perf_counter()
             if cr.anchor_slots or cr.regex_slots:
                 self.run_term_rule(ri, hits, by_row, out)
             else:
                 self.run_structural_rule(ri, by_row, out)
-        return ScanResult(hits=out.table(), n_rows=self.n, undecided=dict(self.undecided), suppressed=self.suppressed)
+            seconds[cr.id] = time.perf_counter() - t
+        return ScanResult(hits=out.table(), n_rows=self.n, undecided=dict(self.undecided), suppressed=self.suppressed,
+                          rule_seconds=seconds, match_seconds=match_seconds)
 
     def run_term_rule(self, ri: int, hits, by_row, out: "_HitWriter") -> None:
         cr = self.rs.rules[ri]
