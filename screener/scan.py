@@ -164,14 +164,14 @@ class _BatchScan:
                 to_big = surf.to_big
                 bs, be = to_big[s], to_big[e - 1] + 1
                 total_gap = (be - bs) - (e - s)
-                prev_cp = np.where(s > 0, nb.canon[to_big[np.maximum(s - 1, 0)]], 0)
-                next_cp = nb.canon[to_big[e]]  # the trailing sentinel guarantees e is valid
             else:
                 to_big = None
                 bs, be = s, e
                 total_gap = np.zeros(len(s), np.int64)
-                prev_cp = np.where(s > 0, nb.canon[np.maximum(s - 1, 0)], 0)
-                next_cp = nb.canon[e]
+            # Latin/digit boundaries look at the real neighbours in the text: "goip A"
+            # is a whole word even though its compact form reads "goipa".
+            prev_cp = np.where(bs > 0, nb.canon[np.maximum(bs - 1, 0)], 0)
+            next_cp = nb.canon[be]  # the trailing sentinel guarantees be is valid
             seg = nb.segment_of(bs)
             base = nb.seg_starts[seg]
             ls, le = bs - base, be - base

@@ -45,7 +45,9 @@ OUTPUT_TEXT_SCHEMA = pa.schema(
 @dataclass
 class Reject:
     source_file: str
-    row: int | None  # line (CSV/JSONL), row (XLSX) or record (Parquet) number, 1-based
+    # 1-based: CSV record number (header = 1, blank lines not counted; a quoted
+    # multi-line cell is one record, as in Excel), JSONL line, XLSX row, Parquet row
+    row: int | None
     reason: str
     raw: str
 
@@ -281,7 +283,8 @@ def _csv_arrow(source: InputFile, header: list[str], delim: str, chunk_rows: int
         yield from _csv_python(source, delim, skip_records=0, chunk_rows=chunk_rows)
         return
     while True:
-        invalid.clear()
+        # The handler runs while pyarrow parses a block: at open for the first
+        # block, then inside each read_next_batch (no readahead: use_threads=False).
         try:
             batch = reader.read_next_batch()
         except StopIteration:
@@ -290,9 +293,11 @@ def _csv_arrow(source: InputFile, header: list[str], delim: str, chunk_rows: int
             # rejects gathered during the failed read belong to records not yet delivered
             yield from _csv_python(source, delim, skip_records=delivered, chunk_rows=chunk_rows)
             return
-        bad_numbers = sorted(num for num, *_ in invalid)
+        bad = list(invalid)
+        invalid.clear()
+        bad_numbers = sorted(num for num, *_ in bad)
         n_valid = batch.num_rows
-        total = n_valid + len(invalid)
+        total = n_valid + len(bad)
         numbers = np.arange(next_record, next_record + total, dtype=np.int64)
         if bad_numbers and all(b > 0 for b in bad_numbers):
             valid_numbers = numbers[~np.isin(numbers, bad_numbers)]
@@ -300,7 +305,7 @@ def _csv_arrow(source: InputFile, header: list[str], delim: str, chunk_rows: int
             valid_numbers = numbers[:n_valid]
         rejects = [
             Reject(source.name, num if num > 0 else None, f"expected {exp} fields, found {act}", _clip(text))
-            for num, text, exp, act in invalid
+            for num, text, exp, act in bad
         ]
         for start in range(0, n_valid, chunk_rows):
             part = batch.slice(start, chunk_rows)
@@ -401,20 +406,21 @@ def _csv_python(source: InputFile, delim: str, skip_records: int, chunk_rows: in
         rejects: list[Reject] = []
         seen = 0
         while True:
-            line_before = reader.line_num
             try:
                 rec = next(reader)
             except StopIteration:
                 break
             except csv.Error as exc:
-                rejects.append(Reject(source.name, line_before + 1, f"malformed CSV: {exc}", ""))
+                seen += 1
+                if seen > skip_records:
+                    rejects.append(Reject(source.name, seen + 1, f"malformed CSV: {exc}", ""))
                 continue
             if not rec:
                 continue  # a blank line is not a record (pyarrow skips them too)
             seen += 1
             if seen <= skip_records:
                 continue
-            line = line_before + 1
+            line = seen + 1  # record number, the header being record 1 (as pyarrow counts)
             raw = delim.join(rec)
             if len(rec) != width:
                 rejects.append(Reject(source.name, line, f"expected {width} fields, found {len(rec)}", _clip(_printable(raw))))

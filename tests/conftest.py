@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from hypothesis import settings
+
+# Timing varies on shared CI machines; properties are about results, not speed.
+settings.register_profile("screener", deadline=None, derandomize=True)
+settings.load_profile("screener")
+
+import screener
+from screener.schema import INPUT_SCHEMA
+
+FIXTURES = Path(__file__).parent / "fixtures"
+RULES = FIXTURES / "rules"
+
+
+@pytest.fixture(scope="session")
+def rules() -> screener.RuleSet:
+    """The test-local packs: stable, unlike the bundled ones analysts tune."""
+    return screener.load_rules([RULES])
+
+
+def make_batch(rows: list[dict]) -> pa.RecordBatch:
+    full = []
+    for i, r in enumerate(rows):
+        row = {name: None for name in INPUT_SCHEMA.names}
+        row.update(r)
+        row["item_id"] = row["item_id"] or str(i)
+        row["row_id"] = i
+        full.append(row)
+    return pa.RecordBatch.from_pylist(full, schema=INPUT_SCHEMA)
+
+
+@pytest.fixture
+def scan(rules):
+    """scan(rows or titles) -> list of hit dicts."""
+
+    def _scan(rows, ruleset=None, explain=False):
+        rows = [{"title": r} if isinstance(r, str) else r for r in rows]
+        res = screener.scan_batch(make_batch(rows), ruleset or rules, explain=explain)
+        return (res.hits.to_pylist(), res) if explain else res.hits.to_pylist()
+
+    return _scan
+
+
+def write_pack(tmp_path: Path, text: str, name: str = "pack.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return p

@@ -1,0 +1,109 @@
+"""Readers: formats, encodings, header mapping, and no row lost."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import screener
+from screener.errors import InputError
+from screener.io.readers import discover, open_source, read_input
+from conftest import RULES
+
+
+def read_all(path, mapping=None, chunk_rows=1000):
+    src = open_source(path)
+    chunks = list(read_input(src, mapping, chunk_rows))
+    table = pa.concat_tables([c.table for c in chunks]) if chunks else None
+    rejects = [r for c in chunks for r in c.rejects]
+    return src, table, rejects, sum(c.rows_read for c in chunks)
+
+
+def test_csv_utf8_bom_and_gb18030_with_chinese_headers(tmp_path):
+    text = "商品ID,商品标题,店铺名称,价格,原价,主体类型\n1,天然象牙手镯,云南玉石阁,199,1999,企业店\n2,保温杯,杯子店,价格面议,,个人\n"
+    (tmp_path / "bom.csv").write_bytes(text.encode("utf-8-sig"))
+    (tmp_path / "gbk.csv").write_bytes(text.encode("gb18030"))
+    for name, enc in (("bom.csv", "utf-8-sig"), ("gbk.csv", "gb18030")):
+        src, t, rejects, n = read_all(tmp_path / name)
+        assert src.encoding == enc and n == 2 and not rejects
+        assert t.column("title").to_pylist() == ["天然象牙手镯", "保温杯"]
+        assert t.column("shop_name").to_pylist() == ["云南玉石阁", "杯子店"]
+        assert t.column("price").to_pylist() == [199.0, None]
+        assert t.column("original_price").to_pylist() == [1999.0, None]
+        assert t.column("seller_type").to_pylist() == ["enterprise", "natural_person"]
+        assert any("价格面议" in w for w in src.warnings)
+
+
+def test_tsv_jsonl_parquet_xlsx(tmp_path):
+    (tmp_path / "a.tsv").write_text("item_id\ttitle\n1\t象牙\n", encoding="utf-8")
+    (tmp_path / "b.jsonl").write_text(json.dumps({"item_id": 2, "title": "象牙", "price": 5}) + "\n{broken\n[1]\n", encoding="utf-8")
+    pq.write_table(pa.table({"item_id": [3, 4], "title": ["象牙", None], "price": ["9.9", "x"]}), tmp_path / "c.parquet")
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["2021网剑行动 平台导出"])  # a title row above the header
+    ws.append([])
+    ws.append(["商品编号", "商品名称", "店铺"])
+    ws.append([5, "象牙手镯", "某店"])
+    ws.append([6.0, "茶杯", None])
+    wb.save(tmp_path / "d.xlsx")
+    _, t, rej, n = read_all(tmp_path / "a.tsv")
+    assert t.column("item_id").to_pylist() == ["1"] and n == 1
+    _, t, rej, n = read_all(tmp_path / "b.jsonl")
+    assert t.column("item_id").to_pylist() == ["2"] and t.column("price").to_pylist() == [5.0]
+    assert [(r.row, r.reason.split(":")[0]) for r in rej] == [(2, "invalid JSON"), (3, "a line must hold one JSON object")]
+    assert n == 3
+    _, t, rej, n = read_all(tmp_path / "c.parquet")
+    assert t.column("price").to_pylist() == [9.9, None] and n == 2
+    src, t, rej, n = read_all(tmp_path / "d.xlsx")
+    assert t.column("item_id").to_pylist() == ["5", "6"] and t.column("source_row").to_pylist() == [4, 5]
+    assert any("row 3" in w for w in src.warnings)
+
+
+def test_map_option_and_missing_required_column(tmp_path):
+    p = tmp_path / "x.csv"
+    p.write_text("编号,品名\n1,象牙\n", encoding="utf-8")
+    with pytest.raises(InputError) as ei:
+        read_all(p)
+    assert "missing required column(s) item_id, title" in str(ei.value) and "x.csv:1" in str(ei.value)
+    _, t, _, _ = read_all(p, {"编号": "item_id", "品名": "title"})
+    assert t.column("title").to_pylist() == ["象牙"]
+
+
+def test_broken_csv_lines_are_rejected_with_line_numbers(tmp_path):
+    p = tmp_path / "broken.csv"
+    p.write_bytes(
+        b'item_id,title,shop_name\n1,ok,s\n2,"multi\nline",s\n3,too,many,fields\n4,few\n,no id,s\n'
+        b"5,\xff\xfe bad bytes,s\n6,fine,s\n"
+    )
+    src, t, rejects, n = read_all(p)
+    assert t.column("item_id").to_pylist() == ["1", "2", "6"]
+    assert t.column("title").to_pylist()[1] == "multi\nline"
+    reasons = {r.row: r.reason for r in rejects}
+    assert set(reasons) == {4, 5, 6, 7}  # record numbers: the header is 1, the quoted two-line cell one record
+    assert "expected 3 fields, found 4" in reasons[4] and "found 2" in reasons[5]
+    assert reasons[6] == "item_id is empty" and "not valid utf-8" in reasons[7]
+    assert n == 7 == t.num_rows + len(rejects)
+
+
+def test_scan_files_counts_add_up(tmp_path):
+    p = tmp_path / "in.csv"
+    p.write_text("item_id,title\n1,象牙手镯\n2,x,y\n3,第一品牌\n", encoding="utf-8")
+    s = screener.scan_files([p], tmp_path / "out", screener.load_rules([RULES]))
+    assert (s["rows_read"], s["rows_scanned"], s["rows_rejected"], s["rows_flagged"]) == (3, 2, 1, 2)
+    rej = (tmp_path / "out" / "rejects.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert rej[0] == "source_file,row,reason,raw" and ',3,"expected 2 fields, found 3",' in rej[1]
+
+
+def test_discover_directories_and_globs(tmp_path):
+    (tmp_path / "d").mkdir()
+    for name in ("a.csv", "b.jsonl", "notes.md"):
+        (tmp_path / "d" / name).write_text("item_id,title\n", encoding="utf-8")
+    assert [p.name for p in discover([tmp_path / "d"])] == ["a.csv", "b.jsonl"]
+    assert [p.name for p in discover([str(tmp_path / "d" / "*.csv")])] == ["a.csv"]
+    with pytest.raises(InputError):
+        discover([tmp_path / "nope.csv"])
