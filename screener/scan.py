@@ -261,18 +261,21 @@ class _BatchScan:
         """Rows where every ``where`` check fires, and the evidence detail per row."""
         cr = self.rs.rules[ri]
         fires = np.ones(len(rows), bool)
+        possible = np.ones(len(rows), bool)  # every check fired or could not decide
         undecided = np.zeros(len(rows), bool)
         details: list[list[str]] = [[] for _ in rows]
         evidence_field = ""
         for call in cr.rule.where:
             res = REGISTRY[call.name].run(call, self.cols, rows)
             fires &= res.fires
+            possible &= res.fires | res.undecided
             undecided |= res.undecided
             evidence_field = res.field
             for k in np.flatnonzero(res.fires):
                 if res.detail[k]:
                     details[k].append(res.detail[k])
-        n_undecided = int(np.count_nonzero(undecided))
+        # only rows the missing data kept from firing count as undecided
+        n_undecided = int(np.count_nonzero(undecided & possible))
         if n_undecided:
             self.undecided[cr.id] += n_undecided
         self._evidence_field = evidence_field

@@ -79,13 +79,17 @@ class InputFile:
 
 
 def discover(inputs: Sequence[str | os.PathLike]) -> list[Path]:
-    """Files, directories (their supported files, sorted) and globs → file list."""
+    """Files, directories (their supported files, sorted; not recursive) and globs → file list.
+
+    A directory is read one level deep so that a folder of exports can hold
+    sub-folders of other material; use a glob such as ``dumps/**/*.csv`` to recurse.
+    """
     out: list[Path] = []
     for item in inputs:
         s = str(item)
         p = Path(s)
         if p.is_dir():
-            found = sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in FORMATS and not q.name.startswith("."))
+            found = sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in FORMATS and not q.name.startswith("."))
             out.extend(found)
         elif p.is_file():
             out.append(p)
