@@ -22,7 +22,7 @@ from ._version import __version__
 from .compile import RuleSet, compile_rules
 from .errors import InputError
 from .flagged import flag_listings
-from .io.readers import DEFAULT_CHUNK_ROWS, Chunk, InputFile, discover, open_source, read_input
+from .io.readers import DEFAULT_CHUNK_ROWS, Chunk, InputFile, discover, open_source, preflight, read_input
 from .io.writers import OUTPUT_FILES, ScanOutputs
 from .scan import scan_batch
 from .schema import ROW_ID
@@ -113,6 +113,8 @@ def scan_files(
     rs = ruleset or compile_rules()
     paths = discover(inputs)
     sources = [open_source(p) for p in paths]
+    for src in sources:  # fail on a bad header before hours of scanning, not after
+        preflight(src, mapping)
     outputs = ScanOutputs(outdir)
     stats = [FileStats(s) for s in sources]
     hits_per_rule: Counter = Counter()

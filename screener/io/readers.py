@@ -600,5 +600,27 @@ def read_input(source: InputFile, explicit: Mapping[str, str] | None = None, chu
     return READERS[source.format](source, explicit, chunk_rows)
 
 
+def preflight(source: InputFile, explicit: Mapping[str, str] | None = None) -> None:
+    """Check a file's columns before any scanning starts (cheap: header or schema only)."""
+    if source.format == "csv":
+        with open(source.path, "rb") as fh:
+            head = fh.read(1 << 20)
+        if not head.strip():
+            return
+        enc = detect_encoding(head)
+        if enc == "utf-16":
+            raise InputError("UTF-16 files are not supported: save the export as UTF-8 or GB18030 CSV", Location(source.name))
+        header, _, _ = _read_header(source.path, enc, None)
+        map_headers(header, explicit, source.name)
+    elif source.format == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            names = pq.read_schema(source.path).names
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputError(f"not a readable Parquet file: {exc}", Location(source.name)) from None
+        map_headers(names, explicit, source.name)
+
+
 def open_source(path: Path) -> InputFile:
     return InputFile(path=path, format=detect_format(path), size=path.stat().st_size)
