@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -18,14 +19,18 @@ import pyarrow as pa
 from .compile import RuleSet, compile_rules
 from .flagged import flag_listings
 from .io.columns import map_headers
-from .io.readers import InputFile, Reject, finish
+from .io.readers import Reject, finish
 from .runner import with_row_ids
 from .scan import scan_batch
 
 
 def load_rules(paths: Iterable[str | Path] | None = None, overrides: Iterable[str | Path] = (),
-               backend: str = "pyahocorasick") -> RuleSet:
-    """Load, validate and compile rule packs (the bundled ones when ``paths`` is None)."""
+               backend: str = "auto") -> RuleSet:
+    """Load, validate and compile rule packs (the bundled ones when ``paths`` is None).
+
+    ``backend`` picks the literal matcher: ``auto`` (the fastest installed),
+    ``pyahocorasick``, ``hyperscan``, ``daachorse`` or ``ahocorasick_rs``.
+    """
     return compile_rules(paths, overrides, backend)
 
 
@@ -44,10 +49,9 @@ class TableScan:
 def canonical_table(table: pa.Table, mapping: Mapping[str, str] | None = None, name: str = "<table>") -> tuple[pa.Table, list[Reject]]:
     """Map any export's columns onto the canonical ones, typed; rows without item_id are rejected."""
     cm = map_headers([str(n) for n in table.schema.names], mapping, name)
-    source = InputFile(path=Path(name), format="arrow", size=0, mapping=cm)
     cols = {c: table.column(i).combine_chunks() for c, i in cm.sources.items()}
     rows = np.arange(1, table.num_rows + 1, dtype=np.int64)
-    chunk = finish(cols, table.num_rows, source, rows, lambda i: str(table.slice(i, 1).to_pylist()[0]))
+    chunk = finish(cols, table.num_rows, name, rows, lambda i: str(table.slice(i, 1).to_pylist()[0]), Counter())
     return chunk.table, chunk.rejects
 
 

@@ -75,8 +75,9 @@ class Param:
 class Result:
     fires: np.ndarray  # bool per requested row
     undecided: np.ndarray  # bool per requested row
-    detail: list[str | None]  # evidence text per row (only read where fires)
     field: str  # the field the evidence points at
+    # evidence text for the k-th requested row; called only where the check fires
+    describe: Callable[[int], str | None] = lambda k: None
 
 
 CheckFn = Callable[[CheckCall, Columns, np.ndarray], Result]
@@ -108,6 +109,18 @@ def _blank(value: str | None, placeholders: frozenset[str] = frozenset()) -> boo
     return not v or v.lower() in placeholders
 
 
+def _per_value(vals: Sequence[str | None], rows: np.ndarray, fn: Callable[[str | None], Any]) -> list[Any]:
+    """fn over the rows' values, computed once per distinct value (shops repeat across listings)."""
+    cache: dict[str | None, Any] = {}
+    out = []
+    for i in rows:
+        v = vals[i]
+        if v not in cache:
+            cache[v] = fn(v)
+        out.append(cache[v])
+    return out
+
+
 @_register(
     "missing",
     "the field is absent, empty, or only a placeholder such as 暂无",
@@ -118,35 +131,33 @@ def _missing(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     name = call.param("field")
     ph = frozenset(p.strip().lower() for p in call.param("placeholders", ()) or ())
     vals = cols.values(name)
-    fires = np.array([_blank(vals[i], ph) for i in rows], dtype=bool)
-    detail = [
-        f"{name} {'not in the export' if not cols.has(name) else 'is empty' if _blank(vals[i]) else 'is a placeholder: ' + str(vals[i]).strip()}"
-        for i in rows
-    ]
-    return Result(fires, np.zeros(len(rows), bool), detail, name)
+    fires = np.array(_per_value(vals, rows, lambda v: _blank(v, ph)), dtype=bool)
+
+    def describe(k: int) -> str:
+        v = vals[rows[k]]
+        if not cols.has(name):
+            return f"{name} not in the export"
+        return f"{name} is empty" if _blank(v) else f"{name} is a placeholder: {str(v).strip()}"
+
+    return Result(fires, np.zeros(len(rows), bool), name, describe)
 
 
 @_register("present", "the field has a non-empty value", field=Param("field"))
 def _present(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     name = call.param("field")
-    vals = cols.values(name)
-    fires = np.array([not _blank(vals[i]) for i in rows], dtype=bool)
-    return Result(fires, np.zeros(len(rows), bool), [None] * len(rows), name)
+    fires = np.array(_per_value(cols.values(name), rows, lambda v: not _blank(v)), dtype=bool)
+    return Result(fires, np.zeros(len(rows), bool), name)
 
 
 def _membership(call: CheckCall, cols: Columns, rows: np.ndarray, negate: bool) -> Result:
     name = call.param("field")
     wanted = {str(v).strip().lower() for v in call.param("values")}
     vals = cols.values(name)
-    fires = np.zeros(len(rows), bool)
-    undecided = np.zeros(len(rows), bool)
-    for k, i in enumerate(rows):
-        v = vals[i]
-        if _blank(v):
-            undecided[k] = True
-            continue
-        fires[k] = (v.strip().lower() in wanted) != negate
-    return Result(fires, undecided, [f"{name}={vals[i]}" for i in rows], name)
+    # per value: None = undecided (blank), else whether it fires
+    verdict = _per_value(vals, rows, lambda v: None if _blank(v) else (v.strip().lower() in wanted) != negate)
+    fires = np.array([x is True for x in verdict], dtype=bool)
+    undecided = np.array([x is None for x in verdict], dtype=bool)
+    return Result(fires, undecided, name, lambda k: f"{name}={vals[rows[k]]}")
 
 
 @_register("field_in", "the field equals one of the values (case-insensitive)", field=Param("field"), values=Param("texts"))
@@ -163,17 +174,10 @@ def _field_not_in(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
 def _uscc_invalid(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     name = call.param("field")
     vals = cols.values(name)
-    fires = np.zeros(len(rows), bool)
-    detail: list[str | None] = [None] * len(rows)
-    for k, i in enumerate(rows):
-        v = vals[i]
-        if _blank(v):
-            continue
-        problem = uscc_problem(v)
-        if problem:
-            fires[k] = True
-            detail[k] = f"{name} {v.strip()} {problem}"
-    return Result(fires, np.zeros(len(rows), bool), detail, name)
+    problems = _per_value(vals, rows, lambda v: None if _blank(v) else uscc_problem(v))
+    fires = np.array([p is not None for p in problems], dtype=bool)
+    return Result(fires, np.zeros(len(rows), bool), name,
+                  lambda k: f"{name} {str(vals[rows[k]]).strip()} {problems[k]}")
 
 
 @_register(
@@ -187,19 +191,21 @@ def _uscc_kind_mismatch(call: CheckCall, cols: Columns, rows: np.ndarray) -> Res
     vals, types = cols.values(name), cols.values(tname)
     fires = np.zeros(len(rows), bool)
     undecided = np.zeros(len(rows), bool)
-    detail: list[str | None] = [None] * len(rows)
+    valid = _per_value(vals, rows, lambda v: not _blank(v) and uscc_valid(v))
+    kinds: list[str | None] = [None] * len(rows)
     for k, i in enumerate(rows):
         v, t = vals[i], types[i]
-        if _blank(v) or _blank(t) or not uscc_valid(v):
-            undecided[k] = _blank(t)
+        if not valid[k] or _blank(t):
+            undecided[k] = valid[k] and _blank(t)
             continue
         code = v.strip().upper()
         kind = USCC_KIND.get(code[1]) if code[0] == "9" else None
         declared = t.strip().lower()
         if kind and declared in ("enterprise", "individual_business") and kind != declared:
             fires[k] = True
-            detail[k] = f"{name} {code} is registered as {kind} but {tname}={t.strip()}"
-    return Result(fires, undecided, detail, name)
+            kinds[k] = kind
+    return Result(fires, undecided, name, lambda k: (
+        f"{name} {str(vals[rows[k]]).strip().upper()} is registered as {kinds[k]} but {tname}={str(types[rows[k]]).strip()}"))
 
 
 _OPS: dict[str, Callable[[Any, Any], Any]] = {
@@ -226,11 +232,11 @@ def _compare(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     with np.errstate(invalid="ignore"):
         fires = _OPS[op](left, right) & ~undecided
     what = f"{factor:g}×{rname}" if rname and factor != 1 else (rname or f"{float(call.param('value')) * factor:g}")
-    detail = [
-        f"{lname}={_fmt(left[k])} {op} {what}" + (f" (={_fmt(right[k])})" if rname else "")
-        for k in range(len(rows))
-    ]
-    return Result(np.asarray(fires, bool), undecided, detail, lname)
+
+    def describe(k: int) -> str:
+        return f"{lname}={_fmt(left[k])} {op} {what}" + (f" (={_fmt(right[k])})" if rname else "")
+
+    return Result(np.asarray(fires, bool), undecided, lname, describe)
 
 
 def _fmt(x: float) -> str:
@@ -241,15 +247,10 @@ def _regex_check(call: CheckCall, cols: Columns, rows: np.ndarray, negate: bool)
     name = call.param("field")
     rx = compile_regex(call.param("pattern"))
     vals = cols.values(name)
-    fires = np.zeros(len(rows), bool)
-    undecided = np.zeros(len(rows), bool)
-    for k, i in enumerate(rows):
-        v = vals[i]
-        if _blank(v):
-            undecided[k] = True
-            continue
-        fires[k] = (rx.search(v.strip()) is not None) != negate
-    return Result(fires, undecided, [f"{name}={vals[i]}" for i in rows], name)
+    verdict = _per_value(vals, rows, lambda v: None if _blank(v) else (rx.search(v.strip()) is not None) != negate)
+    fires = np.array([x is True for x in verdict], dtype=bool)
+    undecided = np.array([x is None for x in verdict], dtype=bool)
+    return Result(fires, undecided, name, lambda k: f"{name}={vals[rows[k]]}")
 
 
 @_register("matches", "the field's value matches the (RE2) pattern", field=Param("field"), pattern=Param("regex"))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Iterable
 
-from .matcher import Matcher, build_matcher
+from .matcher import Matcher, build_matcher, resolve_backend
 from .model import SEVERITY_RANK, Condition, LegalRef, Pack, Rule, Term
 from .normalize import Normalizer
 from .packs import PackSet, has_cjk, load_packs
@@ -96,7 +96,7 @@ class RuleSet:
     keys: tuple[Key, ...]
     surface_keys: tuple[tuple[int, ...], tuple[int, ...]]  # key ids per surface, in matcher order
     fields: tuple[str, ...]  # text fields any rule reads, in scan order
-    backend: str = "pyahocorasick"
+    backend: str = "pyahocorasick"  # a resolved name, never "auto"
     _matchers: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -111,7 +111,7 @@ class RuleSet:
         """The automaton for a surface (built on first use, once per process)."""
         if surface not in self._matchers:
             ids = self.surface_keys[surface]
-            self._matchers[surface] = build_matcher([_latin(self.keys[k].text) for k in ids], self.backend) if ids else None
+            self._matchers[surface] = build_matcher([self.keys[k].text.encode("utf-8") for k in ids], self.backend) if ids else None
         return self._matchers[surface]
 
     def regex(self, rule_idx: int, regex_idx: int):
@@ -121,10 +121,6 @@ class RuleSet:
         # Automata and compiled regexes are rebuilt where the rule set lands
         # (worker process, Spark executor) rather than shipped.
         return (compile_packset, (self.packset, self.backend))
-
-
-def _latin(text: str) -> str:
-    return text.encode("utf-8").decode("latin-1")
 
 
 def pinyin_variants(text: str, modes: Iterable[str]) -> list[str]:
@@ -210,7 +206,8 @@ class _Builder:
         self.excl[self.key(surface, form)].append(slot)
 
 
-def compile_packset(packset: PackSet, backend: str = "pyahocorasick") -> RuleSet:
+def compile_packset(packset: PackSet, backend: str = "auto") -> RuleSet:
+    backend = resolve_backend(backend)
     normalizer = Normalizer(packset.charmap)
     b = _Builder(normalizer)
     compiled: list[CompiledRule] = []
@@ -260,7 +257,7 @@ def compile_packset(packset: PackSet, backend: str = "pyahocorasick") -> RuleSet
     )
 
 
-def compile_rules(paths=None, overrides=(), backend: str = "pyahocorasick") -> RuleSet:
+def compile_rules(paths=None, overrides=(), backend: str = "auto") -> RuleSet:
     """Load and compile packs in one call (bundled packs when ``paths`` is None)."""
     return compile_packset(load_packs(paths, overrides), backend)
 

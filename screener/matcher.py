@@ -1,12 +1,18 @@
 """Multi-pattern literal matchers over a batch surface.
 
-Every backend gets the same input — a batch's text as UTF-8 bytes, carried in
-a latin-1 ``str`` (one character per byte) — and returns, for every occurrence
-of every key (overlaps included), the byte offset just past its end and the
-key's id. Feeding bytes keeps pyahocorasick's trie nodes at ≤ 256 children:
-on ``str`` with thousands of Chinese keys its root has thousands of children
-and it is ~6× slower. UTF-8 is self-synchronising, so a key only matches on
-character boundaries.
+Every backend gets the same input — a batch's text as UTF-8 bytes — and
+returns, for every occurrence of every key (overlaps included), the byte
+offset just past its end and the key's id. UTF-8 is self-synchronising, so a
+key only matches on character boundaries. Backends must agree exactly; a
+differential test holds them to it.
+
+* ``pyahocorasick`` (default, always installed): fed the bytes as a latin-1
+  ``str`` (one character per byte). On ``str`` with thousands of Chinese keys
+  its root has thousands of children and it is ~6× slower; on bytes every
+  node has ≤ 256.
+* ``hyperscan``, ``daachorse``, ``ahocorasick_rs`` (``pip install .[fast]``):
+  compiled automata, used automatically when importable (fastest first, in
+  the order measured in benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -15,58 +21,160 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
+_EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+
 
 class Matcher(Protocol):
     name: str
 
-    def find(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """(end byte offsets, exclusive; key ids) of all occurrences."""
+    def find(self, data: bytes) -> tuple[np.ndarray, np.ndarray]:
+        """(end byte offsets, exclusive; key ids) of all occurrences, overlaps included."""
 
 
 class AhoCorasickMatcher:
-    """The default backend: pyahocorasick on UTF-8 bytes."""
+    """pyahocorasick on UTF-8 bytes carried as latin-1 text."""
 
     name = "pyahocorasick"
 
-    def __init__(self, keys: Sequence[str]):
+    def __init__(self, keys: Sequence[bytes]):
         import ahocorasick
 
         self._automaton = ahocorasick.Automaton()
         for kid, key in enumerate(keys):
-            self._automaton.add_word(key, kid)
-        if len(keys):
-            self._automaton.make_automaton()
+            self._automaton.add_word(key.decode("latin-1"), kid)
         self._empty = not len(keys)
+        if not self._empty:
+            self._automaton.make_automaton()
 
-    def find(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        if self._empty or not text:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    def find(self, data: bytes) -> tuple[np.ndarray, np.ndarray]:
+        if self._empty or not data:
+            return _EMPTY
         ends: list[int] = []
         ids: list[int] = []
         add_end, add_id = ends.append, ids.append
-        for end, kid in self._automaton.iter(text):
+        for end, kid in self._automaton.iter(data.decode("latin-1")):
             add_end(end)
             add_id(kid)
-        return np.asarray(ends, dtype=np.int64) + 1, np.asarray(ids, dtype=np.int64)
+        return _ordered(np.asarray(ends, dtype=np.int64) + 1, ids)
 
-    def __getstate__(self) -> dict:
-        return {"automaton": self._automaton, "empty": self._empty}
+
+class HyperscanMatcher:
+    """Intel Hyperscan, literal mode (x86-64 wheels)."""
+
+    name = "hyperscan"
+
+    def __init__(self, keys: Sequence[bytes]):
+        import hyperscan
+
+        self._empty = not len(keys)
+        self._keys = list(keys)
+        if not self._empty:
+            self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            self._db.compile(expressions=self._keys, ids=list(range(len(self._keys))), elements=len(self._keys),
+                             flags=0, literal=True)
+            self._scratch = hyperscan.Scratch(self._db)
+
+    def find(self, data: bytes) -> tuple[np.ndarray, np.ndarray]:
+        if self._empty or not data:
+            return _EMPTY
+        ends: list[int] = []
+        ids: list[int] = []
+
+        def on_match(kid: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
+            ends.append(end)
+            ids.append(kid)
+
+        self._db.scan(data, match_event_handler=on_match, scratch=self._scratch)
+        return _ordered(ends, ids)
+
+    def __getstate__(self) -> dict:  # databases are rebuilt, not pickled
+        return {"keys": self._keys}
 
     def __setstate__(self, state: dict) -> None:
-        self._automaton = state["automaton"]
-        self._empty = state["empty"]
+        self.__init__(state["keys"])
 
 
-BACKENDS = {"pyahocorasick": AhoCorasickMatcher}
+class DaachorseMatcher:
+    """daachorse's byte-wise double-array Aho-Corasick."""
+
+    name = "daachorse"
+
+    def __init__(self, keys: Sequence[bytes]):
+        import daachorse
+
+        self._empty = not len(keys)
+        if not self._empty:
+            self._pma = daachorse.DoubleArrayAhoCorasick(list(keys))
+
+    def find(self, data: bytes) -> tuple[np.ndarray, np.ndarray]:
+        if self._empty or not data:
+            return _EMPTY
+        found = self._pma.find_overlapping(data)
+        if not found:
+            return _EMPTY
+        arr = np.asarray(found, dtype=np.int64)
+        return _ordered(arr[:, 1], arr[:, 2])
+
+
+class AhoCorasickRsMatcher:
+    """ahocorasick_rs (Rust aho-corasick) on bytes."""
+
+    name = "ahocorasick_rs"
+
+    def __init__(self, keys: Sequence[bytes]):
+        import ahocorasick_rs
+
+        self._empty = not len(keys)
+        if not self._empty:
+            self._ac = ahocorasick_rs.BytesAhoCorasick(list(keys))
+
+    def find(self, data: bytes) -> tuple[np.ndarray, np.ndarray]:
+        if self._empty or not data:
+            return _EMPTY
+        found = self._ac.find_matches_as_indexes(data, overlapping=True)
+        if not found:
+            return _EMPTY
+        arr = np.asarray(found, dtype=np.int64)
+        return _ordered(arr[:, 2], arr[:, 0])
+
+
+def _ordered(ends, ids) -> tuple[np.ndarray, np.ndarray]:
+    """Matches sorted by (end, id): backends report the same set in different orders."""
+    e = np.asarray(ends, dtype=np.int64)
+    i = np.asarray(ids, dtype=np.int64)
+    order = np.lexsort((i, e))
+    return e[order], i[order]
+
+
+BACKENDS = {
+    "pyahocorasick": AhoCorasickMatcher,
+    "hyperscan": HyperscanMatcher,
+    "daachorse": DaachorseMatcher,
+    "ahocorasick_rs": AhoCorasickRsMatcher,
+}
+#: Preference of ``auto``, fastest first (measured: benchmarks/RESULTS.md).
+AUTO_ORDER = ("hyperscan", "daachorse", "ahocorasick_rs", "pyahocorasick")
+_IMPORTS = {"pyahocorasick": "ahocorasick", "hyperscan": "hyperscan", "daachorse": "daachorse",
+            "ahocorasick_rs": "ahocorasick_rs"}
 
 
 def available_backends() -> list[str]:
-    return list(BACKENDS)
+    import importlib.util
+
+    return [name for name in AUTO_ORDER if importlib.util.find_spec(_IMPORTS[name]) is not None]
 
 
-def build_matcher(keys: Sequence[str], backend: str = "pyahocorasick") -> Matcher:
-    try:
-        cls = BACKENDS[backend]
-    except KeyError:
-        raise ValueError(f"unknown matcher backend {backend!r}; available: {', '.join(BACKENDS)}") from None
-    return cls(keys)
+def resolve_backend(name: str) -> str:
+    """``auto`` → the fastest installed backend; otherwise check that ``name`` is usable."""
+    available = available_backends()
+    if name == "auto":
+        return available[0]
+    if name not in BACKENDS:
+        raise ValueError(f"unknown matcher backend {name!r}; choose from auto, {', '.join(BACKENDS)}")
+    if name not in available:
+        raise ValueError(f"matcher backend {name!r} is not installed (pip install 'screener[fast]')")
+    return name
+
+
+def build_matcher(keys: Sequence[bytes], backend: str = "pyahocorasick") -> Matcher:
+    return BACKENDS[resolve_backend(backend)](keys)

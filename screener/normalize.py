@@ -209,16 +209,16 @@ class Normalizer:
 
 
 class Surface:
-    """One text surface of a batch, as the matcher reads it (UTF-8 bytes as latin-1).
+    """One text surface of a batch, as the matcher reads it (UTF-8 bytes).
 
     ``to_big`` maps a surface character index to its index in the batch's
     concatenated canonical text (identity for the canonical surface).
     """
 
-    __slots__ = ("latin", "byte_starts", "to_big")
+    __slots__ = ("utf8", "byte_starts", "to_big")
 
     def __init__(self, cps: np.ndarray, to_big: np.ndarray | None):
-        self.latin = _from_codepoints(cps).encode("utf-8", "surrogatepass").decode("latin-1")
+        self.utf8 = _from_codepoints(cps).encode("utf-8", "surrogatepass")
         starts = np.zeros(len(cps) + 1, dtype=np.int64)
         np.cumsum(_utf8_lengths(cps), out=starts[1:])
         self.byte_starts = starts

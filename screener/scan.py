@@ -153,7 +153,7 @@ class _BatchScan:
             if matcher is None:
                 continue
             surf = nb.compact if surface == COMPACT else nb.canonical
-            ends, local = matcher.find(surf.latin)
+            ends, local = matcher.find(surf.utf8)
             if not len(ends):
                 continue
             kids = np.asarray(rs.surface_keys[surface], dtype=np.int64)[local]
@@ -263,7 +263,7 @@ class _BatchScan:
         fires = np.ones(len(rows), bool)
         possible = np.ones(len(rows), bool)  # every check fired or could not decide
         undecided = np.zeros(len(rows), bool)
-        details: list[list[str]] = [[] for _ in rows]
+        checks = []
         evidence_field = ""
         for call in cr.rule.where:
             res = REGISTRY[call.name].run(call, self.cols, rows)
@@ -271,15 +271,16 @@ class _BatchScan:
             possible &= res.fires | res.undecided
             undecided |= res.undecided
             evidence_field = res.field
-            for k in np.flatnonzero(res.fires):
-                if res.detail[k]:
-                    details[k].append(res.detail[k])
+            checks.append(res)
         # only rows the missing data kept from firing count as undecided
         n_undecided = int(np.count_nonzero(undecided & possible))
         if n_undecided:
             self.undecided[cr.id] += n_undecided
         self._evidence_field = evidence_field
-        return fires, ["; ".join(d) for d in details]
+        details = [""] * len(rows)
+        for k in np.flatnonzero(fires):  # evidence text only where the rule fires
+            details[k] = "; ".join(d for d in (res.describe(int(k)) for res in checks) if d)
+        return fires, details
 
     def condition_met(self, ri: int, role: int, ci: int, cond: Condition, by_row, row: int, anchor: _Hit | None) -> _Hit | None:
         slots = self.rs.rules[ri].condition_slots[(role, ci)]
@@ -382,7 +383,10 @@ class _BatchScan:
     def run_structural_rule(self, ri: int, by_row, out: "_HitWriter") -> None:
         cr = self.rs.rules[ri]
         rule = cr.rule
-        rows = np.array([r for r in range(self.n) if self.category_ok(ri, r)], dtype=np.int64)
+        if cr.category_include or cr.category_exclude:
+            rows = np.array([r for r in range(self.n) if self.category_ok(ri, r)], dtype=np.int64)
+        else:
+            rows = np.arange(self.n, dtype=np.int64)
         if not len(rows):
             return
         fires, details = self.checks_fire(ri, rows)

@@ -1,9 +1,18 @@
 """Streaming readers: every input format becomes canonical Arrow tables in chunks.
 
-Each chunk carries the rows it could read and a reject for every row it could
-not (with file, line/row, reason and raw content), so that for every file
-``rows_read = rows scanned + rows rejected``. Memory stays flat: no reader
-holds more than one chunk of a file.
+Reading is split in two so that the expensive half runs in worker processes:
+
+* :func:`iter_raw` (the reading process) only splits a file into
+  :class:`RawChunk` s — pyarrow's streaming CSV reader with every column as
+  bytes, Parquet record batches, raw JSON lines, XLSX rows — and notes the rows
+  it could not split (ragged CSV records);
+* :func:`decode` (any process) turns a raw chunk into a typed canonical table:
+  text decoding, JSON parsing, prices, seller types, and a reject for every
+  row that cannot be read (bad bytes, bad JSON, no item_id).
+
+Each chunk carries a reject for every row it could not read (file, row, reason,
+raw content), so that for every file ``rows_read = rows scanned + rows
+rejected``. Memory stays flat: no reader holds more than one chunk of a file.
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".jsonl": "jsonl", ".ndj
 DEFAULT_CHUNK_ROWS = 20_000
 CSV_BLOCK_BYTES = 32 << 20
 RAW_LIMIT = 4096  # characters of a rejected row kept in rejects.csv
+HEADER_SEARCH_ROWS = 20  # XLSX: how far below the top a header row may sit (title rows above it)
 
 OUTPUT_TEXT_SCHEMA = pa.schema(
     [(n, pa.float64() if n in NUMERIC_FIELDS else pa.string()) for n in CANONICAL_FIELDS]
@@ -56,10 +66,47 @@ class Reject:
 class Chunk:
     table: pa.Table  # canonical columns + source_file + source_row
     rejects: list[Reject]
+    warnings: Counter = field(default_factory=Counter)
 
     @property
     def rows_read(self) -> int:
         return self.table.num_rows + len(self.rejects)
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What a worker needs to decode a file's chunks (small and picklable)."""
+
+    name: str
+    format: str
+    encoding: str | None
+    mapping: ColumnMapping
+    delimiter: str = ","
+
+
+@dataclass
+class RawChunk:
+    """A piece of a file split off but not yet decoded.
+
+    ``kind`` is ``arrow`` (a RecordBatch: bytes columns for CSV, typed for
+    Parquet), ``rows`` (lists of cell strings) or ``lines`` (JSON lines as bytes).
+    ``numbers`` are the rows' 1-based numbers in the file.
+    """
+
+    info: SourceInfo
+    kind: str
+    data: Any
+    numbers: np.ndarray
+    rejects: list[Reject] = field(default_factory=list)
+    position: int = -1  # bytes of the file consumed so far, for progress (-1: unknown)
+
+    @property
+    def n(self) -> int:
+        return len(self.numbers)
+
+    @property
+    def rows_read(self) -> int:
+        return self.n + len(self.rejects)
 
 
 @dataclass
@@ -71,11 +118,16 @@ class InputFile:
     size: int
     encoding: str | None = None
     mapping: ColumnMapping | None = None
+    delimiter: str = ","
     warnings: Counter = field(default_factory=Counter)
 
     @property
     def name(self) -> str:
         return str(self.path)
+
+    def info(self) -> SourceInfo:
+        assert self.mapping is not None
+        return SourceInfo(self.name, self.format, self.encoding, self.mapping, self.delimiter)
 
 
 def discover(inputs: Sequence[str | os.PathLike]) -> list[Path]:
@@ -153,25 +205,29 @@ def parse_price(value: str | None) -> float | None:
     return float(m.group(1)) if m else None
 
 
+def _map_distinct(arr: pa.Array, fn: Callable[[Any], Any], out_type: pa.DataType) -> pa.Array:
+    """fn over the distinct values of ``arr`` only (exports repeat shops, types, prices)."""
+    enc = arr.dictionary_encode()
+    mapped = pa.array([fn(v) for v in enc.dictionary.to_pylist()], out_type)
+    return pc.take(mapped, enc.indices)
+
+
 def _price_array(arr: pa.Array, name: str, warnings: Counter) -> pa.Array:
     if pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type) or pa.types.is_decimal(arr.type):
         return arr.cast(pa.float64())
     if not pa.types.is_string(arr.type):
         arr = arr.cast(pa.string())
+    arr = pc.utf8_trim_whitespace(arr)
+    arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
     try:
-        return pc.cast(pc.utf8_trim_whitespace(arr), pa.float64())
+        return pc.cast(arr, pa.float64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
-    out = []
-    bad = 0
-    for v in arr.to_pylist():
-        x = parse_price(v)
-        if x is None and v is not None and v.strip():
-            bad += 1
-        out.append(x)
+    out = _map_distinct(arr, parse_price, pa.float64())
+    bad = pc.sum(pc.and_(pc.is_valid(arr), pc.is_null(out))).as_py() or 0
     if bad:
         warnings[f"{name}: values that are not prices (e.g. 价格面议) read as empty"] += bad
-    return pa.array(out, pa.float64())
+    return out
 
 
 def _text_array(arr: pa.Array) -> pa.Array:
@@ -187,152 +243,65 @@ def _text_array(arr: pa.Array) -> pa.Array:
 def finish(
     columns: Mapping[str, pa.Array],
     n: int,
-    source: InputFile,
-    source_rows: np.ndarray,
+    source_name: str,
+    numbers: np.ndarray,
     raw_of: Callable[[int], str],
+    warnings: Counter,
 ) -> Chunk:
-    """Type the canonical columns, reject rows without an item_id."""
+    """Type the canonical columns; reject rows without an item_id."""
     arrays = []
     for name in CANONICAL_FIELDS:
         arr = columns.get(name)
         if arr is None:
             arrays.append(pa.nulls(n, pa.float64() if name in NUMERIC_FIELDS else pa.string()))
         elif name in NUMERIC_FIELDS:
-            arrays.append(_price_array(arr, name, source.warnings))
+            arrays.append(_price_array(arr, name, warnings))
         else:
             arr = _text_array(arr)
             if name == "seller_type":
-                arr = pa.array([canonical_seller_type(v) for v in arr.to_pylist()], pa.string())
+                arr = _map_distinct(arr, canonical_seller_type, pa.string())
             arrays.append(arr)
-    arrays.append(pa.array([source.name] * n, pa.string()))
-    arrays.append(pa.array(source_rows, pa.int64()))
+    arrays.append(pa.array([source_name] * n, pa.string()) if n else pa.array([], pa.string()))
+    arrays.append(pa.array(numbers, pa.int64()))
     table = pa.Table.from_arrays(arrays, schema=OUTPUT_TEXT_SCHEMA)
     item = table.column("item_id")
     empty = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(item), ""), True)
     rejects: list[Reject] = []
-    if pc.any(empty).as_py():
+    if n and pc.any(empty).as_py():
         idx = np.flatnonzero(empty.to_numpy(zero_copy_only=False))
         for i in idx:
-            rejects.append(Reject(source.name, int(source_rows[i]), "item_id is empty", raw_of(int(i))))
+            rejects.append(Reject(source_name, int(numbers[i]), "item_id is empty", raw_of(int(i))))
         table = table.filter(pc.invert(empty))
-    return Chunk(table, rejects)
+    return Chunk(table, rejects, warnings)
 
 
 def _clip(raw: str) -> str:
     return raw if len(raw) <= RAW_LIMIT else raw[:RAW_LIMIT] + f"…[{len(raw) - RAW_LIMIT} more characters]"
 
 
-# -- CSV / TSV ------------------------------------------------------------------------
-def _sniff_delimiter(path: Path, header_line: str) -> str:
-    if path.suffix.lower() == ".tsv":
-        return "\t"
-    return "\t" if header_line.count("\t") > header_line.count(",") else ","
+def _printable(s: str) -> str:
+    return s.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def _read_header(path: Path, encoding: str, delimiter: str | None) -> tuple[list[str], str, int]:
-    """Header cells, delimiter and the number of physical lines the header spans."""
-    with open(path, "r", encoding=encoding, errors="replace", newline="") as fh:
-        first = fh.readline()
-        if not first.strip():
-            return [], delimiter or ",", 1
-        delim = delimiter or _sniff_delimiter(path, first)
-        fh.seek(0)
-        reader = csv.reader(fh, delimiter=delim)
-        header = next(reader, [])
-        return [h.strip().lstrip("\ufeff") for h in header], delim, reader.line_num
+# -- decoding (any process) ---------------------------------------------------------------
+def decode(raw: RawChunk) -> Chunk:
+    """Turn a raw chunk into typed canonical rows plus rejects."""
+    chunk = _DECODERS[(raw.info.format, raw.kind)](raw)
+    chunk.rejects[:0] = raw.rejects
+    return chunk
 
 
-def read_csv(source: InputFile, explicit: Mapping[str, str] | None, chunk_rows: int) -> Iterator[Chunk]:
-    path = source.path
-    with open(path, "rb") as fh:
-        head = fh.read(1 << 20)
-    if not head.strip():
-        source.warnings["empty file"] += 1
-        return
-    enc = detect_encoding(head)
-    if enc == "utf-16":
-        raise InputError("UTF-16 files are not supported: save the export as UTF-8 or GB18030 CSV", Location(str(path)))
-    source.encoding = enc
-    header, delim, header_lines = _read_header(path, enc, None)
-    source.mapping = map_headers(header, explicit, str(path))
-    yield from _csv_arrow(source, header, delim, chunk_rows)
-
-
-def _csv_arrow(source: InputFile, header: list[str], delim: str, chunk_rows: int) -> Iterator[Chunk]:
-    """Fast path: pyarrow's streaming reader, every column read as bytes.
-
-    Bytes, not strings, so that one row with broken encoding is one reject
-    rather than a failed file. Should pyarrow give up midway (a row longer than
-    its block, say), :func:`_csv_python` continues from the first record not
-    yet delivered.
-    """
-    path = source.path
-    names = [f"c{i}" for i in range(len(header))]
-    invalid: list[tuple[int, str, int, int]] = []
-
-    def on_invalid(row) -> str:
-        invalid.append((row.number, row.text, row.expected_columns, row.actual_columns))
-        return "skip"
-
-    read_opts = pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=CSV_BLOCK_BYTES, use_threads=False,
-                                  encoding="utf8")
-    parse_opts = pacsv.ParseOptions(delimiter=delim, newlines_in_values=True, invalid_row_handler=on_invalid)
-    conv_opts = pacsv.ConvertOptions(column_types={n: pa.binary() for n in names}, strings_can_be_null=False,
-                                     quoted_strings_can_be_null=False)
-    delivered = 0  # records (valid or rejected) handed out so far, header excluded
-    next_record = 2  # record numbers are 1-based and the header is record 1
-    try:
-        reader = pacsv.open_csv(path, read_options=read_opts, parse_options=parse_opts, convert_options=conv_opts)
-    except pa.ArrowInvalid:
-        yield from _csv_python(source, delim, skip_records=0, chunk_rows=chunk_rows)
-        return
-    while True:
-        # The handler runs while pyarrow parses a block: at open for the first
-        # block, then inside each read_next_batch (no readahead: use_threads=False).
-        try:
-            batch = reader.read_next_batch()
-        except StopIteration:
-            break
-        except (pa.ArrowInvalid, pa.ArrowException, OSError):
-            # rejects gathered during the failed read belong to records not yet delivered
-            yield from _csv_python(source, delim, skip_records=delivered, chunk_rows=chunk_rows)
-            return
-        bad = list(invalid)
-        invalid.clear()
-        bad_numbers = sorted(num for num, *_ in bad)
-        n_valid = batch.num_rows
-        total = n_valid + len(bad)
-        numbers = np.arange(next_record, next_record + total, dtype=np.int64)
-        if bad_numbers and all(b > 0 for b in bad_numbers):
-            valid_numbers = numbers[~np.isin(numbers, bad_numbers)]
-        else:
-            valid_numbers = numbers[:n_valid]
-        rejects = [
-            Reject(source.name, num if num > 0 else None, f"expected {exp} fields, found {act}", _clip(text))
-            for num, text, exp, act in bad
-        ]
-        for start in range(0, n_valid, chunk_rows):
-            part = batch.slice(start, chunk_rows)
-            chunk = _decode_csv_batch(source, part, valid_numbers[start : start + part.num_rows], delim)
-            if start == 0:
-                chunk.rejects[:0] = rejects
-            yield chunk
-        if n_valid == 0 and rejects:
-            yield Chunk(OUTPUT_TEXT_SCHEMA.empty_table(), rejects)
-        delivered += total
-        next_record += total
-
-
-def _decode_csv_batch(source: InputFile, batch: pa.RecordBatch, numbers: np.ndarray, delim: str) -> Chunk:
-    mapping = source.mapping
-    assert mapping is not None
+def _decode_csv_arrow(raw: RawChunk) -> Chunk:
+    info, batch = raw.info, raw.data
+    mapping = info.mapping
+    enc = "utf-8" if info.encoding in ("utf-8", "utf-8-sig") else info.encoding
     n = batch.num_rows
     bad_rows: dict[int, str] = {}
     decoded: dict[str, pa.Array] = {}
     for canonical, idx in mapping.sources.items():
         col = batch.column(idx)
         arr = None
-        if source.encoding in ("utf-8", "utf-8-sig"):
+        if enc == "utf-8":
             try:
                 arr = col.cast(pa.string())
             except pa.ArrowInvalid:
@@ -341,9 +310,9 @@ def _decode_csv_batch(source: InputFile, batch: pa.RecordBatch, numbers: np.ndar
             values = []
             for i, v in enumerate(col.to_pylist()):
                 try:
-                    values.append(v.decode(source.encoding if source.encoding != "utf-8-sig" else "utf-8"))
+                    values.append(v.decode(enc))
                 except UnicodeDecodeError as exc:
-                    bad_rows.setdefault(i, f"bytes not valid {source.encoding} in column {mapping.headers[idx]!r} at byte {exc.start}")
+                    bad_rows.setdefault(i, f"bytes not valid {info.encoding} in column {mapping.headers[idx]!r} at byte {exc.start}")
                     values.append(None)
             arr = pa.array(values, pa.string())
         decoded[canonical] = arr
@@ -353,24 +322,190 @@ def _decode_csv_batch(source: InputFile, batch: pa.RecordBatch, numbers: np.ndar
         for j in range(batch.num_columns):
             v = batch.column(j)[i].as_py()
             cells.append(v.decode("utf-8", "backslashreplace") if isinstance(v, bytes) else str(v))
-        return _clip(delim.join(cells))
+        return _clip(info.delimiter.join(cells))
 
+    warnings: Counter = Counter()
+    numbers = raw.numbers
+    if not bad_rows:
+        return finish(decoded, n, info.name, numbers, raw_of, warnings)
+    keep = np.ones(n, bool)
     rejects = []
-    if bad_rows:
-        keep = np.ones(n, bool)
-        for i, reason in sorted(bad_rows.items()):
-            keep[i] = False
-            rejects.append(Reject(source.name, int(numbers[i]), reason, raw_of(i)))
-        mask = pa.array(keep)
-        decoded = {k: v.filter(mask) for k, v in decoded.items()}
-        numbers = numbers[keep]
-        kept_index = np.flatnonzero(keep)
-        n = int(keep.sum())
-        chunk = finish(decoded, n, source, numbers, lambda i: raw_of(int(kept_index[i])))
-    else:
-        chunk = finish(decoded, n, source, numbers, raw_of)
+    for i, reason in sorted(bad_rows.items()):
+        keep[i] = False
+        rejects.append(Reject(info.name, int(numbers[i]), reason, raw_of(i)))
+    mask = pa.array(keep)
+    kept_index = np.flatnonzero(keep)
+    chunk = finish({k: v.filter(mask) for k, v in decoded.items()}, int(keep.sum()), info.name, numbers[keep],
+                   lambda i: raw_of(int(kept_index[i])), warnings)
     chunk.rejects[:0] = rejects
     return chunk
+
+
+def _decode_rows(raw: RawChunk) -> Chunk:
+    info, rows = raw.info, raw.data
+    cols = {c: pa.array([r[i] if i < len(r) else None for r in rows], pa.string()) for c, i in info.mapping.sources.items()}
+    return finish(cols, len(rows), info.name, raw.numbers,
+                  lambda i: _clip(info.delimiter.join("" if v is None else str(v) for v in rows[i])), Counter())
+
+
+def _decode_jsonl(raw: RawChunk) -> Chunk:
+    info = raw.info
+    keys = [info.mapping.headers[i] for i in info.mapping.sources.values()]
+    records: list[dict] = []
+    numbers: list[int] = []
+    rejects: list[Reject] = []
+    for lineno, line in zip(raw.numbers.tolist(), raw.data):
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            rejects.append(Reject(info.name, lineno, f"bytes not valid UTF-8 at byte {exc.start}", _clip(line.decode("utf-8", "backslashreplace"))))
+            continue
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            rejects.append(Reject(info.name, lineno, f"invalid JSON: {exc.msg} at column {exc.colno}", _clip(text.rstrip())))
+            continue
+        if not isinstance(obj, dict):
+            rejects.append(Reject(info.name, lineno, "a line must hold one JSON object", _clip(text.rstrip())))
+            continue
+        records.append(obj)
+        numbers.append(lineno)
+    cols = {}
+    for canonical, key in zip(info.mapping.sources, keys):
+        vals = [r.get(key) for r in records]
+        cols[canonical] = pa.array([_json_text(v) for v in vals], pa.string())
+    chunk = finish(cols, len(records), info.name, np.asarray(numbers, np.int64),
+                   lambda i: _clip(json.dumps(records[i], ensure_ascii=False)), Counter())
+    chunk.rejects[:0] = rejects
+    return chunk
+
+
+def _json_text(v: Any) -> str | None:
+    if v is None or isinstance(v, str):
+        return v
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, ensure_ascii=False)
+    return str(v)
+
+
+def _decode_parquet(raw: RawChunk) -> Chunk:
+    info, batch = raw.info, raw.data
+    cols = {c: batch.column(info.mapping.headers[i]) for c, i in info.mapping.sources.items()}
+    return finish(cols, batch.num_rows, info.name, raw.numbers,
+                  lambda i: _clip(json.dumps(batch.slice(i, 1).to_pylist()[0], ensure_ascii=False, default=str)), Counter())
+
+
+_DECODERS: dict[tuple[str, str], Callable[[RawChunk], Chunk]] = {
+    ("csv", "arrow"): _decode_csv_arrow,
+    ("csv", "rows"): _decode_rows,
+    ("xlsx", "rows"): _decode_rows,
+    ("jsonl", "lines"): _decode_jsonl,
+    ("parquet", "arrow"): _decode_parquet,
+}
+
+
+# -- CSV / TSV (reading process) -------------------------------------------------------
+def _sniff_delimiter(path: Path, header_line: str) -> str:
+    if path.suffix.lower() == ".tsv":
+        return "\t"
+    return "\t" if header_line.count("\t") > header_line.count(",") else ","
+
+
+def _read_header(path: Path, encoding: str) -> tuple[list[str], str]:
+    """Header cells and the delimiter."""
+    with open(path, "r", encoding=encoding, errors="replace", newline="") as fh:
+        first = fh.readline()
+        if not first.strip():
+            return [], ","
+        delim = _sniff_delimiter(path, first)
+        fh.seek(0)
+        header = next(csv.reader(fh, delimiter=delim), [])
+        return [h.strip().lstrip("\ufeff") for h in header], delim
+
+
+def _open_csv(source: InputFile, explicit: Mapping[str, str] | None) -> bool:
+    """Detect encoding, delimiter and columns; False for an empty file."""
+    with open(source.path, "rb") as fh:
+        head = fh.read(1 << 20)
+    if not head.strip():
+        return False
+    enc = detect_encoding(head)
+    if enc == "utf-16":
+        raise InputError("UTF-16 files are not supported: save the export as UTF-8 or GB18030 CSV", Location(source.name))
+    source.encoding = enc
+    header, source.delimiter = _read_header(source.path, enc)
+    source.mapping = map_headers(header, explicit, source.name)
+    return True
+
+
+def _raw_csv(source: InputFile, explicit: Mapping[str, str] | None, chunk_rows: int) -> Iterator[RawChunk]:
+    """pyarrow's streaming reader, every column read as bytes.
+
+    Bytes, not strings, so that one row with broken encoding is one reject
+    rather than a failed file. Should pyarrow give up midway (a row longer than
+    its block, say), :func:`_raw_csv_python` continues from the first record not
+    yet delivered.
+    """
+    if not _open_csv(source, explicit):
+        source.warnings["empty file"] += 1
+        return
+    info = source.info()
+    names = [f"c{i}" for i in range(len(info.mapping.headers))]
+    invalid: list[tuple[int, str, int, int]] = []
+
+    def on_invalid(row) -> str:
+        invalid.append((row.number, row.text, row.expected_columns, row.actual_columns))
+        return "skip"
+
+    read_opts = pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=CSV_BLOCK_BYTES, use_threads=False)
+    parse_opts = pacsv.ParseOptions(delimiter=info.delimiter, newlines_in_values=True, invalid_row_handler=on_invalid)
+    conv_opts = pacsv.ConvertOptions(column_types={n: pa.binary() for n in names}, strings_can_be_null=False,
+                                     quoted_strings_can_be_null=False)
+    delivered = 0  # records (valid or rejected) handed out so far, header excluded
+    next_record = 2  # record numbers are 1-based and the header is record 1
+    fh = open(source.path, "rb")
+    try:
+        try:
+            reader = pacsv.open_csv(fh, read_options=read_opts, parse_options=parse_opts, convert_options=conv_opts)
+        except pa.ArrowInvalid:
+            yield from _raw_csv_python(source, info, skip_records=0, chunk_rows=chunk_rows)
+            return
+        while True:
+            # The handler runs while pyarrow parses a block: at open for the first
+            # block, then inside each read_next_batch (no readahead: use_threads=False).
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            except (pa.ArrowInvalid, pa.ArrowException, OSError):
+                # rejects gathered during the failed read belong to records not yet delivered
+                yield from _raw_csv_python(source, info, skip_records=delivered, chunk_rows=chunk_rows)
+                return
+            bad = list(invalid)
+            invalid.clear()
+            bad_numbers = sorted(num for num, *_ in bad)
+            n_valid = batch.num_rows
+            total = n_valid + len(bad)
+            numbers = np.arange(next_record, next_record + total, dtype=np.int64)
+            if bad_numbers and all(b > 0 for b in bad_numbers):
+                valid_numbers = numbers[~np.isin(numbers, bad_numbers)]
+            else:
+                valid_numbers = numbers[:n_valid]
+            rejects = [
+                Reject(info.name, num if num > 0 else None, f"expected {exp} fields, found {act}", _clip(text))
+                for num, text, exp, act in bad
+            ]
+            position = fh.tell()
+            if n_valid == 0 and rejects:
+                yield RawChunk(info, "arrow", batch, valid_numbers, rejects, position)
+            for start in range(0, n_valid, chunk_rows):
+                part = batch.slice(start, chunk_rows)
+                yield RawChunk(info, "arrow", part, valid_numbers[start : start + part.num_rows],
+                               rejects if start == 0 else [], position)
+            delivered += total
+            next_record += total
+    finally:
+        fh.close()
 
 
 class _NulFreeText(io.TextIOBase):
@@ -397,12 +532,11 @@ class _NulFreeText(io.TextIOBase):
         return line
 
 
-def _csv_python(source: InputFile, delim: str, skip_records: int, chunk_rows: int) -> Iterator[Chunk]:
-    """Tolerant path with exact line numbers: Python's csv module, row by row."""
-    mapping = source.mapping
-    assert mapping is not None
-    width = len(mapping.headers)
-    with open(source.path, "r", encoding=source.encoding, errors="surrogateescape", newline="") as fh:
+def _raw_csv_python(source: InputFile, info: SourceInfo, skip_records: int, chunk_rows: int) -> Iterator[RawChunk]:
+    """Tolerant path: Python's csv module, record by record, with the same numbering."""
+    width = len(info.mapping.headers)
+    delim = info.delimiter
+    with open(source.path, "r", encoding=info.encoding, errors="surrogateescape", newline="") as fh:
         reader = csv.reader(_NulFreeText(fh, source.warnings), delimiter=delim)
         next(reader, None)  # header
         rows: list[list[str]] = []
@@ -417,104 +551,83 @@ def _csv_python(source: InputFile, delim: str, skip_records: int, chunk_rows: in
             except csv.Error as exc:
                 seen += 1
                 if seen > skip_records:
-                    rejects.append(Reject(source.name, seen + 1, f"malformed CSV: {exc}", ""))
+                    rejects.append(Reject(info.name, seen + 1, f"malformed CSV: {exc}", ""))
                 continue
             if not rec:
                 continue  # a blank line is not a record (pyarrow skips them too)
             seen += 1
             if seen <= skip_records:
                 continue
-            line = seen + 1  # record number, the header being record 1 (as pyarrow counts)
+            number = seen + 1  # record number, the header being record 1 (as pyarrow counts)
             raw = delim.join(rec)
             if len(rec) != width:
-                rejects.append(Reject(source.name, line, f"expected {width} fields, found {len(rec)}", _clip(_printable(raw))))
-            elif any(_has_surrogate(c) for c in rec):
-                rejects.append(Reject(source.name, line, f"bytes not valid {source.encoding}", _clip(_printable(raw))))
+                rejects.append(Reject(info.name, number, f"expected {width} fields, found {len(rec)}", _clip(_printable(raw))))
+            elif any("\udc80" <= ch <= "\udcff" for c in rec for ch in c):
+                rejects.append(Reject(info.name, number, f"bytes not valid {info.encoding}", _clip(_printable(raw))))
             else:
                 rows.append(rec)
-                numbers.append(line)
+                numbers.append(number)
             if len(rows) >= chunk_rows:
-                yield _rows_chunk(source, rows, numbers, rejects, delim)
+                yield RawChunk(info, "rows", rows, np.asarray(numbers, np.int64), rejects)
                 rows, numbers, rejects = [], [], []
         if rows or rejects:
-            yield _rows_chunk(source, rows, numbers, rejects, delim)
+            yield RawChunk(info, "rows", rows, np.asarray(numbers, np.int64), rejects)
 
 
-def _has_surrogate(s: str) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for ch in s)
-
-
-def _printable(s: str) -> str:
-    return s.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
-def _rows_chunk(source: InputFile, rows: list[list[Any]], numbers: list[int], rejects: list[Reject], delim: str = ",") -> Chunk:
-    mapping = source.mapping
-    assert mapping is not None
-    cols = {c: pa.array([r[i] if i < len(r) else None for r in rows], pa.string()) for c, i in mapping.sources.items()}
-    chunk = finish(cols, len(rows), source, np.asarray(numbers, dtype=np.int64),
-                   lambda i: _clip(delim.join("" if v is None else str(v) for v in rows[i])))
-    chunk.rejects[:0] = rejects
-    return chunk
-
-
-# -- JSON lines -------------------------------------------------------------------------
-def read_jsonl(source: InputFile, explicit: Mapping[str, str] | None, chunk_rows: int) -> Iterator[Chunk]:
-    records: list[dict] = []
-    numbers: list[int] = []
-    rejects: list[Reject] = []
+# -- JSON lines ----------------------------------------------------------------------------
+def _open_jsonl(source: InputFile, explicit: Mapping[str, str] | None) -> bool:
+    """Columns from the keys of the first objects (up to 1000 lines)."""
     keys: list[str] = []
     with open(source.path, "rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
-                raw = raw[3:]
-            if not raw.strip():
-                continue
+        for lineno, line in enumerate(fh, start=1):
+            if lineno > 1000:
+                break
             try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                rejects.append(Reject(source.name, lineno, f"bytes not valid UTF-8 at byte {exc.start}", _clip(raw.decode("utf-8", "backslashreplace"))))
+                obj = json.loads(line.decode("utf-8-sig"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
                 continue
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                rejects.append(Reject(source.name, lineno, f"invalid JSON: {exc.msg} at column {exc.colno}", _clip(text.rstrip())))
+            if isinstance(obj, dict):
+                keys.extend(str(k) for k in obj if str(k) not in keys)
+    if not keys:
+        return False
+    source.encoding = "utf-8"
+    source.mapping = map_headers(keys, explicit, source.name)
+    return True
+
+
+def _raw_jsonl(source: InputFile, explicit: Mapping[str, str] | None, chunk_rows: int) -> Iterator[RawChunk]:
+    if not _open_jsonl(source, explicit):
+        # nothing to map columns from: every non-blank line is a reject
+        rejects = []
+        with open(source.path, "rb") as fh:
+            for lineno, line in enumerate(fh, start=1):
+                if line.strip():
+                    rejects.append(Reject(source.name, lineno, "no JSON object in the file's first 1000 lines",
+                                          _clip(line.decode("utf-8", "backslashreplace").rstrip())))
+        if rejects:
+            raise InputError("no line holds a JSON object with listing fields", Location(source.name, rejects[0].row))
+        source.warnings["empty file"] += 1
+        return
+    info = source.info()
+    lines: list[bytes] = []
+    numbers: list[int] = []
+    with open(source.path, "rb") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if lineno == 1 and line.startswith(codecs.BOM_UTF8):
+                line = line[3:]
+            if not line.strip():
                 continue
-            if not isinstance(obj, dict):
-                rejects.append(Reject(source.name, lineno, "a line must hold one JSON object", _clip(text.rstrip())))
-                continue
-            for k in obj:
-                if k not in keys:
-                    keys.append(k)
-            records.append(obj)
+            lines.append(line)
             numbers.append(lineno)
-            if len(records) >= chunk_rows:
-                yield _records_chunk(source, records, numbers, rejects, keys, explicit)
-                records, numbers, rejects = [], [], []
-    if records or rejects:
-        yield _records_chunk(source, records, numbers, rejects, keys, explicit)
+            if len(lines) >= chunk_rows:
+                yield RawChunk(info, "lines", lines, np.asarray(numbers, np.int64), position=fh.tell())
+                lines, numbers = [], []
+        if lines:
+            yield RawChunk(info, "lines", lines, np.asarray(numbers, np.int64), position=fh.tell())
 
 
-def _records_chunk(source, records, numbers, rejects, keys, explicit) -> Chunk:
-    if source.mapping is None or any(k not in source.mapping.headers for k in keys):
-        if records or source.mapping is None:
-            if not keys:
-                return Chunk(OUTPUT_TEXT_SCHEMA.empty_table(), list(rejects))
-            source.mapping = map_headers(keys, explicit, source.name)
-    mapping = source.mapping
-    cols = {}
-    for canonical, idx in mapping.sources.items():
-        key = mapping.headers[idx]
-        vals = [r.get(key) for r in records]
-        cols[canonical] = pa.array([v if v is None or isinstance(v, str) else (json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else str(v)) for v in vals], pa.string()) if canonical not in NUMERIC_FIELDS else pa.array([None if v is None else str(v) for v in vals], pa.string())
-    chunk = finish(cols, len(records), source, np.asarray(numbers, np.int64),
-                   lambda i: _clip(json.dumps(records[i], ensure_ascii=False)))
-    chunk.rejects[:0] = list(rejects)
-    return chunk
-
-
-# -- Parquet -----------------------------------------------------------------------------
-def read_parquet(source: InputFile, explicit: Mapping[str, str] | None, chunk_rows: int) -> Iterator[Chunk]:
+# -- Parquet --------------------------------------------------------------------------------
+def _raw_parquet(source: InputFile, explicit: Mapping[str, str] | None, chunk_rows: int) -> Iterator[RawChunk]:
     import pyarrow.parquet as pq
 
     try:
@@ -523,21 +636,19 @@ def read_parquet(source: InputFile, explicit: Mapping[str, str] | None, chunk_ro
         raise InputError(f"not a readable Parquet file: {exc}", Location(source.name)) from None
     names = pf.schema_arrow.names
     source.mapping = map_headers(names, explicit, source.name)
+    info = source.info()
     wanted = [names[i] for i in source.mapping.sources.values()]
+    total = max(pf.metadata.num_rows, 1)
     record = 1
     for batch in pf.iter_batches(batch_size=chunk_rows, columns=wanted):
         n = batch.num_rows
-        cols = {c: batch.column(names[i]) for c, i in source.mapping.sources.items()}
-        numbers = np.arange(record, record + n, dtype=np.int64)
-        yield finish(cols, n, source, numbers, lambda i, b=batch: _clip(json.dumps(b.slice(i, 1).to_pylist()[0], ensure_ascii=False, default=str)))
+        yield RawChunk(info, "arrow", batch, np.arange(record, record + n, dtype=np.int64),
+                       position=int(source.size * (record + n - 1) / total))
         record += n
 
 
-# -- XLSX ---------------------------------------------------------------------------------
-HEADER_SEARCH_ROWS = 20
-
-
-def read_xlsx(source: InputFile, explicit: Mapping[str, str] | None, chunk_rows: int) -> Iterator[Chunk]:
+# -- XLSX -------------------------------------------------------------------------------------
+def _raw_xlsx(source: InputFile, explicit: Mapping[str, str] | None, chunk_rows: int) -> Iterator[RawChunk]:
     import openpyxl
 
     try:
@@ -547,24 +658,25 @@ def read_xlsx(source: InputFile, explicit: Mapping[str, str] | None, chunk_rows:
     try:
         ws = wb.worksheets[0]
         rows_iter = ws.iter_rows(values_only=True)
-        header_row, mapping, first_error = None, None, None
+        header_row, first_error = None, None
         for rowno, values in enumerate(rows_iter, start=1):
             cells = ["" if v is None else str(v).strip() for v in values]
             if not any(cells):
                 continue
             try:
-                mapping = map_headers(cells, explicit, source.name)
+                source.mapping = map_headers(cells, explicit, source.name)
                 header_row = rowno
                 break
             except InputError as exc:
                 first_error = first_error or exc
                 if rowno >= HEADER_SEARCH_ROWS:
                     break
-        if mapping is None:
+        if header_row is None:
             raise first_error or InputError("no header row found", Location(source.name))
-        if header_row and header_row > 1:
+        if header_row > 1:
             source.warnings[f"header found on row {header_row}; rows above it (titles) skipped"] += 1
-        source.mapping = mapping
+        source.delimiter = "\t"
+        info = source.info()
         rows: list[list[Any]] = []
         numbers: list[int] = []
         for rowno, values in enumerate(rows_iter, start=header_row + 1):
@@ -574,10 +686,10 @@ def read_xlsx(source: InputFile, explicit: Mapping[str, str] | None, chunk_rows:
             rows.append(cells)
             numbers.append(rowno)
             if len(rows) >= chunk_rows:
-                yield _rows_chunk(source, rows, numbers, [], "\t")
+                yield RawChunk(info, "rows", rows, np.asarray(numbers, np.int64))
                 rows, numbers = [], []
         if rows:
-            yield _rows_chunk(source, rows, numbers, [], "\t")
+            yield RawChunk(info, "rows", rows, np.asarray(numbers, np.int64))
     finally:
         wb.close()
 
@@ -592,26 +704,30 @@ def _xlsx_cell(v: Any) -> str | None:
     return str(v)
 
 
-READERS = {"csv": read_csv, "jsonl": read_jsonl, "parquet": read_parquet, "xlsx": read_xlsx}
+_RAW_READERS = {"csv": _raw_csv, "jsonl": _raw_jsonl, "parquet": _raw_parquet, "xlsx": _raw_xlsx}
 
 
-def read_input(source: InputFile, explicit: Mapping[str, str] | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[Chunk]:
-    """Chunks of one file; :class:`InputError` if the file cannot be read at all."""
-    return READERS[source.format](source, explicit, chunk_rows)
+def iter_raw(source: InputFile, explicit: Mapping[str, str] | None = None,
+             chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[RawChunk]:
+    """Raw chunks of one file; :class:`InputError` if the file cannot be read at all."""
+    return _RAW_READERS[source.format](source, explicit, chunk_rows)
+
+
+def read_input(source: InputFile, explicit: Mapping[str, str] | None = None,
+               chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[Chunk]:
+    """Decoded chunks of one file, in this process."""
+    for raw in iter_raw(source, explicit, chunk_rows):
+        chunk = decode(raw)
+        source.warnings.update(chunk.warnings)
+        yield chunk
 
 
 def preflight(source: InputFile, explicit: Mapping[str, str] | None = None) -> None:
     """Check a file's columns before any scanning starts (cheap: header or schema only)."""
     if source.format == "csv":
-        with open(source.path, "rb") as fh:
-            head = fh.read(1 << 20)
-        if not head.strip():
-            return
-        enc = detect_encoding(head)
-        if enc == "utf-16":
-            raise InputError("UTF-16 files are not supported: save the export as UTF-8 or GB18030 CSV", Location(source.name))
-        header, _, _ = _read_header(source.path, enc, None)
-        map_headers(header, explicit, source.name)
+        _open_csv(source, explicit)
+    elif source.format == "jsonl":
+        _open_jsonl(source, explicit)
     elif source.format == "parquet":
         import pyarrow.parquet as pq
 
