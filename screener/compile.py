@@ -117,10 +117,15 @@ class RuleSet:
     def regex(self, rule_idx: int, regex_idx: int):
         return compile_regex(self.rules[rule_idx].rule.regexes[regex_idx].pattern)
 
-    def __reduce__(self):
-        # Automata and compiled regexes are rebuilt where the rule set lands
-        # (worker process, Spark executor) rather than shipped.
-        return (compile_packset, (self.packset, self.backend))
+    # Pickling ships the compiled model (small); automata are rebuilt where the
+    # rule set lands (worker process, Spark executor), once, on first use.
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_matchers"] = {}
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
 
 
 def pinyin_variants(text: str, modes: Iterable[str]) -> list[str]:
@@ -257,9 +262,19 @@ def compile_packset(packset: PackSet, backend: str = "auto") -> RuleSet:
     )
 
 
-def compile_rules(paths=None, overrides=(), backend: str = "auto") -> RuleSet:
-    """Load and compile packs in one call (bundled packs when ``paths`` is None)."""
-    return compile_packset(load_packs(paths, overrides), backend)
+def compile_rules(paths=None, overrides=(), backend: str = "auto", cache: bool = True) -> RuleSet:
+    """Load and compile packs in one call (bundled packs when ``paths`` is None).
+
+    The compiled rule set is cached on disk under a key made of the rule files'
+    bytes, the engine version and the backend, so an unchanged set of packs
+    loads without parsing any YAML; any edit to a pack changes the key.
+    """
+    backend = resolve_backend(backend)
+    if not cache:
+        return compile_packset(load_packs(paths, overrides), backend)
+    from .rulecache import cached_ruleset
+
+    return cached_ruleset(paths, overrides, backend, lambda: compile_packset(load_packs(paths, overrides), backend))
 
 
 def max_severity(severities: Iterable[str]) -> str:

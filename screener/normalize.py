@@ -180,6 +180,10 @@ class Normalizer:
         else:
             self.tables = base
 
+    def __reduce__(self):
+        # the Unicode tables come from the disk cache; only the char map travels
+        return (Normalizer, (self.charmap,))
+
     # -- single strings (terms, examples, explain) ---------------------------------
     def canonical(self, text: str) -> str:
         if not text:

@@ -26,11 +26,10 @@ import numpy as np
 import pyarrow as pa
 
 from ._version import __version__
-from .compile import RuleSet, compile_packset, compile_rules
+from .compile import RuleSet, compile_rules
 from .flagged import flag_listings
 from .io.readers import DEFAULT_CHUNK_ROWS, InputFile, RawChunk, Reject, decode, discover, iter_raw, open_source, preflight
 from .io.writers import OUTPUT_FILES, ScanOutputs
-from .packs import PackSet
 from .scan import scan_batch
 from .schema import FLAGGED_SCHEMA, HITS_SCHEMA, ROW_ID, SOURCE_ROW
 
@@ -136,9 +135,11 @@ def process_chunk(raw: RawChunk, first_row_id: int, rs: RuleSet) -> ChunkResult:
 _WORKER_RULES: RuleSet | None = None
 
 
-def _init_worker(packset: PackSet, backend: str) -> None:
+def _init_worker(rs: RuleSet) -> None:
+    # The compiled rule set arrives pickled (its model, not its automata); the
+    # automata are built on first use, once per worker process.
     global _WORKER_RULES
-    _WORKER_RULES = compile_packset(packset, backend)  # once per worker process
+    _WORKER_RULES = rs
 
 
 def _work(raw: RawChunk, first_row_id: int) -> ChunkResult:
@@ -169,7 +170,7 @@ def _results(
         return
     window: deque[tuple[int, RawChunk, Future]] = deque()
     with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(), initializer=_init_worker,
-                             initargs=(rs.packset, rs.backend)) as pool:
+                             initargs=(rs,)) as pool:
         try:
             for fi, raw, first in raws:
                 window.append((fi, raw, pool.submit(_work, raw, first)))
