@@ -10,7 +10,7 @@ the summary counts those instead of guessing).
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -48,11 +48,17 @@ def uscc_valid(code: str) -> bool:
 # -- the registry ---------------------------------------------------------------
 @dataclass
 class Columns:
-    """Read access to a batch: text columns as lists, numeric ones as float arrays."""
+    """Read access to a batch: text columns as lists, numeric ones as float arrays.
+
+    ``distinct`` gives a column's distinct values and each row's code, so a
+    check runs once per distinct value (shop fields repeat across listings).
+    """
 
     text: Mapping[str, Sequence[str | None]]
     numeric: Mapping[str, np.ndarray]
     n: int
+    arrow: Any = None  # the batch, when there is one
+    _distinct: dict = field(default_factory=dict)
 
     def values(self, name: str) -> Sequence[str | None]:
         return self.text.get(name) or [None] * self.n
@@ -63,6 +69,44 @@ class Columns:
 
     def has(self, name: str) -> bool:
         return name in self.text or name in self.numeric
+
+    def distinct(self, name: str) -> tuple[list[str | None], np.ndarray]:
+        """(distinct values with None last, code per row)."""
+        if name not in self._distinct:
+            if self.arrow is not None and name in self.arrow.schema.names:
+                import pyarrow as pa
+                import pyarrow.compute as pc
+
+                col = self.arrow.column(name)
+                if not pa.types.is_string(col.type):
+                    col = col.cast(pa.string())
+                enc = col.dictionary_encode()
+                uniques = enc.dictionary.to_pylist() + [None]
+                codes = pc.fill_null(enc.indices, len(uniques) - 1).to_numpy(zero_copy_only=False)
+            else:
+                vals = self.values(name)
+                index: dict = {}
+                codes = np.fromiter((index.setdefault(v, len(index)) for v in vals), dtype=np.int64, count=len(vals))
+                uniques = list(index)
+            self._distinct[name] = (uniques, codes)
+        return self._distinct[name]
+
+    def per_value(self, name: str, rows: np.ndarray, fn: Callable[[str | None], Any]) -> np.ndarray:
+        """fn over the rows' values of ``name``, computed once per distinct value (object array)."""
+        uniques, codes = self.distinct(name)
+        results = np.empty(len(uniques), dtype=object)
+        results[:] = [fn(u) for u in uniques]
+        return results[codes[rows]]
+
+
+class _LazyValues:
+    """vals[i] without converting the column until a value is actually read."""
+
+    def __init__(self, cols: Columns, name: str):
+        self._cols, self._name = cols, name
+
+    def __getitem__(self, i):
+        return self._cols.values(self._name)[i]
 
 
 @dataclass(frozen=True)
@@ -109,18 +153,6 @@ def _blank(value: str | None, placeholders: frozenset[str] = frozenset()) -> boo
     return not v or v.lower() in placeholders
 
 
-def _per_value(vals: Sequence[str | None], rows: np.ndarray, fn: Callable[[str | None], Any]) -> list[Any]:
-    """fn over the rows' values, computed once per distinct value (shops repeat across listings)."""
-    cache: dict[str | None, Any] = {}
-    out = []
-    for i in rows:
-        v = vals[i]
-        if v not in cache:
-            cache[v] = fn(v)
-        out.append(cache[v])
-    return out
-
-
 @_register(
     "missing",
     "the field is absent, empty, or only a placeholder such as 暂无",
@@ -130,8 +162,8 @@ def _per_value(vals: Sequence[str | None], rows: np.ndarray, fn: Callable[[str |
 def _missing(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     name = call.param("field")
     ph = frozenset(p.strip().lower() for p in call.param("placeholders", ()) or ())
-    vals = cols.values(name)
-    fires = np.array(_per_value(vals, rows, lambda v: _blank(v, ph)), dtype=bool)
+    vals = _LazyValues(cols, name)
+    fires = cols.per_value(name, rows, lambda v: _blank(v, ph)).astype(bool)
 
     def describe(k: int) -> str:
         v = vals[rows[k]]
@@ -145,19 +177,19 @@ def _missing(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
 @_register("present", "the field has a non-empty value", field=Param("field"))
 def _present(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     name = call.param("field")
-    fires = np.array(_per_value(cols.values(name), rows, lambda v: not _blank(v)), dtype=bool)
+    fires = cols.per_value(name, rows, lambda v: not _blank(v)).astype(bool)
     return Result(fires, np.zeros(len(rows), bool), name)
 
 
 def _membership(call: CheckCall, cols: Columns, rows: np.ndarray, negate: bool) -> Result:
     name = call.param("field")
     wanted = {str(v).strip().lower() for v in call.param("values")}
-    vals = cols.values(name)
+    vals = _LazyValues(cols, name)
     # per value: None = undecided (blank), else whether it fires
-    verdict = _per_value(vals, rows, lambda v: None if _blank(v) else (v.strip().lower() in wanted) != negate)
-    fires = np.array([x is True for x in verdict], dtype=bool)
-    undecided = np.array([x is None for x in verdict], dtype=bool)
-    return Result(fires, undecided, name, lambda k: f"{name}={vals[rows[k]]}")
+    verdict = cols.per_value(name, rows, lambda v: None if _blank(v) else (v.strip().lower() in wanted) != negate)
+    fires = verdict == True  # noqa: E712 - elementwise on an object array
+    undecided = np.equal(verdict, None)
+    return Result(fires.astype(bool), undecided.astype(bool), name, lambda k: f"{name}={vals[rows[k]]}")
 
 
 @_register("field_in", "the field equals one of the values (case-insensitive)", field=Param("field"), values=Param("texts"))
@@ -173,9 +205,9 @@ def _field_not_in(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
 @_register("uscc_invalid", "the field holds a value that is not a valid 统一社会信用代码 (GB 32100-2015)", field=Param("field"))
 def _uscc_invalid(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     name = call.param("field")
-    vals = cols.values(name)
-    problems = _per_value(vals, rows, lambda v: None if _blank(v) else uscc_problem(v))
-    fires = np.array([p is not None for p in problems], dtype=bool)
+    vals = _LazyValues(cols, name)
+    problems = cols.per_value(name, rows, lambda v: None if _blank(v) else uscc_problem(v))
+    fires = ~np.equal(problems, None).astype(bool)
     return Result(fires, np.zeros(len(rows), bool), name,
                   lambda k: f"{name} {str(vals[rows[k]]).strip()} {problems[k]}")
 
@@ -188,24 +220,26 @@ def _uscc_invalid(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
 )
 def _uscc_kind_mismatch(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     name, tname = call.param("field"), call.param("type_field")
-    vals, types = cols.values(name), cols.values(tname)
-    fires = np.zeros(len(rows), bool)
-    undecided = np.zeros(len(rows), bool)
-    valid = _per_value(vals, rows, lambda v: not _blank(v) and uscc_valid(v))
-    kinds: list[str | None] = [None] * len(rows)
-    for k, i in enumerate(rows):
-        v, t = vals[i], types[i]
-        if not valid[k] or _blank(t):
-            undecided[k] = valid[k] and _blank(t)
-            continue
+    vals, types = _LazyValues(cols, name), _LazyValues(cols, tname)
+
+    def registered_kind(v: str | None) -> str | None:
+        if _blank(v) or not uscc_valid(v):
+            return None
         code = v.strip().upper()
         kind = USCC_KIND.get(code[1]) if code[0] == "9" else None
-        declared = t.strip().lower()
-        if kind and declared in ("enterprise", "individual_business") and kind != declared:
-            fires[k] = True
-            kinds[k] = kind
-    return Result(fires, undecided, name, lambda k: (
-        f"{name} {str(vals[rows[k]]).strip().upper()} is registered as {kinds[k]} but {tname}={str(types[rows[k]]).strip()}"))
+        return kind if kind in ("enterprise", "individual_business") else None
+
+    def declared_kind(t: str | None) -> str | None:
+        d = None if _blank(t) else t.strip().lower()
+        return d if d in ("enterprise", "individual_business") else ("" if d else None)
+
+    registered = cols.per_value(name, rows, registered_kind)
+    declared = cols.per_value(tname, rows, declared_kind)
+    has_code = ~np.equal(registered, None).astype(bool)
+    undecided = has_code & np.equal(declared, None).astype(bool)
+    fires = has_code & ~undecided & (declared != "") & (registered != declared)
+    return Result(fires.astype(bool), undecided, name, lambda k: (
+        f"{name} {str(vals[rows[k]]).strip().upper()} is registered as {registered[k]} but {tname}={str(types[rows[k]]).strip()}"))
 
 
 _OPS: dict[str, Callable[[Any, Any], Any]] = {
@@ -246,11 +280,11 @@ def _fmt(x: float) -> str:
 def _regex_check(call: CheckCall, cols: Columns, rows: np.ndarray, negate: bool) -> Result:
     name = call.param("field")
     rx = compile_regex(call.param("pattern"))
-    vals = cols.values(name)
-    verdict = _per_value(vals, rows, lambda v: None if _blank(v) else (rx.search(v.strip()) is not None) != negate)
-    fires = np.array([x is True for x in verdict], dtype=bool)
-    undecided = np.array([x is None for x in verdict], dtype=bool)
-    return Result(fires, undecided, name, lambda k: f"{name}={vals[rows[k]]}")
+    vals = _LazyValues(cols, name)
+    verdict = cols.per_value(name, rows, lambda v: None if _blank(v) else (rx.search(v.strip()) is not None) != negate)
+    fires = verdict == True  # noqa: E712 - elementwise on an object array
+    undecided = np.equal(verdict, None)
+    return Result(fires.astype(bool), undecided.astype(bool), name, lambda k: f"{name}={vals[rows[k]]}")
 
 
 @_register("matches", "the field's value matches the (RE2) pattern", field=Param("field"), pattern=Param("regex"))

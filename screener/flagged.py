@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import numpy as np
 import pyarrow as pa
 
 from .compile import RuleSet, max_severity
@@ -25,11 +26,17 @@ def flag_listings(hits: pa.Table, batch: pa.Table | pa.RecordBatch, ruleset: Rul
     if hits.num_rows == 0:
         return FLAGGED_SCHEMA.empty_table()
     names = set(batch.schema.names)
-    row_ids = batch.column(ROW_ID).to_pylist() if ROW_ID in names else list(range(batch.num_rows))
-    position = {rid: i for i, rid in enumerate(row_ids)}
+    hit_rows = sorted(set(hits.column("row_id").to_pylist()))
+    if ROW_ID in names:
+        ids = batch.column(ROW_ID).to_numpy(zero_copy_only=False)
+        positions = np.searchsorted(ids, hit_rows)  # row ids ascend within a batch
+    else:
+        positions = np.asarray(hit_rows, dtype=np.int64)
+    rows = batch.take(pa.array(positions, pa.int64())) if len(positions) else batch.slice(0, 0)
+    position = {rid: i for i, rid in enumerate(hit_rows)}
 
     def col(name: str) -> list:
-        return batch.column(name).to_pylist() if name in names else [None] * batch.num_rows
+        return rows.column(name).to_pylist() if name in names else [None] * rows.num_rows
 
     fields = {n: col(n) for n in ("item_id", "title", "shop_id", "shop_name", "url", "platform", SOURCE_FILE, SOURCE_ROW)}
     by_row: dict[int, list[dict]] = defaultdict(list)

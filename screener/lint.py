@@ -89,6 +89,16 @@ def lint_rule(rule: Rule, pack: Pack, ruleset: RuleSet) -> Iterator[LintIssue]:
             for v in pinyin_variants(norm.canonical(t.text), ("full",)):
                 if len(v) <= SHORT_PINYIN:
                     yield issue("short-pinyin", f"pinyin {v!r} of {t.text!r} is {len(v)} letters")
+    for c in rule.without:
+        # A blocker searched across whole fields silently suppresses true hits when it
+        # occurs inside other words (个 in 个护); one right next to the hit (仿 in 仿象牙)
+        # is precise enough, and single-character 'with' context only narrows a hit.
+        if c.within is not None:
+            continue
+        for t in c.terms:
+            if len(norm.compact(t.text)) == 1 and not t.exact and t.boundary != "word":
+                yield issue("single-char-term", f"'without' term {t.text!r} is one character and searched across whole "
+                                                "fields: it matches inside other words (use within, boundary: word, or a phrase)")
     for (a, ca), (b, cb) in ((x, y) for x in compact_terms for y in compact_terms if x is not y):
         if cb in ca and ca != cb and not (b.exclude or b.boundary == "word" or b.exact):
             yield issue("shadowed-term", f"term {a.text!r} contains term {b.text!r}, which already matches it")

@@ -146,10 +146,6 @@ def base_tables() -> Tables:
     return tables
 
 
-def _utf8_lengths(cps: np.ndarray) -> np.ndarray:
-    return (1 + (cps >= 0x80).astype(np.int8) + (cps >= 0x800) + (cps >= 0x10000)).astype(np.int64)
-
-
 def _to_codepoints(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
@@ -211,6 +207,9 @@ class Normalizer:
     def batch(self, texts: Sequence[str]) -> "NormalizedBatch":
         return NormalizedBatch(self, texts)
 
+    def batch_arrow(self, arrays) -> "NormalizedBatch":
+        return NormalizedBatch.from_arrow(self, arrays)
+
 
 class Surface:
     """One text surface of a batch, as the matcher reads it (UTF-8 bytes).
@@ -219,35 +218,57 @@ class Surface:
     concatenated canonical text (identity for the canonical surface).
     """
 
-    __slots__ = ("utf8", "byte_starts", "to_big")
+    __slots__ = ("utf8", "to_big")
 
     def __init__(self, cps: np.ndarray, to_big: np.ndarray | None):
         self.utf8 = _from_codepoints(cps).encode("utf-8", "surrogatepass")
-        starts = np.zeros(len(cps) + 1, dtype=np.int64)
-        np.cumsum(_utf8_lengths(cps), out=starts[1:])
-        self.byte_starts = starts
         self.to_big = to_big
 
     def char_index(self, byte_offsets: np.ndarray) -> np.ndarray:
-        """Character index for byte offsets that fall on character starts."""
-        return np.searchsorted(self.byte_starts, byte_offsets)
+        """Character index for byte offsets that fall on character starts.
+
+        An offset's character index is the offset minus the UTF-8 continuation
+        bytes before it; they are counted only up to the offsets asked for
+        (matches are few), never as a running total over the whole batch.
+        """
+        if not len(byte_offsets):
+            return np.zeros(0, dtype=np.int64)
+        order = np.argsort(byte_offsets, kind="stable")
+        sorted_offsets = byte_offsets[order]
+        u8 = np.frombuffer(self.utf8, dtype=np.uint8)
+        counts = np.empty(len(sorted_offsets), dtype=np.int64)
+        total, prev = 0, 0
+        for k, b in enumerate(sorted_offsets.tolist()):
+            if b > prev:
+                total += int(np.count_nonzero((u8[prev:b] >> 6) == 2))
+                prev = b
+            counts[k] = total
+        out = np.empty_like(counts)
+        out[order] = sorted_offsets - counts
+        return out
 
 
 class NormalizedBatch:
-    """A batch of texts normalized together, joined by :data:`SENTINEL`."""
+    """A batch of texts normalized together, each followed by :data:`SENTINEL`.
 
-    def __init__(self, normalizer: Normalizer, texts: Sequence[str]):
+    Build it from Python strings (``Normalizer.batch``) or, without converting
+    any text to Python objects, from Arrow string arrays (:meth:`from_arrow`).
+    """
+
+    def __init__(self, normalizer: Normalizer, texts: Sequence[str] | None = None, *,
+                 raw: np.ndarray | None = None, seg_starts: np.ndarray | None = None):
         self.normalizer = normalizer
-        self.texts = texts
-        lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
-        starts = np.zeros(len(texts) + 1, dtype=np.int64)
-        np.cumsum(lengths + 1, out=starts[1:])
-        self.seg_starts = starts  # text i occupies [starts[i], starts[i+1] - 1)
-        raw = _to_codepoints(SENTINEL.join(texts) + SENTINEL) if texts else np.zeros(0, np.uint32)
+        if raw is None:
+            texts = texts or []
+            lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+            seg_starts = np.zeros(len(texts) + 1, dtype=np.int64)
+            np.cumsum(lengths + 1, out=seg_starts[1:])
+            raw = _to_codepoints(SENTINEL.join(texts) + SENTINEL) if texts else np.zeros(0, np.uint32)
+        self.seg_starts = seg_starts  # text i occupies [seg_starts[i], seg_starts[i+1] - 1)
         tables = normalizer.tables
         canon = tables.canon[raw]
         keep = ~tables.sep[raw]
-        sentinel_pos = starts[1:] - 1
+        sentinel_pos = seg_starts[1:] - 1
         canon[sentinel_pos] = SENTINEL_CP
         keep[sentinel_pos] = True
         self.raw = raw
@@ -255,6 +276,32 @@ class NormalizedBatch:
         self._keep = keep
         self._compact: Surface | None = None
         self._canonical: Surface | None = None
+
+    @classmethod
+    def from_arrow(cls, normalizer: Normalizer, arrays: Sequence["pa.Array"]) -> "NormalizedBatch":
+        """Texts of Arrow string arrays (nulls read as empty), in order, as one batch.
+
+        Arrow appends the sentinel to every value and hands over one buffer, so
+        no text becomes a Python object.
+        """
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if not arrays or not sum(len(a) for a in arrays):
+            return cls(normalizer, [])
+        nbytes = sum(a.nbytes for a in arrays) + 3 * sum(len(a) for a in arrays)
+        kind = pa.string() if nbytes < (1 << 31) - 1 else pa.large_string()  # 32-bit offsets when they fit
+        combined = pa.concat_arrays([a if a.type == kind else a.cast(kind) for a in arrays])
+        joined = pc.binary_join_element_wise(pc.fill_null(combined, pa.scalar("", kind)), pa.scalar(SENTINEL, kind),
+                                             pa.scalar("", kind))
+        lengths = pc.fill_null(pc.utf8_length(joined), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+        seg_starts = np.zeros(len(joined) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=seg_starts[1:])
+        width = np.int32 if kind == pa.string() else np.int64
+        offsets = np.frombuffer(joined.buffers()[1], dtype=width)[joined.offset : joined.offset + len(joined) + 1]
+        data = joined.buffers()[2].to_pybytes()[int(offsets[0]) : int(offsets[-1])]
+        raw = _to_codepoints(data.decode("utf-8"))
+        return cls(normalizer, raw=raw, seg_starts=seg_starts)
 
     @property
     def compact(self) -> Surface:

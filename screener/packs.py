@@ -39,7 +39,7 @@ from .model import (
     Term,
 )
 from .normalize import Normalizer
-from .regexes import compile_regex, required_literals
+from .regexes import anchor_required, branch_anchor, compile_regex, required_literals
 from .taxonomy import categories
 from .yamlsrc import YList, YMap, load_yaml_file
 
@@ -359,6 +359,10 @@ def _regexes(ctx: _Ctx, node: Any, line: int | None) -> tuple[RegexPattern, ...]
         if anchor is None:
             usable = [r for r in (canon_runs or []) if ctx.norm.compact(r)]
             if not usable:
+                shared = branch_anchor(pattern)
+                if shared and ctx.norm.compact(ctx.norm.canonical(shared)):
+                    usable = [ctx.norm.canonical(shared)]
+            if not usable:
                 ctx.err(
                     f"regex {pattern!r} has no literal every match must contain; give it an 'anchor:' "
                     "(regexes only run where their anchor is found)",
@@ -368,7 +372,7 @@ def _regexes(ctx: _Ctx, node: Any, line: int | None) -> tuple[RegexPattern, ...]
             anchor = max(usable, key=lambda r: len(ctx.norm.compact(r)))
         else:
             canchor = ctx.norm.canonical(anchor)
-            if canon_runs is not None and not any(canchor in r for r in canon_runs):
+            if anchor_required(pattern, canchor) is False and anchor_required(pattern, anchor) is False:
                 ctx.err(f"anchor {anchor!r} is not a literal that every match of {pattern!r} contains", iline)
                 continue
             if not _check_term_text(ctx, anchor, iline, "regex anchor"):
@@ -568,7 +572,8 @@ def _rule(ctx: _Ctx, node: Any, line: int | None, pack_code: str, prefix: str, d
 
 def parse_pack(doc: YMap, path: str, raw: bytes, normalizer: Normalizer) -> tuple[Pack | None, list[RuleError]]:
     ctx = _Ctx(path, normalizer)
-    ctx.check_keys(doc, PACK_KEYS, "pack")
+    # top-level "x-…" keys hold YAML anchors for reuse (&brands … *brands); nothing reads them
+    ctx.check_keys(doc, PACK_KEYS | {k for k in doc if str(k).startswith("x-")}, "pack")
     code = doc.get("pack")
     taxonomy = categories()
     if code not in taxonomy:

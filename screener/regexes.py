@@ -50,6 +50,65 @@ def required_literals(pattern: str) -> list[str] | None:
     return [r for r in runs if r]
 
 
+def anchor_required(pattern: str, anchor: str) -> bool | None:
+    """Whether every match of ``pattern`` contains ``anchor`` (None: cannot analyse).
+
+    Understands sequences, groups, repeats with a minimum ≥ 1 and alternations
+    (an anchor every branch requires is required).
+    """
+    try:
+        tree = _sre_parse.parse(pattern)
+    except Exception:  # noqa: BLE001
+        return None
+    return _requires(list(tree), anchor)
+
+
+def _requires(items: list, anchor: str) -> bool:
+    runs: list[str] = []
+    _walk(items, runs)
+    if any(anchor in r for r in runs):
+        return True
+    for op, av in items:
+        if op is _sre_c.BRANCH:
+            branches = av[1]
+            if branches and all(_requires(list(b), anchor) for b in branches):
+                return True
+        elif op is _sre_c.SUBPATTERN:
+            if _requires(list(av[-1]), anchor):
+                return True
+        elif op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT) and av[0] >= 1:
+            if _requires(list(av[2]), anchor):
+                return True
+    return False
+
+
+def branch_anchor(pattern: str) -> str | None:
+    """The longest literal that every branch of an alternation requires, if any."""
+    try:
+        tree = list(_sre_parse.parse(pattern))
+    except Exception:  # noqa: BLE001
+        return None
+    candidates: set[str] = set()
+
+    def collect(items: list) -> None:
+        runs: list[str] = []
+        _walk(items, runs)
+        for r in runs:
+            for i in range(len(r)):
+                for j in range(i + 1, min(len(r), i + 8) + 1):
+                    candidates.add(r[i:j])
+        for op, av in items:
+            if op is _sre_c.BRANCH:
+                for b in av[1]:
+                    collect(list(b))
+            elif op is _sre_c.SUBPATTERN:
+                collect(list(av[-1]))
+
+    collect(tree)
+    good = [c for c in candidates if _requires(tree, c)]
+    return max(good, key=lambda c: (len(c), c)) if good else None
+
+
 def _walk(items: list, runs: list[str]) -> None:
     current: list[str] = []
 

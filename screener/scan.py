@@ -68,23 +68,47 @@ class ScanResult:
     match_seconds: float = 0.0  # normalization + automaton passes, shared by all rules
 
 
-def _columns(batch: pa.RecordBatch, names: set[str]) -> Columns:
-    text: dict[str, list[Any]] = {}
+class _LazyText(dict):
+    """Text columns converted to Python lists only when something reads them.
+
+    Scanned fields are matched straight from Arrow buffers; lists are only
+    made for the (short) fields structural checks read, and for categories.
+    """
+
+    def __init__(self, batch: pa.RecordBatch):
+        super().__init__()
+        self._batch = batch
+        self._names = set(batch.schema.names) - set(NUMERIC_FIELDS)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def get(self, name, default=None):
+        return self[name] if name in self._names else default
+
+    def __getitem__(self, name: str) -> list:
+        if not dict.__contains__(self, name):
+            col = self._batch.column(name)
+            if not pa.types.is_string(col.type):
+                col = col.cast(pa.string())
+            dict.__setitem__(self, name, col.to_pylist())
+        return dict.__getitem__(self, name)
+
+
+def _columns(batch: pa.RecordBatch) -> Columns:
     numeric: dict[str, np.ndarray] = {}
-    schema_names = set(batch.schema.names)
-    for name in names:
-        if name not in schema_names:
-            continue
-        col = batch.column(name)
-        if name in NUMERIC_FIELDS:
+    for name in NUMERIC_FIELDS:
+        if name in batch.schema.names:
+            col = batch.column(name)
             if not pa.types.is_floating(col.type):
                 col = col.cast(pa.float64(), safe=False)
             numeric[name] = col.to_numpy(zero_copy_only=False).astype(float, copy=False)
-        else:
-            if not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
-                col = col.cast(pa.string())
-            text[name] = col.to_pylist()
-    return Columns(text=text, numeric=numeric, n=batch.num_rows)
+    return Columns(text=_LazyText(batch), numeric=numeric, n=batch.num_rows, arrow=batch)
+
+
+def _string_column(batch: pa.RecordBatch, name: str) -> pa.Array:
+    col = batch.column(name)
+    return col if pa.types.is_string(col.type) or pa.types.is_large_string(col.type) else col.cast(pa.string())
 
 
 class _BatchScan:
@@ -92,32 +116,20 @@ class _BatchScan:
         self.rs = rs
         self.explain = explain
         self.n = batch.num_rows
-        needed = set(rs.fields) | {"item_id", "category"}
-        for cr in rs.rules:
-            for c in cr.rule.where:
-                needed.update(v for k, v in c.params if k in ("field", "left", "right", "type_field"))
-        self.cols = _columns(batch, needed)
-        self.fields = [f for f in rs.fields if f in self.cols.text]
-        texts: list[str] = []
-        for f in self.fields:
-            texts.extend(v if isinstance(v, str) else "" for v in self.cols.text[f])
-        self.nb: NormalizedBatch = rs.normalizer.batch(texts)
-        if ROW_ID in batch.schema.names:
+        self.batch = batch
+        self.cols = _columns(batch)
+        names = set(batch.schema.names)
+        self.fields = [f for f in rs.fields if f in names]
+        self._arrays = [_string_column(batch, f) for f in self.fields]
+        self.nb: NormalizedBatch = rs.normalizer.batch_arrow(self._arrays)
+        if ROW_ID in names:
             self.row_ids = batch.column(ROW_ID).to_numpy(zero_copy_only=False)
         else:
             self.row_ids = np.arange(self.n, dtype=np.int64)
-        self.item_ids = self.cols.values("item_id")
-        self.slot_fields = [self._slot_fields(s) for s in rs.slots]
+        self._originals: dict[int, str] = {}
         self.suppressed: list[Suppressed] = []
         self.undecided: dict[str, int] = defaultdict(int)
         self._category_cache: dict[int, str | None] = {}
-
-    def _slot_fields(self, slot) -> frozenset[str]:
-        rule = self.rs.rules[slot.rule].rule
-        if slot.role in (WITH, WITHOUT, ADJUST):
-            cond = conditions_of(rule, slot.role)[slot.group]
-            return frozenset(cond.fields or rule.fields)
-        return frozenset(rule.fields)
 
     # -- helpers -------------------------------------------------------------------
     def field_of(self, seg: int) -> str:
@@ -127,8 +139,14 @@ class _BatchScan:
         return seg % self.n
 
     def original(self, seg: int) -> str:
-        v = self.cols.text[self.field_of(seg)][self.row_of(seg)]
-        return v if isinstance(v, str) else ""
+        """The field's text as it stands in the listing (read from Arrow on demand)."""
+        if seg not in self._originals:
+            v = self._arrays[seg // self.n][seg % self.n].as_py()
+            self._originals[seg] = v if isinstance(v, str) else ""
+        return self._originals[seg]
+
+    def item_id(self, row: int) -> str | None:
+        return self.batch.column("item_id")[row].as_py() if "item_id" in self.batch.schema.names else None
 
     def note(self, rule_idx: int, hit: _Hit | None, reason: str, label: str = "") -> None:
         if not self.explain:
@@ -190,7 +208,7 @@ class _BatchScan:
                 fname = self.fields[sg // self.n]
                 for ref in key.refs:
                     slot = rs.slots[ref.slot]
-                    if fname not in self.slot_fields[ref.slot]:
+                    if fname not in slot.fields:
                         continue
                     h = _Hit(sg, a, z, gap, ref.variant, ref.slot)
                     if slot.term.ascii_boundary and not ascii_ok:
@@ -435,7 +453,7 @@ class _HitWriter:
              start: int | None, end: int | None, snippet: str, norms: str) -> None:
         cr = self.scan.rs.rules[ri]
         c = self.cols
-        c["item_id"].append(self.scan.item_ids[row])
+        c["item_id"].append(self.scan.item_id(row))
         c["category"].append(cr.rule.category)
         c["rule_id"].append(cr.id)
         c["severity"].append(cr.rule.severity)

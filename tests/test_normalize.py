@@ -60,3 +60,28 @@ def test_single_string_forms_are_consistent(text):
     c = NORM.canonical(text)
     assert len(c) == len(text)
     assert NORM.compact(text) == "".join(ch for ch, orig in zip(c, text) if not NORM.is_separator(orig))
+
+
+@settings(max_examples=200)
+@given(st.lists(st.one_of(st.none(), st.text(alphabet=st.characters(codec="utf-8"), max_size=20)), max_size=12),
+       st.integers(min_value=0, max_value=3))
+def test_arrow_batches_equal_string_batches(values, cut):
+    import pyarrow as pa
+
+    arr = pa.array(values, pa.string())
+    parts = [arr.slice(0, cut), arr.slice(cut)]  # sliced arrays carry an offset
+    nb = NORM.batch_arrow(parts)
+    ref = NORM.batch([v or "" for v in values])
+    assert np.array_equal(nb.raw, ref.raw) and np.array_equal(nb.seg_starts, ref.seg_starts)
+
+
+@settings(max_examples=200)
+@given(st.text(max_size=40), st.data())
+def test_surface_char_index(text, data):
+    from screener.normalize import Surface, _to_codepoints
+
+    surf = Surface(_to_codepoints(text.encode("utf-8", "surrogatepass").decode("utf-8", "surrogatepass")), None)
+    starts = [len(text[:i].encode("utf-8", "surrogatepass")) for i in range(len(text) + 1)]
+    picks = data.draw(st.lists(st.integers(0, len(text)), max_size=8))
+    got = surf.char_index(np.asarray([starts[i] for i in picks], dtype=np.int64))
+    assert got.tolist() == picks

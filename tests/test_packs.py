@@ -236,3 +236,23 @@ def test_overrides_need_reason_and_known_rule(tmp_path):
         screener.load_rules([RULES], overrides=[o])
     msgs = [str(e) for e in ei.value.errors]
     assert any("unknown rule 'ZZ001'" in m for m in msgs) and any("needs a written 'reason'" in m for m in msgs)
+
+
+def test_regex_anchor_required_by_every_branch(tmp_path):
+    from screener.regexes import anchor_required, branch_anchor
+
+    assert anchor_required(r"(?:\d+元原价|原价\d{2,})", "原价") is True
+    assert anchor_required(r"(?:\d+元原价|划线价\d+)", "原价") is False
+    assert branch_anchor(r"(?:\d+元原价|原价\d{2,})") == "原价"
+    p = write_pack(tmp_path, HEAD + textwrap.indent(textwrap.dedent("""\
+    - id: WL001
+      name: x
+      severity: high
+      score: 50
+      regex: ['(?:\\d+元原价|原价\\d{2,})']
+      examples:
+        hit: [100元原价]
+        miss: [原价]
+"""), "  "))
+    rs = screener.load_rules([p])
+    assert rs.rules[0].rule.regexes[0].anchor == "原价"
