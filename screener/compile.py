@@ -27,7 +27,8 @@ COMPACT, CANONICAL = 0, 1
 
 _ASCII_LETTER = re.compile(r"[a-z]")
 _ASCII_DIGIT = re.compile(r"[0-9]")
-MAX_MIXED_PINYIN_CHARS = 4  # 2^n − 2 mixed variants; longer terms get full pinyin only
+MAX_MIXED_PINYIN_CHARS = 4
+CONTEXT_MAX_GAP = 0  # default gap for with/without/adjust words  # 2^n − 2 mixed variants; longer terms get full pinyin only
 
 
 def char_class(ch: str) -> int:
@@ -49,6 +50,7 @@ class Slot:
     member: int  # term index inside an ``all:`` condition
     term: Term
     max_gap: int
+    fields: frozenset[str]  # the fields this slot's hits count in
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,10 +190,11 @@ class _Builder:
             self.excl.append([])
         return self.key_ids[k]
 
-    def add_slot(self, rule: int, role: int, group: int, member: int, term: Term, rule_gap: int) -> int:
+    def add_slot(self, rule: int, role: int, group: int, member: int, term: Term, rule_gap: int,
+                 fields: tuple[str, ...]) -> int:
         sid = len(self.slots)
         gap = term.max_gap if term.max_gap is not None else rule_gap
-        self.slots.append(Slot(rule, role, group, member, term, 0 if term.exact else gap))
+        self.slots.append(Slot(rule, role, group, member, term, 0 if term.exact else gap, frozenset(fields)))
         variants = [(term.text, "literal")] + [(a, "alias") for a in term.aliases]
         if term.pinyin:
             variants += [(p, "pinyin") for p in pinyin_variants(self.norm.canonical(term.text), term.pinyin)]
@@ -220,9 +223,9 @@ def compile_packset(packset: PackSet, backend: str = "auto") -> RuleSet:
     for pack in packset.packs:
         for rule in pack.rules:
             ri = len(compiled)
-            anchors = tuple(b.add_slot(ri, ANCHOR, ti, 0, t, rule.max_gap) for ti, t in enumerate(rule.terms))
+            anchors = tuple(b.add_slot(ri, ANCHOR, ti, 0, t, rule.max_gap, rule.fields) for ti, t in enumerate(rule.terms))
             rx = tuple(
-                b.add_slot(ri, RX_ANCHOR, xi, 0, Term(text=r.anchor, ascii_boundary=False), rule.max_gap)
+                b.add_slot(ri, RX_ANCHOR, xi, 0, Term(text=r.anchor, ascii_boundary=False), rule.max_gap, rule.fields)
                 for xi, r in enumerate(rule.regexes)
             )
             for phrase in rule.exclude:
@@ -231,8 +234,10 @@ def compile_packset(packset: PackSet, backend: str = "auto") -> RuleSet:
             cond_slots: dict[tuple[int, int], tuple[int, ...]] = {}
             for role, conds in ((WITH, rule.with_), (WITHOUT, rule.without), (ADJUST, rule.adjust)):
                 for ci, c in enumerate(conds):
+                    # Context words are ordinary words: by default they must be written
+                    # contiguously, or 小时工 would match across "小时，工" (set max_gap on the term to allow gaps).
                     cond_slots[(role, ci)] = tuple(
-                        b.add_slot(ri, role, ci, mi, t, rule.max_gap) for mi, t in enumerate(c.terms)
+                        b.add_slot(ri, role, ci, mi, t, CONTEXT_MAX_GAP, c.fields or rule.fields) for mi, t in enumerate(c.terms)
                     )
                     for f in c.fields or ():
                         if f not in fields:

@@ -77,7 +77,7 @@ def _cache_dir() -> Path:
 def _tables_key() -> str:
     import opencc
 
-    parts = [__version__, unicodedata.unidata_version, getattr(opencc, "__version__", "?"), "tables-v1"]
+    parts = [__version__, unicodedata.unidata_version, getattr(opencc, "__version__", "?"), "tables-v2"]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
@@ -113,13 +113,19 @@ def _build_tables() -> Tables:
     # traditional → simplified, one character at a time so offsets never move
     converter = opencc.OpenCC("t2s")
     cps = [cp for lo, hi in _CJK_RANGES for cp in range(lo, hi)]
-    src = [chr(int(canon[cp])) for cp in cps]
+    src = [chr(cp) for cp in cps]
     dst = converter.convert("\n".join(src)).split("\n")
     if len(dst) == len(src):
-        for cp, a, b in zip(cps, src, dst):
+        # applied to every code point's canonical character, so that what NFKC
+        # turns into a traditional character (🈚 → 無) is simplified too (→ 无)
+        t2s = np.arange(N_CODEPOINTS, dtype=np.uint32)
+        for a, b in zip(src, dst):
             if len(b) == 1 and a != b:
-                canon[cp] = ord(b)
-                reason[cp] |= R_T2S
+                t2s[ord(a)] = ord(b)
+        simplified = t2s[canon]
+        changed = simplified != canon
+        canon = simplified
+        reason[changed] |= R_T2S
     # input occurrences of the sentinel must not look like one
     canon[SENTINEL_CP] = ord(" ")
     sep[SENTINEL_CP] = True

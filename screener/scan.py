@@ -306,6 +306,9 @@ class _BatchScan:
         for sid in slots:
             hit = None
             for ch in by_row.get(sid, {}).get(row, ()):
+                if (role != WITHOUT and anchor is not None and ch.seg == anchor.seg
+                        and anchor.start <= ch.start and ch.end <= anchor.end):
+                    continue  # the hit's own text is not context (卡 inside 黑卡); a blocker may overlap it
                 if cond.within is not None and anchor is not None:
                     if ch.seg != anchor.seg:
                         continue
