@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Iterable
 
+import numpy as np
+
 from .matcher import Matcher, build_matcher, resolve_backend
 from .model import SEVERITY_RANK, Condition, LegalRef, Pack, Rule, Term
 from .normalize import Normalizer
@@ -68,6 +70,8 @@ class Key:
     nbytes: int
     refs: tuple[KeyRef, ...]
     excludes: tuple[int, ...]  # slots for which this key is an exclusion phrase
+    primary_refs: tuple[KeyRef, ...] = ()  # anchors and regex anchors
+    context_refs: tuple[KeyRef, ...] = ()  # with / without / adjust words
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,13 @@ class RuleSet:
     surface_keys: tuple[tuple[int, ...], tuple[int, ...]]  # key ids per surface, in matcher order
     fields: tuple[str, ...]  # text fields any rule reads, in scan order
     backend: str = "pyahocorasick"  # a resolved name, never "auto"
+    # per key id, for vectorized work on raw matches
+    key_nbytes: np.ndarray = field(default=None, compare=False, repr=False)
+    key_lead: np.ndarray = field(default=None, compare=False, repr=False)
+    key_trail: np.ndarray = field(default=None, compare=False, repr=False)
+    key_primary: np.ndarray = field(default=None, compare=False, repr=False)
+    key_context: np.ndarray = field(default=None, compare=False, repr=False)
+    surface_key_ids: tuple = field(default=(), compare=False, repr=False)
     _matchers: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -195,9 +206,12 @@ class _Builder:
         sid = len(self.slots)
         gap = term.max_gap if term.max_gap is not None else rule_gap
         self.slots.append(Slot(rule, role, group, member, term, 0 if term.exact else gap, frozenset(fields)))
-        variants = [(term.text, "literal")] + [(a, "alias") for a in term.aliases]
+        # when variants coincide (象ya is both a pinyin form and an alias), the
+        # more general explanation wins: literal, then pinyin, then alias
+        variants = [(term.text, "literal")]
         if term.pinyin:
             variants += [(p, "pinyin") for p in pinyin_variants(self.norm.canonical(term.text), term.pinyin)]
+        variants += [(a, "alias") for a in term.aliases]
         seen = set()
         for text, kind in variants:
             surface, form = self.surface_form(text, term.exact)
@@ -229,7 +243,7 @@ def compile_packset(packset: PackSet, backend: str = "auto") -> RuleSet:
                 for xi, r in enumerate(rule.regexes)
             )
             for phrase in rule.exclude:
-                for sid in anchors:
+                for sid in anchors + rx:  # regex anchors: applied to the regex's matches
                     b.add_exclusion(phrase, sid)
             cond_slots: dict[tuple[int, int], tuple[int, ...]] = {}
             for role, conds in ((WITH, rule.with_), (WITHOUT, rule.without), (ADJUST, rule.adjust)):
@@ -256,14 +270,23 @@ def compile_packset(packset: PackSet, backend: str = "auto") -> RuleSet:
     keys = []
     per_surface: tuple[list[int], list[int]] = ([], [])
     for kid, (surface, text) in enumerate(b.key_text):
+        refs = tuple(b.refs[kid])
         keys.append(
             Key(text=text, surface=surface, lead=char_class(text[0]), trail=char_class(text[-1]),
-                nbytes=len(text.encode("utf-8")), refs=tuple(b.refs[kid]), excludes=tuple(b.excl[kid]))
+                nbytes=len(text.encode("utf-8")), refs=refs, excludes=tuple(b.excl[kid]),
+                primary_refs=tuple(r for r in refs if b.slots[r.slot].role in (ANCHOR, RX_ANCHOR)),
+                context_refs=tuple(r for r in refs if b.slots[r.slot].role in (WITH, WITHOUT, ADJUST)))
         )
         per_surface[surface].append(kid)
     return RuleSet(
         packset=packset, normalizer=normalizer, rules=tuple(compiled), slots=tuple(b.slots), keys=tuple(keys),
         surface_keys=(tuple(per_surface[0]), tuple(per_surface[1])), fields=tuple(fields), backend=backend,
+        key_nbytes=np.array([k.nbytes for k in keys], dtype=np.int64),
+        key_lead=np.array([k.lead for k in keys], dtype=np.int8),
+        key_trail=np.array([k.trail for k in keys], dtype=np.int8),
+        key_primary=np.array([bool(k.primary_refs or k.excludes) for k in keys], dtype=bool),
+        key_context=np.array([bool(k.context_refs) for k in keys], dtype=bool),
+        surface_key_ids=tuple(np.asarray(ids, dtype=np.int64) for ids in per_surface),
     )
 
 

@@ -65,8 +65,9 @@ class Term:
     aliases: tuple[str, ...] = ()
     pinyin: tuple[PinyinMode, ...] = ()
     boundary: Boundary = "none"
-    # Latin/digit edges must not run into more Latin/digits (vx ≠ tvx, 11 ≠ 211).
-    ascii_boundary: bool = True
+    # Latin/digit edges must not run into more Latin/digits (vx ≠ tvx, 11 ≠ 211);
+    # "alnum": a Latin/digit edge must not touch any Latin letter or digit (超a ≠ 超a85).
+    ascii_boundary: bool | str = True
     # Match only the text as written after canonical normalization: no separators
     # allowed between its characters.
     exact: bool = False

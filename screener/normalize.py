@@ -34,8 +34,9 @@ N_CODEPOINTS = 0x110000
 SENTINEL = "\uffff"
 SENTINEL_CP = 0xFFFF
 
-R_NFKC, R_CASE, R_DIGITS, R_T2S, R_CHARMAP = 1, 2, 4, 8, 16
-REASON_NAMES = ((R_NFKC, "nfkc"), (R_CASE, "case"), (R_DIGITS, "digits"), (R_T2S, "t2s"), (R_CHARMAP, "charmap"))
+R_NFKC, R_CASE, R_DIGITS, R_T2S, R_CHARMAP, R_ACCENT = 1, 2, 4, 8, 16, 32
+REASON_NAMES = ((R_NFKC, "nfkc"), (R_CASE, "case"), (R_DIGITS, "digits"), (R_T2S, "t2s"), (R_CHARMAP, "charmap"),
+                (R_ACCENT, "accents"))
 
 # Separator classes of the compact surface: whitespace, punctuation, symbols
 # (emoji included), controls, format characters (zero-width), marks
@@ -77,7 +78,7 @@ def _cache_dir() -> Path:
 def _tables_key() -> str:
     import opencc
 
-    parts = [__version__, unicodedata.unidata_version, getattr(opencc, "__version__", "?"), "tables-v2"]
+    parts = [__version__, unicodedata.unidata_version, getattr(opencc, "__version__", "?"), "tables-v4"]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
@@ -103,6 +104,13 @@ def _build_tables() -> Tables:
         low = out.lower()
         if len(low) == 1 and low != out:
             out, bits = low, bits | R_CASE
+        if not out.isascii():
+            # tone-marked pinyin and accented Latin: xiàng → xiang
+            nfd = unicodedata.normalize("NFD", out)
+            if len(nfd) > 1 and nfd[0].isascii() and nfd[0].isalpha() and all(unicodedata.combining(c) for c in nfd[1:]):
+                # ü (ǖǘǚǜ) is written v in toneless pinyin, as pypinyin writes it (绿 → lv)
+                base = "v" if nfd[0] == "u" and "\u0308" in nfd else nfd[0]
+                out, bits = base, bits | R_ACCENT
         if cp in _EXTRA_DIGITS:
             out, bits = chr(_EXTRA_DIGITS[cp]), bits | R_DIGITS
         elif bits & R_NFKC and out.isdigit() and not ch.isascii() and unicodedata.category(ch) == "No":

@@ -189,8 +189,15 @@ def _fields(ctx: _Ctx, node: Any, line: int | None, what: str) -> tuple[str, ...
 
 
 def _check_term_text(ctx: _Ctx, text: str, line: int | None, what: str) -> bool:
-    if not ctx.norm.canonical(text).strip() or not ctx.norm.compact(text):
+    compact = ctx.norm.compact(text)
+    if not ctx.norm.canonical(text).strip() or not compact:
         ctx.err(f"{what} {text!r} normalizes to nothing (only separators/emoji); it could never match", line)
+        return False
+    dropped = [ch for ch in text if ctx.norm.is_separator(ch) and not ch.isspace() and ord(ch) > 0x2E7F]
+    if len(compact) == 1 and dropped:
+        # 炸🍊 would match every 炸 (炸锅, 炸鸡): the emoji is read as a separator
+        ctx.err(f"{what} {text!r} normalizes to the single character {compact!r}: {''.join(dropped)!r} is read as a "
+                "separator; map it in charmap.yaml or drop the term", line)
         return False
     return True
 
@@ -233,10 +240,13 @@ def _term(ctx: _Ctx, node: Any, line: int | None, what: str = "term") -> Term | 
     flags = {}
     for key in ("ascii_boundary", "exact"):
         if key in node:
-            if not isinstance(node[key], bool):
-                ctx.err(f"{key} must be true or false", node.line_of(key))
+            value = node[key]
+            if key == "ascii_boundary" and value == "alnum":
+                flags[key] = value
+            elif not isinstance(value, bool):
+                ctx.err(f"{key} must be true or false" + (" or 'alnum'" if key == "ascii_boundary" else ""), node.line_of(key))
             else:
-                flags[key] = node[key]
+                flags[key] = value
     max_gap = None
     if "max_gap" in node:
         max_gap = _int(ctx, node["max_gap"], node.line_of("max_gap"), "max_gap", 0, MAX_GAP_LIMIT)

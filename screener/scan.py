@@ -46,6 +46,29 @@ class _Hit:
 
 
 @dataclass
+class _RawMatches:
+    """Key occurrences, one entry per occurrence: key id, segment, span in the field."""
+
+    kids: np.ndarray
+    seg: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    gapped: np.ndarray  # separators inside the span (compact surface)
+    s: np.ndarray  # span on its surface (to measure gaps)
+    e: np.ndarray
+    surface: np.ndarray
+    ascii_ok: np.ndarray
+    row: np.ndarray
+    alnum_ok: np.ndarray
+
+    @classmethod
+    def empty(cls) -> "_RawMatches":
+        z = np.zeros(0, dtype=np.int64)
+        b = np.zeros(0, bool)
+        return cls(z, z, z, z, b, z, z, np.zeros(0, np.int8), b, z, b)
+
+
+@dataclass
 class Suppressed:
     """A candidate hit that did not make it, and why (for ``explain``)."""
 
@@ -127,9 +150,10 @@ class _BatchScan:
         else:
             self.row_ids = np.arange(self.n, dtype=np.int64)
         self._originals: dict[int, str] = {}
+        self._canon_texts: dict[int, str] = {}
+        self._scope: dict[int, np.ndarray] = {}
         self.suppressed: list[Suppressed] = []
         self.undecided: dict[str, int] = defaultdict(int)
-        self._category_cache: dict[int, str | None] = {}
 
     # -- helpers -------------------------------------------------------------------
     def field_of(self, seg: int) -> str:
@@ -162,10 +186,10 @@ class _BatchScan:
         )
 
     # -- 2. matching -----------------------------------------------------------------
-    def match(self) -> tuple[dict[int, list[_Hit]], dict[int, dict[int, list[tuple[int, int, str]]]]]:
+    def raw_matches(self) -> "_RawMatches":
+        """Every key occurrence on both surfaces, located in field coordinates (vectorized)."""
         rs, nb = self.rs, self.nb
-        hits: dict[int, list[_Hit]] = defaultdict(list)
-        excl: dict[int, dict[int, list[tuple[int, int, str]]]] = defaultdict(lambda: defaultdict(list))
+        parts = []
         for surface in (COMPACT, CANONICAL):
             matcher = rs.matcher(surface)
             if matcher is None:
@@ -174,58 +198,69 @@ class _BatchScan:
             ends, local = matcher.find(surf.utf8)
             if not len(ends):
                 continue
-            kids = np.asarray(rs.surface_keys[surface], dtype=np.int64)[local]
-            nbytes = np.fromiter((rs.keys[k].nbytes for k in kids), dtype=np.int64, count=len(kids))
-            s = surf.char_index(ends - nbytes)
+            kids = rs.surface_key_ids[surface][local]
+            s = surf.char_index(ends - rs.key_nbytes[kids])
             e = surf.char_index(ends)
             if surface == COMPACT:
-                to_big = surf.to_big
-                bs, be = to_big[s], to_big[e - 1] + 1
-                total_gap = (be - bs) - (e - s)
+                bs, be = surf.to_big[s], surf.to_big[e - 1] + 1
+                gapped = (be - bs) != (e - s)
             else:
-                to_big = None
                 bs, be = s, e
-                total_gap = np.zeros(len(s), np.int64)
-            # Latin/digit boundaries look at the real neighbours in the text: "goip A"
-            # is a whole word even though its compact form reads "goipa".
-            prev_cp = np.where(bs > 0, nb.canon[np.maximum(bs - 1, 0)], 0)
-            next_cp = nb.canon[be]  # the trailing sentinel guarantees be is valid
-            seg = nb.segment_of(bs)
-            base = nb.seg_starts[seg]
-            ls, le = bs - base, be - base
-            prev_cls, next_cls = _char_classes(prev_cp), _char_classes(next_cp)
-            for j in range(len(kids)):
-                key = rs.keys[kids[j]]
-                sg, a, z = int(seg[j]), int(ls[j]), int(le[j])
-                gap = 0
-                if total_gap[j]:
-                    gap = int(np.max(np.diff(to_big[s[j] : e[j]]))) - 1
+                gapped = np.zeros(len(s), bool)
+            parts.append((kids, bs, be, gapped, s, e, np.full(len(s), surface, np.int8)))
+        if not parts:
+            return _RawMatches.empty()
+        kids, bs, be, gapped, s, e, surface = (np.concatenate(x) for x in zip(*parts))
+        seg = nb.segment_of(bs)
+        base = nb.seg_starts[seg]
+        # Latin/digit boundaries look at the real neighbours in the text: "goip A"
+        # is a whole word even though its compact form reads "goipa".
+        prev_cls = _char_classes(np.where(bs > 0, nb.canon[np.maximum(bs - 1, 0)], 0))
+        next_cls = _char_classes(nb.canon[be])  # the trailing sentinel guarantees be is valid
+        lead, trail = self.rs.key_lead[kids], self.rs.key_trail[kids]
+        ascii_ok = ~(((lead > 0) & (prev_cls == lead)) | ((trail > 0) & (next_cls == trail)))
+        alnum_ok = ~(((lead > 0) & (prev_cls > 0)) | ((trail > 0) & (next_cls > 0)))
+        return _RawMatches(kids, seg, bs - base, be - base, gapped, s, e, surface, ascii_ok, seg % self.n, alnum_ok)
+
+    def expand(self, raw: "_RawMatches", select: np.ndarray, primary: bool, hits, excl) -> None:
+        """Turn the selected raw matches into per-slot hits (primary: anchor/exclusion refs)."""
+        rs = self.rs
+        to_big = self.nb.compact.to_big if len(raw.kids) else None
+        for j in np.flatnonzero(select).tolist():
+            key = rs.keys[raw.kids[j]]
+            sg, a, z = int(raw.seg[j]), int(raw.start[j]), int(raw.end[j])
+            if primary:
                 for sid in key.excludes:
                     excl[sid][sg].append((a, z, key.text))
-                if not key.refs:
+            refs = key.primary_refs if primary else key.context_refs
+            if not refs:
+                continue
+            gap = 0
+            if raw.gapped[j]:
+                gap = int(np.max(np.diff(to_big[raw.s[j] : raw.e[j]]))) - 1
+            fname = self.fields[sg // self.n]
+            ascii_ok, alnum_ok = bool(raw.ascii_ok[j]), bool(raw.alnum_ok[j])
+            for ref in refs:
+                slot = rs.slots[ref.slot]
+                if fname not in slot.fields:
                     continue
-                ascii_ok = not ((key.lead and prev_cls[j] == key.lead) or (key.trail and next_cls[j] == key.trail))
-                fname = self.fields[sg // self.n]
-                for ref in key.refs:
-                    slot = rs.slots[ref.slot]
-                    if fname not in slot.fields:
-                        continue
-                    h = _Hit(sg, a, z, gap, ref.variant, ref.slot)
-                    if slot.term.ascii_boundary and not ascii_ok:
-                        self.note(slot.rule, h, "runs into neighbouring Latin letters/digits (ascii boundary)")
-                        continue
-                    if gap > slot.max_gap:
-                        self.note(slot.rule, h, f"characters too far apart (gap {gap} > max_gap {slot.max_gap})")
-                        continue
-                    hits[ref.slot].append(h)
-        return hits, excl
+                h = _Hit(sg, a, z, gap, ref.variant, ref.slot)
+                boundary = slot.term.ascii_boundary
+                if boundary and not (alnum_ok if boundary == "alnum" else ascii_ok):
+                    self.note(slot.rule, h, "runs into neighbouring Latin letters/digits (ascii boundary)")
+                    continue
+                if gap > slot.max_gap:
+                    self.note(slot.rule, h, f"characters too far apart (gap {gap} > max_gap {slot.max_gap})")
+                    continue
+                hits[ref.slot].append(h)
 
     # -- 3. per-hit filters ----------------------------------------------------------
     def filter_hits(self, hits: dict[int, list[_Hit]], excl) -> dict[int, list[_Hit]]:
         out: dict[int, list[_Hit]] = {}
         for sid, hl in hits.items():
             slot = self.rs.slots[sid]
-            ex = excl.get(sid)
+            # a regex anchor only decides where the regex runs; exclusions apply to the regex's matches
+            ex = excl.get(sid) if slot.role != RX_ANCHOR else None
             kept = []
             for h in hl:
                 if ex is not None:
@@ -244,7 +279,7 @@ class _BatchScan:
         return out
 
     # -- 4. regexes --------------------------------------------------------------------
-    def regex_hits(self, ri: int, hits: dict[int, list[_Hit]]) -> list[_Hit]:
+    def regex_hits(self, ri: int, hits: dict[int, list[_Hit]], excl) -> list[_Hit]:
         cr = self.rs.rules[ri]
         out = []
         for xi, sid in enumerate(cr.regex_slots):
@@ -254,26 +289,47 @@ class _BatchScan:
             rx = self.rs.regex(ri, xi)
             pattern = cr.rule.regexes[xi].pattern
             for sg in segs:
-                for m in rx.finditer(self.nb.canonical_text(sg)):
-                    if m.end() > m.start():
-                        out.append(_Hit(sg, m.start(), m.end(), 0, "regex", sid, label=pattern))
+                if sg not in self._canon_texts:
+                    self._canon_texts[sg] = self.nb.canonical_text(sg)
+                covers = excl.get(sid, {}).get(sg, ())
+                for m in rx.finditer(self._canon_texts[sg]):
+                    if m.end() <= m.start():
+                        continue
+                    h = _Hit(sg, m.start(), m.end(), 0, "regex", sid, label=pattern)
+                    cover = next(((a, z) for a, z, _t in covers if a <= h.start and z >= h.end), None)
+                    if cover is not None:
+                        self.note(ri, h, f"excluded by '{self.original(sg)[cover[0]:cover[1]]}'")
+                        continue
+                    out.append(h)
         return out
 
     # -- 5. rules ----------------------------------------------------------------------
+    def scope_mask(self, ri: int) -> np.ndarray:
+        """Rows whose category path is in the rule's scope (computed per distinct path)."""
+        if ri not in self._scope:
+            cr = self.rs.rules[ri]
+            missing_ok = cr.rule.categories.if_missing == "apply"
+            norm = self.rs.normalizer
+
+            def in_scope(raw: str | None) -> bool:
+                if not isinstance(raw, str) or not raw.strip():
+                    return missing_ok
+                cat = norm.canonical(raw)
+                if cr.category_include and not any(c in cat for c in cr.category_include):
+                    return False
+                return not any(c in cat for c in cr.category_exclude)
+
+            if "category" in self.batch.schema.names:
+                self._scope[ri] = self.cols.per_value("category", np.arange(self.n), in_scope).astype(bool)
+            else:
+                self._scope[ri] = np.full(self.n, missing_ok)
+        return self._scope[ri]
+
     def category_ok(self, ri: int, row: int) -> bool:
         cr = self.rs.rules[ri]
-        scope = cr.rule.categories
         if not cr.category_include and not cr.category_exclude:
             return True
-        if row not in self._category_cache:
-            raw = self.cols.values("category")[row]
-            self._category_cache[row] = self.rs.normalizer.canonical(raw) if isinstance(raw, str) and raw.strip() else None
-        cat = self._category_cache[row]
-        if cat is None:
-            return scope.if_missing == "apply"
-        if cr.category_include and not any(c in cat for c in cr.category_include):
-            return False
-        return not any(c in cat for c in cr.category_exclude)
+        return bool(self.scope_mask(ri)[row])
 
     def checks_fire(self, ri: int, rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
         """Rows where every ``where`` check fires, and the evidence detail per row."""
@@ -327,9 +383,26 @@ class _BatchScan:
     def run(self) -> ScanResult:
         rs = self.rs
         t0 = time.perf_counter()
-        raw_hits, excl = self.match()
+        raw = self.raw_matches()
+        found: dict[int, list[_Hit]] = defaultdict(list)
+        excl: dict[int, dict[int, list[tuple[int, int, str]]]] = defaultdict(lambda: defaultdict(list))
+        # Phase 1: anchors and exclusion phrases. Context words (出售, 包邮, 客服 …) are
+        # everywhere in descriptions; they only matter on rows some rule could flag.
+        self.expand(raw, rs.key_primary[raw.kids], True, found, excl)
         match_seconds = time.perf_counter() - t0
-        hits = self.filter_hits(raw_hits, excl)
+        hits = self.filter_hits(found, excl)
+        structural = {ri: self.structural_fires(ri) for ri, cr in enumerate(rs.rules)
+                      if not (cr.anchor_slots or cr.regex_slots)}
+        candidates = {h.seg % self.n for hl in hits.values() for h in hl}
+        for rows, fires, _details, _field in structural.values():
+            candidates.update(rows[fires].tolist())
+        # Phase 2: context words, on candidate rows only.
+        context: dict[int, list[_Hit]] = defaultdict(list)
+        if candidates:
+            on_candidates = np.isin(raw.row, np.fromiter(candidates, dtype=np.int64, count=len(candidates)))
+            self.expand(raw, rs.key_context[raw.kids] & on_candidates, False, context, excl)
+        hits.update(self.filter_hits(context, excl))
+        self._excl = excl
         by_row: dict[int, dict[int, list[_Hit]]] = {}
         for sid, hl in hits.items():
             d: dict[int, list[_Hit]] = defaultdict(list)
@@ -340,10 +413,10 @@ class _BatchScan:
         seconds: dict[str, float] = {}
         for ri, cr in enumerate(rs.rules):
             t = time.perf_counter()
-            if cr.anchor_slots or cr.regex_slots:
-                self.run_term_rule(ri, hits, by_row, out)
+            if ri in structural:
+                self.run_structural_rule(ri, structural[ri], by_row, out)
             else:
-                self.run_structural_rule(ri, by_row, out)
+                self.run_term_rule(ri, hits, by_row, out)
             seconds[cr.id] = time.perf_counter() - t
         return ScanResult(hits=out.table(), n_rows=self.n, undecided=dict(self.undecided), suppressed=self.suppressed,
                           rule_seconds=seconds, match_seconds=match_seconds)
@@ -352,7 +425,7 @@ class _BatchScan:
         cr = self.rs.rules[ri]
         rule = cr.rule
         anchors = [h for sid in cr.anchor_slots for h in hits.get(sid, ())]
-        anchors += self.regex_hits(ri, hits)
+        anchors += self.regex_hits(ri, hits, self._excl)
         if not anchors:
             return
         grouped: dict[int, list[_Hit]] = defaultdict(list)
@@ -401,17 +474,20 @@ class _BatchScan:
             for h in surviving:
                 out.add_term_hit(ri, row, h, score, detail)
 
-    def run_structural_rule(self, ri: int, by_row, out: "_HitWriter") -> None:
-        cr = self.rs.rules[ri]
-        rule = cr.rule
-        if cr.category_include or cr.category_exclude:
-            rows = np.array([r for r in range(self.n) if self.category_ok(ri, r)], dtype=np.int64)
+    def structural_fires(self, ri: int) -> tuple[np.ndarray, np.ndarray, list[str], str]:
+        """Rows in scope, whether every check fires, evidence, evidence field (rules without terms)."""
+        if self.rs.rules[ri].category_include or self.rs.rules[ri].category_exclude:
+            rows = np.flatnonzero(self.scope_mask(ri)).astype(np.int64)
         else:
             rows = np.arange(self.n, dtype=np.int64)
         if not len(rows):
-            return
+            return rows, np.zeros(0, bool), [], ""
         fires, details = self.checks_fire(ri, rows)
-        field_name = self._evidence_field
+        return rows, fires, details, self._evidence_field
+
+    def run_structural_rule(self, ri: int, fired, by_row, out: "_HitWriter") -> None:
+        rule = self.rs.rules[ri].rule
+        rows, fires, details, field_name = fired
         for k in np.flatnonzero(fires):
             row = int(rows[k])
             if any(self.condition_met(ri, WITH, ci, c, by_row, row, None) is None for ci, c in enumerate(rule.with_)):

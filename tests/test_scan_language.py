@@ -38,7 +38,7 @@ def test_traditional_fullwidth_and_case(scan):
 def test_pinyin_full_and_mixed_and_alias(scan):
     hits = scan(["xiangya 手镯", "象ya 雕件", "xiang牙 摆件", "象yá 把件"])
     got = sorted((h["item_id"], h["matched"], h["normalizations"]) for h in hits if h["rule_id"] == "WL001")
-    assert got == [("0", "xiangya", "pinyin"), ("1", "象ya", "pinyin"), ("2", "xiang牙", "pinyin"), ("3", "象yá", "alias")]
+    assert got == [("0", "xiangya", "pinyin"), ("1", "象ya", "pinyin"), ("2", "xiang牙", "pinyin"), ("3", "象yá", "pinyin,accents")]
 
 
 def test_ascii_boundary_on_latin_terms(scan):
@@ -125,3 +125,48 @@ def test_hits_are_deterministic_and_sorted(scan):
     a, b = scan(rows), scan(rows)
     assert a == b
     assert [h["row_id"] for h in a] == sorted(h["row_id"] for h in a)
+
+
+def test_ascii_boundary_alnum(tmp_path):
+    import screener
+    from conftest import write_pack
+
+    p = write_pack(tmp_path, """\
+pack: counterfeit
+prefix: CF
+legal_basis: [{law: 《商标法》, article: 第五十七条}]
+rules:
+  - id: CF001
+    name: x
+    severity: low
+    score: 10
+    terms: [{term: 超a, ascii_boundary: alnum}, vx]
+    examples: {hit: [超A 包包], miss: [主板 超a85]}
+""")
+    rs = screener.load_rules([p])
+    from conftest import make_batch
+
+    hits = screener.scan_batch(make_batch([{"title": "超A 包包"}, {"title": "主板 超a85"}, {"title": "加vx123456"}]), rs).hits
+    assert sorted(zip(hits.column("item_id").to_pylist(), hits.column("matched").to_pylist())) == [("0", "超A"), ("2", "vx")]
+
+
+def test_rule_exclusions_apply_to_regex_matches(tmp_path):
+    import screener
+    from conftest import make_batch, write_pack
+
+    p = write_pack(tmp_path, """\
+pack: false_advertising
+prefix: FA
+legal_basis: [{law: 《广告法》, article: 第二十八条}]
+rules:
+  - id: FA001
+    name: x
+    severity: low
+    score: 10
+    regex: ['瘦[0-9]+斤']
+    exclude: [瘦10斤食谱]
+    examples: {hit: [一周瘦10斤], miss: [瘦10斤食谱]}
+""")
+    rs = screener.load_rules([p])
+    hits = screener.scan_batch(make_batch([{"title": "一周瘦10斤"}, {"title": "瘦10斤食谱"}]), rs).hits
+    assert hits.column("item_id").to_pylist() == ["0"]
