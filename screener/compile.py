@@ -20,7 +20,7 @@ from .matcher import Matcher, build_matcher, resolve_backend
 from .model import SEVERITY_RANK, Condition, LegalRef, Pack, Rule, Term
 from .normalize import Normalizer
 from .packs import PackSet, has_cjk, load_packs
-from .regexes import compile_regex
+from .regexes import compile_regex, regex_set
 
 # slot roles
 ANCHOR, WITH, WITHOUT, ADJUST, RX_ANCHOR = range(5)
@@ -70,8 +70,8 @@ class Key:
     nbytes: int
     refs: tuple[KeyRef, ...]
     excludes: tuple[int, ...]  # slots for which this key is an exclusion phrase
-    primary_refs: tuple[KeyRef, ...] = ()  # anchors and regex anchors
-    context_refs: tuple[KeyRef, ...] = ()  # with / without / adjust words
+    anchor_refs: tuple[KeyRef, ...] = ()  # rule terms (regex anchors are handled in bulk)
+    context_by_rule: dict = field(default_factory=dict)  # rule index -> with/without/adjust refs
 
 
 @dataclass(frozen=True)
@@ -107,8 +107,14 @@ class RuleSet:
     key_nbytes: np.ndarray = field(default=None, compare=False, repr=False)
     key_lead: np.ndarray = field(default=None, compare=False, repr=False)
     key_trail: np.ndarray = field(default=None, compare=False, repr=False)
-    key_primary: np.ndarray = field(default=None, compare=False, repr=False)
+    key_primary: np.ndarray = field(default=None, compare=False, repr=False)  # anchor terms or exclusions
     key_context: np.ndarray = field(default=None, compare=False, repr=False)
+    # CSR: per key, the regex-anchor slots it opens and the rules it is context for
+    key_rx_ptr: np.ndarray = field(default=None, compare=False, repr=False)
+    key_rx_slot: np.ndarray = field(default=None, compare=False, repr=False)
+    key_ctx_ptr: np.ndarray = field(default=None, compare=False, repr=False)
+    key_ctx_rule: np.ndarray = field(default=None, compare=False, repr=False)
+    slot_rule: np.ndarray = field(default=None, compare=False, repr=False)
     surface_key_ids: tuple = field(default=(), compare=False, repr=False)
     _matchers: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -129,6 +135,18 @@ class RuleSet:
 
     def regex(self, rule_idx: int, regex_idx: int):
         return compile_regex(self.rules[rule_idx].rule.regexes[regex_idx].pattern)
+
+    @cached_property
+    def regex_index(self) -> tuple[tuple[int, int], ...]:
+        """(rule index, regex index) of every pack regex, in :attr:`regex_set` order."""
+        return tuple((ri, xi) for ri, cr in enumerate(self.rules) for xi in range(len(cr.rule.regexes)))
+
+    def regex_set(self):
+        """All pack regexes in one RE2 set (built on first use, once per process)."""
+        if "regex_set" not in self._matchers:
+            patterns = [self.rules[ri].rule.regexes[xi].pattern for ri, xi in self.regex_index]
+            self._matchers["regex_set"] = regex_set(patterns) if patterns else None
+        return self._matchers["regex_set"]
 
     # Pickling ships the compiled model (small); automata are rebuilt where the
     # rule set lands (worker process, Spark executor), once, on first use.
@@ -269,14 +287,23 @@ def compile_packset(packset: PackSet, backend: str = "auto") -> RuleSet:
             )
     keys = []
     per_surface: tuple[list[int], list[int]] = ([], [])
+    rx_ptr, rx_slot, ctx_ptr, ctx_rule = [0], [], [0], []
     for kid, (surface, text) in enumerate(b.key_text):
         refs = tuple(b.refs[kid])
+        by_rule: dict[int, list[KeyRef]] = {}
+        for r in refs:
+            if b.slots[r.slot].role in (WITH, WITHOUT, ADJUST):
+                by_rule.setdefault(b.slots[r.slot].rule, []).append(r)
         keys.append(
             Key(text=text, surface=surface, lead=char_class(text[0]), trail=char_class(text[-1]),
                 nbytes=len(text.encode("utf-8")), refs=refs, excludes=tuple(b.excl[kid]),
-                primary_refs=tuple(r for r in refs if b.slots[r.slot].role in (ANCHOR, RX_ANCHOR)),
-                context_refs=tuple(r for r in refs if b.slots[r.slot].role in (WITH, WITHOUT, ADJUST)))
+                anchor_refs=tuple(r for r in refs if b.slots[r.slot].role == ANCHOR),
+                context_by_rule={ri: tuple(rs_) for ri, rs_ in by_rule.items()})
         )
+        rx_slot.extend(sorted({r.slot for r in refs if b.slots[r.slot].role == RX_ANCHOR}))
+        rx_ptr.append(len(rx_slot))
+        ctx_rule.extend(sorted(by_rule))
+        ctx_ptr.append(len(ctx_rule))
         per_surface[surface].append(kid)
     return RuleSet(
         packset=packset, normalizer=normalizer, rules=tuple(compiled), slots=tuple(b.slots), keys=tuple(keys),
@@ -284,8 +311,11 @@ def compile_packset(packset: PackSet, backend: str = "auto") -> RuleSet:
         key_nbytes=np.array([k.nbytes for k in keys], dtype=np.int64),
         key_lead=np.array([k.lead for k in keys], dtype=np.int8),
         key_trail=np.array([k.trail for k in keys], dtype=np.int8),
-        key_primary=np.array([bool(k.primary_refs or k.excludes) for k in keys], dtype=bool),
-        key_context=np.array([bool(k.context_refs) for k in keys], dtype=bool),
+        key_primary=np.array([bool(k.anchor_refs or k.excludes) for k in keys], dtype=bool),
+        key_context=np.array([bool(k.context_by_rule) for k in keys], dtype=bool),
+        key_rx_ptr=np.array(rx_ptr, dtype=np.int64), key_rx_slot=np.array(rx_slot, dtype=np.int64),
+        key_ctx_ptr=np.array(ctx_ptr, dtype=np.int64), key_ctx_rule=np.array(ctx_rule, dtype=np.int64),
+        slot_rule=np.array([sl.rule for sl in b.slots], dtype=np.int64),
         surface_key_ids=tuple(np.asarray(ids, dtype=np.int64) for ids in per_surface),
     )
 

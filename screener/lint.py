@@ -58,6 +58,15 @@ def _jieba_freq() -> dict[str, int]:
     return tk.FREQ
 
 
+def _matched_form(norm, t: Term) -> str:
+    """The form a term is matched in (as the compiler decides): 1:1 keeps its colon."""
+    canon = norm.canonical(t.text).strip()
+    compact = norm.compact(t.text)
+    if t.exact or (norm.has_separator(canon) and not has_cjk(compact)):
+        return canon
+    return compact
+
+
 def _anchor_terms(rule: Rule) -> Iterator[Term]:
     yield from rule.terms
 
@@ -96,11 +105,11 @@ def lint_rule(rule: Rule, pack: Pack, ruleset: RuleSet) -> Iterator[LintIssue]:
         if c.within is not None:
             continue
         for t in c.terms:
-            if len(norm.compact(t.text)) == 1 and not t.exact and t.boundary != "word":
+            if len(_matched_form(norm, t)) == 1 and t.boundary != "word":
                 yield issue("single-char-term", f"'without' term {t.text!r} is one character and searched across whole "
                                                 "fields: it matches inside other words (use within, boundary: word, or a phrase)")
     for (a, ca), (b, cb) in ((x, y) for x in compact_terms for y in compact_terms if x is not y):
-        if cb in ca and ca != cb and not (b.exclude or b.boundary == "word" or b.exact):
+        if cb in ca and ca != cb and not (b.exclude or b.boundary == "word" or b.exact or b.only_via):
             yield issue("shadowed-term", f"term {a.text!r} contains term {b.text!r}, which already matches it")
     hits = sum(1 for e in rule.examples if e.expect_hit)
     misses = len(rule.examples) - hits
@@ -116,17 +125,17 @@ def lint_rule(rule: Rule, pack: Pack, ruleset: RuleSet) -> Iterator[LintIssue]:
 
 def _cross_rule(ruleset: RuleSet) -> Iterator[LintIssue]:
     norm = ruleset.normalizer
-    owners: dict[str, list[Rule]] = defaultdict(list)
+    owners: dict[tuple[str, tuple[str, ...]], list[Rule]] = defaultdict(list)
     for cr in ruleset.rules:
         for t in cr.rule.terms:
-            key = norm.compact(t.text)
+            key = (norm.compact(t.text), tuple(sorted(t.only_via)))  # 古*驰-only is not 古驰
             if cr.rule not in owners[key]:
                 owners[key].append(cr.rule)
     for key, rules in owners.items():
         if len(rules) > 1:
             ids = ", ".join(r.id for r in rules)
             for r in rules:
-                yield LintIssue("duplicate-term", f"term {key!r} anchors rules {ids}", r.id, r.location)
+                yield LintIssue("duplicate-term", f"term {key[0]!r} anchors rules {ids}", r.id, r.location)
 
 
 def lint(ruleset: RuleSet) -> tuple[list[LintIssue], list[tuple[LintIssue, str]]]:

@@ -17,6 +17,7 @@ differential test holds them to it.
 
 from __future__ import annotations
 
+import itertools
 from typing import Protocol, Sequence
 
 import numpy as np
@@ -112,7 +113,7 @@ class DaachorseMatcher:
         found = self._pma.find_overlapping(data)
         if not found:
             return _EMPTY
-        arr = np.asarray(found, dtype=np.int64)
+        arr = _triples(found)
         return _ordered(arr[:, 1], arr[:, 2])
 
 
@@ -134,8 +135,13 @@ class AhoCorasickRsMatcher:
         found = self._ac.find_matches_as_indexes(data, overlapping=True)
         if not found:
             return _EMPTY
-        arr = np.asarray(found, dtype=np.int64)
+        arr = _triples(found)
         return _ordered(arr[:, 2], arr[:, 0])
+
+
+def _triples(found: list) -> np.ndarray:
+    """A list of 3-tuples as an (n, 3) array (faster than np.asarray on tuples)."""
+    return np.fromiter(itertools.chain.from_iterable(found), dtype=np.int64, count=3 * len(found)).reshape(-1, 3)
 
 
 def _ordered(ends, ids) -> tuple[np.ndarray, np.ndarray]:

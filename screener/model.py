@@ -73,6 +73,9 @@ class Term:
     exact: bool = False
     exclude: tuple[str, ...] = ()
     max_gap: int | None = None
+    # Count a hit only if it needed one of these normalizations: the evasion is
+    # the clue (古*驰 splits a brand; 古驰 written plainly is not this rule's business).
+    only_via: tuple[str, ...] = ()
     line: int | None = field(default=None, compare=False)
 
 

@@ -247,9 +247,14 @@ class Surface:
         """
         if not len(byte_offsets):
             return np.zeros(0, dtype=np.int64)
+        u8 = np.frombuffer(self.utf8, dtype=np.uint8)
+        if len(byte_offsets) * 64 > len(u8):
+            # many offsets: one running count of continuation bytes
+            cont = np.zeros(len(u8) + 1, dtype=np.int32)
+            np.cumsum((u8 >> 6) == 2, out=cont[1:])
+            return byte_offsets - cont[byte_offsets]
         order = np.argsort(byte_offsets, kind="stable")
         sorted_offsets = byte_offsets[order]
-        u8 = np.frombuffer(self.utf8, dtype=np.uint8)
         counts = np.empty(len(sorted_offsets), dtype=np.int64)
         total, prev = 0, 0
         for k, b in enumerate(sorted_offsets.tolist()):

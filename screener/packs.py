@@ -49,7 +49,8 @@ RULE_KEYS = {
     "id", "name", "description", "severity", "score", "fields", "terms", "regex", "exclude", "with",
     "without", "adjust", "where", "categories", "legal_basis", "max_gap", "examples", "lint_ignore", "status",
 }
-TERM_KEYS = {"term", "aliases", "pinyin", "boundary", "ascii_boundary", "exact", "exclude", "max_gap"}
+TERM_KEYS = {"term", "aliases", "pinyin", "boundary", "ascii_boundary", "exact", "exclude", "max_gap", "only_via"}
+NORMALIZATION_NAMES = ("separator", "nfkc", "case", "digits", "t2s", "charmap", "accents", "pinyin", "alias")
 CONDITION_KEYS = {"any", "all", "within", "fields", "score"}
 REGEX_KEYS = {"pattern", "anchor"}
 LEGAL_KEYS = {"law", "article", "note", "verified"}
@@ -251,8 +252,14 @@ def _term(ctx: _Ctx, node: Any, line: int | None, what: str = "term") -> Term | 
     if "max_gap" in node:
         max_gap = _int(ctx, node["max_gap"], node.line_of("max_gap"), "max_gap", 0, MAX_GAP_LIMIT)
     exclude = _texts(ctx, node.get("exclude"), node.line_of("exclude"), "exclude")
+    only_via = _texts(ctx, node.get("only_via"), node.line_of("only_via"), "only_via")
+    for name in only_via:
+        if name not in NORMALIZATION_NAMES:
+            ctx.err(f"only_via: {name!r} is not a normalization ({', '.join(NORMALIZATION_NAMES)})", node.line_of("only_via"))
+    if "separator" in only_via and (flags.get("exact") or max_gap == 0):
+        ctx.err("only_via: separator needs separators to be allowed (not exact, max_gap > 0)", node.line_of("only_via"))
     term = Term(text=text, aliases=aliases, pinyin=pinyin, boundary=boundary, exclude=exclude,
-                max_gap=max_gap, line=line, **flags)  # type: ignore[arg-type]
+                max_gap=max_gap, only_via=only_via, line=line, **flags)  # type: ignore[arg-type]
     for ex in exclude:
         _check_exclusion(ctx, ex, (term,), node.line_of("exclude"))
     return term

@@ -151,6 +151,7 @@ class _BatchScan:
             self.row_ids = np.arange(self.n, dtype=np.int64)
         self._originals: dict[int, str] = {}
         self._canon_texts: dict[int, str] = {}
+        self._cond_rows: dict[tuple[int, int, int], set[int]] = {}
         self._scope: dict[int, np.ndarray] = {}
         self.suppressed: list[Suppressed] = []
         self.undecided: dict[str, int] = defaultdict(int)
@@ -222,17 +223,24 @@ class _BatchScan:
         alnum_ok = ~(((lead > 0) & (prev_cls > 0)) | ((trail > 0) & (next_cls > 0)))
         return _RawMatches(kids, seg, bs - base, be - base, gapped, s, e, surface, ascii_ok, seg % self.n, alnum_ok)
 
-    def expand(self, raw: "_RawMatches", select: np.ndarray, primary: bool, hits, excl) -> None:
-        """Turn the selected raw matches into per-slot hits (primary: anchor/exclusion refs)."""
+    def expand(self, raw: "_RawMatches", select: np.ndarray, hits, excl, rules: np.ndarray | None = None) -> None:
+        """Turn selected raw matches into per-slot hits.
+
+        Without ``rules``: anchor terms and exclusion phrases. With ``rules``
+        (the rule each selected match is context for): that rule's context words.
+        """
         rs = self.rs
         to_big = self.nb.compact.to_big if len(raw.kids) else None
-        for j in np.flatnonzero(select).tolist():
+        idx = np.flatnonzero(select) if rules is None else select
+        for k, j in enumerate(idx.tolist()):
             key = rs.keys[raw.kids[j]]
             sg, a, z = int(raw.seg[j]), int(raw.start[j]), int(raw.end[j])
-            if primary:
+            if rules is None:
                 for sid in key.excludes:
                     excl[sid][sg].append((a, z, key.text))
-            refs = key.primary_refs if primary else key.context_refs
+                refs = key.anchor_refs
+            else:
+                refs = key.context_by_rule[int(rules[k])]
             if not refs:
                 continue
             gap = 0
@@ -254,6 +262,58 @@ class _BatchScan:
                     continue
                 hits[ref.slot].append(h)
 
+    def regex_segments(self, raw: "_RawMatches") -> dict[int, set[int]]:
+        """Regex-anchor slot -> texts where its anchor occurs (in bulk: the regex decides the rest)."""
+        rs = self.rs
+        ptr = rs.key_rx_ptr
+        counts = ptr[raw.kids + 1] - ptr[raw.kids]
+        if not counts.any():
+            return {}
+        match_idx = np.repeat(np.arange(len(raw.kids)), counts)
+        offsets = np.arange(len(match_idx)) - np.repeat(np.cumsum(counts) - counts, counts)
+        slots = rs.key_rx_slot[ptr[raw.kids][match_idx] + offsets]
+        n_segs = len(self.nb.seg_starts) - 1
+        codes = np.unique(slots * n_segs + raw.seg[match_idx])
+        out: dict[int, set[int]] = defaultdict(set)
+        for sid, sg in zip((codes // n_segs).tolist(), (codes % n_segs).tolist()):
+            if self.fields[sg // self.n] in rs.slots[sid].fields:
+                out[sid].add(sg)
+        return out
+
+    def regex_candidates(self) -> dict[tuple[int, int], list[int]]:
+        """(rule, regex) -> texts it matches: one RE2-set pass per text with any regex anchor."""
+        rset = self.rs.regex_set()
+        if rset is None or not self._rx_segs:
+            return {}
+        slot_of = {}  # (rule, regex) -> its anchor slot
+        for ri, cr in enumerate(self.rs.rules):
+            for xi, sid in enumerate(cr.regex_slots):
+                slot_of[(ri, xi)] = sid
+        out: dict[tuple[int, int], list[int]] = defaultdict(list)
+        for sg in sorted(set().union(*self._rx_segs.values())):
+            if sg not in self._canon_texts:
+                self._canon_texts[sg] = self.nb.canonical_text(sg)
+            for gi in rset.Match(self._canon_texts[sg]) or ():
+                pair = self.rs.regex_index[gi]
+                if sg in self._rx_segs.get(slot_of[pair], ()):
+                    out[pair].append(sg)
+        return out
+
+    def context_pairs(self, raw: "_RawMatches", candidates: dict[int, set[int]]) -> tuple[np.ndarray, np.ndarray]:
+        """(match index, rule) for context words on rows where that rule has something to decide."""
+        rs = self.rs
+        ptr = rs.key_ctx_ptr
+        counts = ptr[raw.kids + 1] - ptr[raw.kids]
+        if not counts.any() or not candidates:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        match_idx = np.repeat(np.arange(len(raw.kids)), counts)
+        offsets = np.arange(len(match_idx)) - np.repeat(np.cumsum(counts) - counts, counts)
+        rules = rs.key_ctx_rule[ptr[raw.kids][match_idx] + offsets]
+        codes = rules * self.n + raw.row[match_idx]
+        wanted = np.fromiter((ri * self.n + row for ri, rows in candidates.items() for row in rows), dtype=np.int64)
+        keep = np.isin(codes, wanted)
+        return match_idx[keep], rules[keep]
+
     # -- 3. per-hit filters ----------------------------------------------------------
     def filter_hits(self, hits: dict[int, list[_Hit]], excl) -> dict[int, list[_Hit]]:
         out: dict[int, list[_Hit]] = {}
@@ -268,6 +328,9 @@ class _BatchScan:
                     if cover is not None:
                         self.note(slot.rule, h, f"excluded by '{self.original(h.seg)[cover[0]:cover[1]]}' (exclusion {cover[2]})")
                         continue
+                if slot.term.only_via and not set(slot.term.only_via) & set(self.hit_normalizations(h)):
+                    self.note(slot.rule, h, f"written plainly; the rule counts it only via {', '.join(slot.term.only_via)}")
+                    continue
                 if slot.term.boundary == "word":
                     starts, ends = word_bounds(self.nb, h.seg, h.start, h.end)
                     if h.start not in starts or h.end not in ends:
@@ -278,12 +341,35 @@ class _BatchScan:
                 out[sid] = kept
         return out
 
+    def hit_normalizations(self, h: _Hit) -> list[str]:
+        """What it took to match: variant, separators, then character normalizations."""
+        norms = []
+        if h.variant in ("alias", "pinyin"):
+            norms.append(h.variant)
+        if h.gap:
+            norms.append("separator")
+        return norms + _span_reasons(self.nb, h.seg, h.start, h.end)
+
     # -- 4. regexes --------------------------------------------------------------------
-    def regex_hits(self, ri: int, hits: dict[int, list[_Hit]], excl) -> list[_Hit]:
+    def regex_hits(self, ri: int, hits: dict[int, list[_Hit]], excl, by_row) -> list[_Hit]:
         cr = self.rs.rules[ri]
+        rule = cr.rule
         out = []
+        ok_rows: dict[int, bool] = {}  # per row: the rule's distance-free 'with' entries hold
         for xi, sid in enumerate(cr.regex_slots):
-            segs = sorted({h.seg for h in hits.get(sid, ())})
+            segs = self._rx_hit_segs.get((ri, xi), [])
+            # 'with' entries without a distance are row-level: rows lacking them can
+            # never flag, so their texts need no regex run
+            needed = [(ci, c) for ci, c in enumerate(rule.with_) if c.within is None]
+            if needed:
+                kept_segs = []
+                for sg in segs:
+                    row = sg % self.n
+                    if row not in ok_rows:
+                        ok_rows[row] = all(row in self.condition_rows(ri, WITH, ci, c, by_row) for ci, c in needed)
+                    if ok_rows[row]:
+                        kept_segs.append(sg)
+                segs = kept_segs
             if not segs:
                 continue
             rx = self.rs.regex(ri, xi)
@@ -356,7 +442,25 @@ class _BatchScan:
             details[k] = "; ".join(d for d in (res.describe(int(k)) for res in checks) if d)
         return fires, details
 
+    def condition_rows(self, ri: int, role: int, ci: int, cond: Condition, by_row) -> set[int]:
+        """Rows where a condition holds somewhere (ignoring distance and the anchor's own span).
+
+        A superset of where it holds for any particular hit, so a row outside it
+        is settled without looking at individual hits.
+        """
+        key = (ri, role, ci)
+        if key not in self._cond_rows:
+            per_slot = [set(by_row.get(sid, {}).keys()) for sid in self.rs.rules[ri].condition_slots[(role, ci)]]
+            if cond.mode == "any":
+                rows = set().union(*per_slot) if per_slot else set()
+            else:
+                rows = set.intersection(*per_slot) if per_slot else set()
+            self._cond_rows[key] = rows
+        return self._cond_rows[key]
+
     def condition_met(self, ri: int, role: int, ci: int, cond: Condition, by_row, row: int, anchor: _Hit | None) -> _Hit | None:
+        if row not in self.condition_rows(ri, role, ci, cond, by_row):
+            return None
         slots = self.rs.rules[ri].condition_slots[(role, ci)]
         found = []
         for sid in slots:
@@ -386,21 +490,27 @@ class _BatchScan:
         raw = self.raw_matches()
         found: dict[int, list[_Hit]] = defaultdict(list)
         excl: dict[int, dict[int, list[tuple[int, int, str]]]] = defaultdict(lambda: defaultdict(list))
-        # Phase 1: anchors and exclusion phrases. Context words (出售, 包邮, 客服 …) are
-        # everywhere in descriptions; they only matter on rows some rule could flag.
-        self.expand(raw, rs.key_primary[raw.kids], True, found, excl)
+        # Phase 1: rule terms and exclusion phrases; regex anchors in bulk.
+        self.expand(raw, rs.key_primary[raw.kids], found, excl)
+        self._rx_segs = self.regex_segments(raw)
+        self._rx_hit_segs = self.regex_candidates()
         match_seconds = time.perf_counter() - t0
         hits = self.filter_hits(found, excl)
         structural = {ri: self.structural_fires(ri) for ri, cr in enumerate(rs.rules)
                       if not (cr.anchor_slots or cr.regex_slots)}
-        candidates = {h.seg % self.n for hl in hits.values() for h in hl}
-        for rows, fires, _details, _field in structural.values():
-            candidates.update(rows[fires].tolist())
-        # Phase 2: context words, on candidate rows only.
+        # Phase 2: context words (出售, 包邮, 客服 … are everywhere in descriptions)
+        # only where their rule has a hit or a firing check on that row.
+        candidates: dict[int, set[int]] = defaultdict(set)
+        for sid, hl in hits.items():
+            candidates[int(rs.slot_rule[sid])].update(h.seg % self.n for h in hl)
+        for (ri, _xi), segs in self._rx_hit_segs.items():
+            candidates[ri].update(sg % self.n for sg in segs)
+        for ri, (rows, fires, _details, _field) in structural.items():
+            candidates[ri].update(rows[fires].tolist())
         context: dict[int, list[_Hit]] = defaultdict(list)
-        if candidates:
-            on_candidates = np.isin(raw.row, np.fromiter(candidates, dtype=np.int64, count=len(candidates)))
-            self.expand(raw, rs.key_context[raw.kids] & on_candidates, False, context, excl)
+        match_idx, rules = self.context_pairs(raw, candidates)
+        if len(match_idx):
+            self.expand(raw, match_idx, context, excl, rules=rules)
         hits.update(self.filter_hits(context, excl))
         self._excl = excl
         by_row: dict[int, dict[int, list[_Hit]]] = {}
@@ -425,7 +535,7 @@ class _BatchScan:
         cr = self.rs.rules[ri]
         rule = cr.rule
         anchors = [h for sid in cr.anchor_slots for h in hits.get(sid, ())]
-        anchors += self.regex_hits(ri, hits, self._excl)
+        anchors += self.regex_hits(ri, hits, self._excl, by_row)
         if not anchors:
             return
         grouped: dict[int, list[_Hit]] = defaultdict(list)
@@ -552,12 +662,7 @@ class _HitWriter:
         text = scan.original(h.seg)
         slot = scan.rs.slots[h.slot]
         label = h.label or slot.term.text
-        norms = []
-        if h.variant in ("alias", "pinyin"):
-            norms.append(h.variant)
-        if h.gap:
-            norms.append("separator")
-        norms += _span_reasons(scan.nb, h.seg, h.start, h.end)
+        norms = scan.hit_normalizations(h)
         snippet = _snippet(text, h.start, h.end)
         if detail:
             snippet = f"{snippet} [{detail}]"

@@ -170,3 +170,25 @@ rules:
     rs = screener.load_rules([p])
     hits = screener.scan_batch(make_batch([{"title": "一周瘦10斤"}, {"title": "瘦10斤食谱"}]), rs).hits
     assert hits.column("item_id").to_pylist() == ["0"]
+
+
+def test_only_via_separator(tmp_path):
+    import screener
+    from conftest import make_batch, write_pack
+
+    p = write_pack(tmp_path, """\
+pack: counterfeit
+prefix: CF
+legal_basis: [{law: 《商标法》, article: 第五十七条}]
+rules:
+  - id: CF001
+    name: split brand
+    severity: low
+    score: 10
+    terms: [{term: 古驰, only_via: [separator]}, {term: gucci, only_via: [separator], exclude: [guccio]}]
+    examples: {hit: [古*驰 腰带, G·U·C·C·I 包], miss: [古驰 官方旗舰店, gucci]}
+""")
+    rs = screener.load_rules([p])
+    rows = [{"title": t} for t in ("古*驰 腰带", "古驰 官方", "G·U·C·C·I 包", "gucci 包", "g u c c i o")]
+    hits = screener.scan_batch(make_batch(rows), rs).hits
+    assert hits.column("matched").to_pylist() == ["古*驰", "G·U·C·C·I"]
