@@ -56,8 +56,8 @@ DESC_SENTENCES = [
 ]
 SHOP_SUFFIX = ["旗舰店", "专营店", "专卖店", "企业店", "小铺", "优选", "生活馆", "官方店"]
 PLATFORMS = ["淘宝", "天猫", "京东", "拼多多", "抖音", "快手", "闲鱼", "微店"]
-DECLARATIONS = ["个人销售自产农副产品，依法不需要办理市场主体登记", "个人从事零星小额交易活动，依法不需要办理市场主体登记",
-                "个人销售家庭手工业产品，依法不需要办理市场主体登记"]
+DECLARATIONS = ["个人从事零星小额交易活动，依法不需要办理市场主体登记", "个人从事零星小额交易，依据《电子商务法》第十条无需办理登记"]
+LICENSED = ("食品>零食", "母婴>用品", "美妆>护肤")  # natural persons (免登记) do not sell these lawfully
 
 # (category label, plain phrase, evasive phrase) — one violation per listing that gets one
 VIOLATIONS = [
@@ -118,7 +118,10 @@ def rows(n: int, seed: int = 42) -> Iterator[list[str]]:
     cats = list(PRODUCTS)
     recent_titles: list[str] = []
     for i in range(n):
+        shop = rng.choice(shops)
         cat = rng.choice(cats)
+        while shop[2] == "natural_person" and cat in LICENSED:
+            cat = rng.choice(cats)
         if recent_titles and rng.random() < 0.08:
             title = rng.choice(recent_titles)  # exports repeat titles (variants, relistings)
         else:
@@ -138,7 +141,6 @@ def rows(n: int, seed: int = 42) -> Iterator[list[str]]:
                 desc = desc + phrase + "。"
         price = round(rng.lognormvariate(4, 1.1), 2)
         orig = round(price * rng.choice([1, 1, 1, 1.2, 1.5, 2]), 2) if rng.random() < 0.5 else ""
-        shop = rng.choice(shops)
         yield [f"B{i:09d}", title, desc, cat, f"{price:.2f}", f"{orig:.2f}" if orig else "", shop[0], shop[1], shop[2],
                shop[3], shop[4], f"https://item.example.com/{i}", shop[5]]
 

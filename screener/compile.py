@@ -29,8 +29,7 @@ COMPACT, CANONICAL = 0, 1
 
 _ASCII_LETTER = re.compile(r"[a-z]")
 _ASCII_DIGIT = re.compile(r"[0-9]")
-MAX_MIXED_PINYIN_CHARS = 4
-CONTEXT_MAX_GAP = 0  # default gap for with/without/adjust words  # 2^n − 2 mixed variants; longer terms get full pinyin only
+MAX_MIXED_PINYIN_CHARS = 4  # 2^n − 2 mixed variants; longer terms get full pinyin only
 
 
 def char_class(ch: str) -> int:
@@ -53,6 +52,7 @@ class Slot:
     term: Term
     max_gap: int
     fields: frozenset[str]  # the fields this slot's hits count in
+    soft_gaps: bool = False  # gaps may not contain sentence punctuation (context words)
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +223,8 @@ class _Builder:
                  fields: tuple[str, ...]) -> int:
         sid = len(self.slots)
         gap = term.max_gap if term.max_gap is not None else rule_gap
-        self.slots.append(Slot(rule, role, group, member, term, 0 if term.exact else gap, frozenset(fields)))
+        self.slots.append(Slot(rule, role, group, member, term, 0 if term.exact else gap, frozenset(fields),
+                               soft_gaps=role in (WITH, WITHOUT, ADJUST)))
         # when variants coincide (象ya is both a pinyin form and an alias), the
         # more general explanation wins: literal, then pinyin, then alias
         variants = [(term.text, "literal")]
@@ -266,10 +267,10 @@ def compile_packset(packset: PackSet, backend: str = "auto") -> RuleSet:
             cond_slots: dict[tuple[int, int], tuple[int, ...]] = {}
             for role, conds in ((WITH, rule.with_), (WITHOUT, rule.without), (ADJUST, rule.adjust)):
                 for ci, c in enumerate(conds):
-                    # Context words are ordinary words: by default they must be written
-                    # contiguously, or 小时工 would match across "小时，工" (set max_gap on the term to allow gaps).
+                    # Context words are ordinary words: they may be spaced out (兼 职) but
+                    # not read across sentence punctuation (小时，工 is not 小时工).
                     cond_slots[(role, ci)] = tuple(
-                        b.add_slot(ri, role, ci, mi, t, CONTEXT_MAX_GAP, c.fields or rule.fields) for mi, t in enumerate(c.terms)
+                        b.add_slot(ri, role, ci, mi, t, rule.max_gap, c.fields or rule.fields) for mi, t in enumerate(c.terms)
                     )
                     for f in c.fields or ():
                         if f not in fields:

@@ -59,6 +59,11 @@ _CJK_RANGES = ((0x2E80, 0x2FE0), (0x3400, 0xA000), (0xF900, 0xFB00), (0x20000, 0
 _UNASSIGNED_CATEGORY = "Cn"
 
 
+# Sentence punctuation: sellers split a word with spaces, * · - or emoji, not with
+# a comma or a full stop, so context words do not reach across these.
+HARD_PUNCTUATION = "，。；！？、：,.;!?:（）()【】[]《》<>“”\"‘’'…\n\r\t|/"
+
+
 @dataclass(frozen=True)
 class Tables:
     """canonical code point, reason bits and separator flag per code point."""
@@ -193,6 +198,15 @@ class Normalizer:
     def __reduce__(self):
         # the Unicode tables come from the disk cache; only the char map travels
         return (Normalizer, (self.charmap,))
+
+    @property
+    def hard(self) -> np.ndarray:
+        """bool per code point: sentence punctuation (after width folding)."""
+        if not hasattr(self, "_hard"):
+            hard = np.zeros(N_CODEPOINTS, dtype=bool)
+            hard[[ord(c) for c in HARD_PUNCTUATION]] = True
+            self._hard = hard[self.tables.canon]
+        return self._hard
 
     # -- single strings (terms, examples, explain) ---------------------------------
     def canonical(self, text: str) -> str:

@@ -145,6 +145,7 @@ class _BatchScan:
         self.fields = [f for f in rs.fields if f in names]
         self._arrays = [_string_column(batch, f) for f in self.fields]
         self.nb: NormalizedBatch = rs.normalizer.batch_arrow(self._arrays)
+        self.hard = rs.normalizer.hard
         if ROW_ID in names:
             self.row_ids = batch.column(ROW_ID).to_numpy(zero_copy_only=False)
         else:
@@ -243,9 +244,11 @@ class _BatchScan:
                 refs = key.context_by_rule[int(rules[k])]
             if not refs:
                 continue
-            gap = 0
+            gap, hard = 0, False
             if raw.gapped[j]:
                 gap = int(np.max(np.diff(to_big[raw.s[j] : raw.e[j]]))) - 1
+                base = int(self.nb.seg_starts[sg])
+                hard = bool(self.hard[self.nb.raw[base + a : base + z]].any())
             fname = self.fields[sg // self.n]
             ascii_ok, alnum_ok = bool(raw.ascii_ok[j]), bool(raw.alnum_ok[j])
             for ref in refs:
@@ -259,6 +262,9 @@ class _BatchScan:
                     continue
                 if gap > slot.max_gap:
                     self.note(slot.rule, h, f"characters too far apart (gap {gap} > max_gap {slot.max_gap})")
+                    continue
+                if hard and slot.soft_gaps:
+                    self.note(slot.rule, h, "context word read across sentence punctuation")
                     continue
                 hits[ref.slot].append(h)
 
