@@ -100,9 +100,13 @@ class RuleSet:
     rules: tuple[CompiledRule, ...]
     slots: tuple[Slot, ...]
     keys: tuple[Key, ...]
-    surface_keys: tuple[tuple[int, ...], tuple[int, ...]]  # key ids per surface, in matcher order
+    # key ids per matcher, in matcher order: (compact, canonical) for keys read
+    # everywhere (terms, exclusions, regex anchors) and for context-only words,
+    # which are only looked for around candidate hits
+    surface_keys: tuple[tuple[int, ...], tuple[int, ...]]
     fields: tuple[str, ...]  # text fields any rule reads, in scan order
     backend: str = "pyahocorasick"  # a resolved name, never "auto"
+    context_keys: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())
     # per key id, for vectorized work on raw matches
     key_nbytes: np.ndarray = field(default=None, compare=False, repr=False)
     key_lead: np.ndarray = field(default=None, compare=False, repr=False)
@@ -116,6 +120,7 @@ class RuleSet:
     key_ctx_rule: np.ndarray = field(default=None, compare=False, repr=False)
     slot_rule: np.ndarray = field(default=None, compare=False, repr=False)
     surface_key_ids: tuple = field(default=(), compare=False, repr=False)
+    context_key_ids: tuple = field(default=(), compare=False, repr=False)
     _matchers: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -126,12 +131,16 @@ class RuleSet:
     def rule_index(self) -> dict[str, int]:
         return {cr.rule.id: i for i, cr in enumerate(self.rules)}
 
-    def matcher(self, surface: int) -> Matcher | None:
+    def matcher(self, surface: int, context: bool = False) -> Matcher | None:
         """The automaton for a surface (built on first use, once per process)."""
-        if surface not in self._matchers:
-            ids = self.surface_keys[surface]
-            self._matchers[surface] = build_matcher([self.keys[k].text.encode("utf-8") for k in ids], self.backend) if ids else None
-        return self._matchers[surface]
+        name = (surface, context)
+        if name not in self._matchers:
+            ids = (self.context_keys if context else self.surface_keys)[surface]
+            self._matchers[name] = build_matcher([self.keys[k].text.encode("utf-8") for k in ids], self.backend) if ids else None
+        return self._matchers[name]
+
+    def key_ids(self, surface: int, context: bool = False) -> np.ndarray:
+        return (self.context_key_ids if context else self.surface_key_ids)[surface]
 
     def regex(self, rule_idx: int, regex_idx: int):
         return compile_regex(self.rules[rule_idx].rule.regexes[regex_idx].pattern)
@@ -142,10 +151,18 @@ class RuleSet:
         return tuple((ri, xi) for ri, cr in enumerate(self.rules) for xi in range(len(cr.rule.regexes)))
 
     def regex_set(self):
-        """All pack regexes in one RE2 set (built on first use, once per process)."""
+        """All pack regexes in one RE2 set (built on first use, once per process).
+
+        None when there are no regexes, or when RE2 cannot build the combined
+        automaton within its memory budget: the scan then runs each regex on its
+        own (slower, same hits).
+        """
         if "regex_set" not in self._matchers:
             patterns = [self.rules[ri].rule.regexes[xi].pattern for ri, xi in self.regex_index]
-            self._matchers["regex_set"] = regex_set(patterns) if patterns else None
+            try:
+                self._matchers["regex_set"] = regex_set(patterns) if patterns else None
+            except Exception:  # noqa: BLE001 - re2.error, or a bare error from Set.Compile
+                self._matchers["regex_set"] = None
         return self._matchers["regex_set"]
 
     # Pickling ships the compiled model (small); automata are rebuilt where the
@@ -289,6 +306,7 @@ def compile_packset(packset: PackSet, backend: str = "auto") -> RuleSet:
     keys = []
     per_surface: tuple[list[int], list[int]] = ([], [])
     rx_ptr, rx_slot, ctx_ptr, ctx_rule = [0], [], [0], []
+    context_only: tuple[list[int], list[int]] = ([], [])
     for kid, (surface, text) in enumerate(b.key_text):
         refs = tuple(b.refs[kid])
         by_rule: dict[int, list[KeyRef]] = {}
@@ -301,14 +319,19 @@ def compile_packset(packset: PackSet, backend: str = "auto") -> RuleSet:
                 anchor_refs=tuple(r for r in refs if b.slots[r.slot].role == ANCHOR),
                 context_by_rule={ri: tuple(rs_) for ri, rs_ in by_rule.items()})
         )
-        rx_slot.extend(sorted({r.slot for r in refs if b.slots[r.slot].role == RX_ANCHOR}))
+        rx_slots = sorted({r.slot for r in refs if b.slots[r.slot].role == RX_ANCHOR})
+        rx_slot.extend(rx_slots)
         rx_ptr.append(len(rx_slot))
         ctx_rule.extend(sorted(by_rule))
         ctx_ptr.append(len(ctx_rule))
-        per_surface[surface].append(kid)
+        if keys[-1].anchor_refs or keys[-1].excludes or rx_slots:
+            per_surface[surface].append(kid)
+        else:
+            context_only[surface].append(kid)
     return RuleSet(
         packset=packset, normalizer=normalizer, rules=tuple(compiled), slots=tuple(b.slots), keys=tuple(keys),
-        surface_keys=(tuple(per_surface[0]), tuple(per_surface[1])), fields=tuple(fields), backend=backend,
+        surface_keys=(tuple(per_surface[0]), tuple(per_surface[1])),
+        context_keys=(tuple(context_only[0]), tuple(context_only[1])), fields=tuple(fields), backend=backend,
         key_nbytes=np.array([k.nbytes for k in keys], dtype=np.int64),
         key_lead=np.array([k.lead for k in keys], dtype=np.int8),
         key_trail=np.array([k.trail for k in keys], dtype=np.int8),
@@ -318,6 +341,7 @@ def compile_packset(packset: PackSet, backend: str = "auto") -> RuleSet:
         key_ctx_ptr=np.array(ctx_ptr, dtype=np.int64), key_ctx_rule=np.array(ctx_rule, dtype=np.int64),
         slot_rule=np.array([sl.rule for sl in b.slots], dtype=np.int64),
         surface_key_ids=tuple(np.asarray(ids, dtype=np.int64) for ids in per_surface),
+        context_key_ids=tuple(np.asarray(ids, dtype=np.int64) for ids in context_only),
     )
 
 

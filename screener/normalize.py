@@ -262,7 +262,7 @@ class Surface:
         if not len(byte_offsets):
             return np.zeros(0, dtype=np.int64)
         u8 = np.frombuffer(self.utf8, dtype=np.uint8)
-        if len(byte_offsets) * 64 > len(u8):
+        if len(byte_offsets) * 1000 > len(u8):  # a running count costs ~1 ns a byte, the loop ~1 µs an offset
             # many offsets: one running count of continuation bytes
             cont = np.zeros(len(u8) + 1, dtype=np.int32)
             np.cumsum((u8 >> 6) == 2, out=cont[1:])
@@ -309,6 +309,8 @@ class NormalizedBatch:
         self._keep = keep
         self._compact: Surface | None = None
         self._canonical: Surface | None = None
+        self._canon_str: str | None = None
+        self._raw_str: str | None = None
 
     @classmethod
     def from_arrow(cls, normalizer: Normalizer, arrays: Sequence["pa.Array"]) -> "NormalizedBatch":
@@ -353,7 +355,15 @@ class NormalizedBatch:
         return np.searchsorted(self.seg_starts, big_index, side="right") - 1
 
     def canonical_text(self, seg: int) -> str:
-        return _from_codepoints(self.canon[self.seg_starts[seg] : self.seg_starts[seg + 1] - 1])
+        # one decode per batch, then plain string slices (a decode per text costs more than the slice)
+        if self._canon_str is None:
+            self._canon_str = _from_codepoints(self.canon)
+        return self._canon_str[self.seg_starts[seg] : self.seg_starts[seg + 1] - 1]
+
+    def original_text(self, seg: int) -> str:
+        if self._raw_str is None:
+            self._raw_str = _from_codepoints(self.raw)
+        return self._raw_str[self.seg_starts[seg] : self.seg_starts[seg + 1] - 1]
 
     def reason_bits(self, seg: int, start: int, end: int) -> int:
         base = int(self.seg_starts[seg])

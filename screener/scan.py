@@ -53,19 +53,16 @@ class _RawMatches:
     seg: np.ndarray
     start: np.ndarray
     end: np.ndarray
-    gapped: np.ndarray  # separators inside the span (compact surface)
-    s: np.ndarray  # span on its surface (to measure gaps)
-    e: np.ndarray
-    surface: np.ndarray
+    gap: np.ndarray  # widest run of separators inside the span (compact surface)
+    hard: np.ndarray  # a gap holds sentence punctuation
     ascii_ok: np.ndarray
-    row: np.ndarray
     alnum_ok: np.ndarray
 
     @classmethod
     def empty(cls) -> "_RawMatches":
         z = np.zeros(0, dtype=np.int64)
         b = np.zeros(0, bool)
-        return cls(z, z, z, z, b, z, z, np.zeros(0, np.int8), b, z, b)
+        return cls(z, z, z, z, z, b, b, b)
 
 
 @dataclass
@@ -167,8 +164,7 @@ class _BatchScan:
     def original(self, seg: int) -> str:
         """The field's text as it stands in the listing (read from Arrow on demand)."""
         if seg not in self._originals:
-            v = self._arrays[seg // self.n][seg % self.n].as_py()
-            self._originals[seg] = v if isinstance(v, str) else ""
+            self._originals[seg] = self.nb.original_text(seg)
         return self._originals[seg]
 
     def item_id(self, row: int) -> str | None:
@@ -188,33 +184,37 @@ class _BatchScan:
         )
 
     # -- 2. matching -----------------------------------------------------------------
-    def raw_matches(self) -> "_RawMatches":
-        """Every key occurrence on both surfaces, located in field coordinates (vectorized)."""
-        rs, nb = self.rs, self.nb
+    def raw_matches(self, nb: NormalizedBatch, context: bool = False) -> "_RawMatches":
+        """Every key occurrence on both surfaces of ``nb``, in field coordinates (vectorized)."""
+        rs = self.rs
         parts = []
         for surface in (COMPACT, CANONICAL):
-            matcher = rs.matcher(surface)
+            matcher = rs.matcher(surface, context)
             if matcher is None:
                 continue
             surf = nb.compact if surface == COMPACT else nb.canonical
             ends, local = matcher.find(surf.utf8)
             if not len(ends):
                 continue
-            kids = rs.surface_key_ids[surface][local]
+            kids = rs.key_ids(surface, context)[local]
             s = surf.char_index(ends - rs.key_nbytes[kids])
             e = surf.char_index(ends)
+            gap = np.zeros(len(s), np.int64)
             if surface == COMPACT:
                 bs, be = surf.to_big[s], surf.to_big[e - 1] + 1
-                gapped = (be - bs) != (e - s)
+                for j in np.flatnonzero((be - bs) != (e - s)).tolist():
+                    gap[j] = int(np.max(np.diff(surf.to_big[s[j] : e[j]]))) - 1
             else:
                 bs, be = s, e
-                gapped = np.zeros(len(s), bool)
-            parts.append((kids, bs, be, gapped, s, e, np.full(len(s), surface, np.int8)))
+            parts.append((kids, bs, be, gap))
         if not parts:
             return _RawMatches.empty()
-        kids, bs, be, gapped, s, e, surface = (np.concatenate(x) for x in zip(*parts))
+        kids, bs, be, gap = (np.concatenate(x) for x in zip(*parts))
         seg = nb.segment_of(bs)
         base = nb.seg_starts[seg]
+        hard = np.zeros(len(kids), bool)
+        for j in np.flatnonzero(gap).tolist():  # sentence punctuation inside a gapped span
+            hard[j] = bool(self.hard[nb.raw[bs[j] : be[j]]].any())
         # Latin/digit boundaries look at the real neighbours in the text: "goip A"
         # is a whole word even though its compact form reads "goipa".
         prev_cls = _char_classes(np.where(bs > 0, nb.canon[np.maximum(bs - 1, 0)], 0))
@@ -222,7 +222,78 @@ class _BatchScan:
         lead, trail = self.rs.key_lead[kids], self.rs.key_trail[kids]
         ascii_ok = ~(((lead > 0) & (prev_cls == lead)) | ((trail > 0) & (next_cls == trail)))
         alnum_ok = ~(((lead > 0) & (prev_cls > 0)) | ((trail > 0) & (next_cls > 0)))
-        return _RawMatches(kids, seg, bs - base, be - base, gapped, s, e, surface, ascii_ok, seg % self.n, alnum_ok)
+        return _RawMatches(kids, seg, bs - base, be - base, gap, hard, ascii_ok, alnum_ok)
+
+    def context_matches(self, regions: dict[int, list[tuple[int, int]]]) -> "_RawMatches":
+        """Context-only words, looked for in the given pieces of texts only."""
+        if not regions or (self.rs.matcher(COMPACT, True) is None and self.rs.matcher(CANONICAL, True) is None):
+            return _RawMatches.empty()
+        segs, offsets, texts = [], [], []
+        for sg in sorted(regions):
+            text = self.original(sg)
+            for a, z in regions[sg]:
+                segs.append(sg)
+                offsets.append(a)
+                texts.append(text[a:z])
+        sub = self.rs.normalizer.batch(texts)
+        raw = self.raw_matches(sub, context=True)
+        if not len(raw.kids):
+            return raw
+        segs_a, offs_a = np.asarray(segs, np.int64), np.asarray(offsets, np.int64)
+        raw.start = raw.start + offs_a[raw.seg]
+        raw.end = raw.end + offs_a[raw.seg]
+        raw.seg = segs_a[raw.seg]
+        return raw
+
+    def context_regions(self, candidates: dict[int, set[int]], hits: dict[int, list[_Hit]]) -> dict[int, list[tuple[int, int]]]:
+        """Pieces of text where some candidate rule needs its context words.
+
+        A condition with ``within`` needs a window around the rule's own hits; one
+        without needs whole fields. Windows are generous: a context word may
+        start ``within`` characters away and be spelled out with gaps.
+        """
+        rs = self.rs
+        anchors: dict[int, list[_Hit]] = defaultdict(list)
+        for sid, hl in hits.items():
+            if rs.slots[sid].role == ANCHOR:
+                anchors[int(rs.slot_rule[sid])].extend(hl)
+        field_index = {f: i for i, f in enumerate(self.fields)}
+        pieces: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        for ri, rows in candidates.items():
+            rule = rs.rules[ri].rule
+            conds = rule.with_ + rule.without + rule.adjust
+            if not conds or not rows:
+                continue
+            has_regex = bool(rs.rules[ri].regex_slots)
+            for c in conds:
+                fidx = [field_index[f] for f in (c.fields or rule.fields) if f in field_index]
+                if c.within is None or has_regex or not rs.rules[ri].anchor_slots:
+                    for row in rows:
+                        for fi in fidx:
+                            pieces[fi * self.n + row].append((0, -1))
+                    continue
+                longest = max(len(t.text) + sum(len(a) for a in t.aliases[:1]) for t in c.terms)
+                margin = c.within + 4 * longest + 8
+                for h in anchors.get(ri, ()):
+                    if h.seg % self.n in rows and h.seg // self.n in fidx:
+                        pieces[h.seg].append((max(0, h.start - margin), h.end + margin))
+                    elif h.seg % self.n in rows:  # the condition reads other fields of the row
+                        for fi in fidx:
+                            pieces[fi * self.n + h.seg % self.n].append((0, -1))
+        regions: dict[int, list[tuple[int, int]]] = {}
+        for sg, spans in pieces.items():
+            length = len(self.original(sg))
+            if not length:
+                continue
+            spans = sorted((a, length if z < 0 else min(z, length)) for a, z in spans)
+            merged = [list(spans[0])]
+            for a, z in spans[1:]:
+                if a <= merged[-1][1]:
+                    merged[-1][1] = max(merged[-1][1], z)
+                else:
+                    merged.append([a, z])
+            regions[sg] = [(a, z) for a, z in merged]
+        return regions
 
     def expand(self, raw: "_RawMatches", select: np.ndarray, hits, excl, rules: np.ndarray | None = None) -> None:
         """Turn selected raw matches into per-slot hits.
@@ -231,7 +302,6 @@ class _BatchScan:
         (the rule each selected match is context for): that rule's context words.
         """
         rs = self.rs
-        to_big = self.nb.compact.to_big if len(raw.kids) else None
         idx = np.flatnonzero(select) if rules is None else select
         for k, j in enumerate(idx.tolist()):
             key = rs.keys[raw.kids[j]]
@@ -244,11 +314,7 @@ class _BatchScan:
                 refs = key.context_by_rule[int(rules[k])]
             if not refs:
                 continue
-            gap, hard = 0, False
-            if raw.gapped[j]:
-                gap = int(np.max(np.diff(to_big[raw.s[j] : raw.e[j]]))) - 1
-                base = int(self.nb.seg_starts[sg])
-                hard = bool(self.hard[self.nb.raw[base + a : base + z]].any())
+            gap, hard = int(raw.gap[j]), bool(raw.hard[j])
             fname = self.fields[sg // self.n]
             ascii_ok, alnum_ok = bool(raw.ascii_ok[j]), bool(raw.alnum_ok[j])
             for ref in refs:
@@ -288,9 +354,16 @@ class _BatchScan:
 
     def regex_candidates(self) -> dict[tuple[int, int], list[int]]:
         """(rule, regex) -> texts it matches: one RE2-set pass per text with any regex anchor."""
-        rset = self.rs.regex_set()
-        if rset is None or not self._rx_segs:
+        if not self._rx_segs:
             return {}
+        rset = self.rs.regex_set()
+        if rset is None:  # no combined set: every text with an anchor goes to its regexes
+            out0: dict[tuple[int, int], list[int]] = {}
+            for ri, cr in enumerate(self.rs.rules):
+                for xi, sid in enumerate(cr.regex_slots):
+                    if sid in self._rx_segs:
+                        out0[(ri, xi)] = sorted(self._rx_segs[sid])
+            return out0
         slot_of = {}  # (rule, regex) -> its anchor slot
         for ri, cr in enumerate(self.rs.rules):
             for xi, sid in enumerate(cr.regex_slots):
@@ -315,7 +388,7 @@ class _BatchScan:
         match_idx = np.repeat(np.arange(len(raw.kids)), counts)
         offsets = np.arange(len(match_idx)) - np.repeat(np.cumsum(counts) - counts, counts)
         rules = rs.key_ctx_rule[ptr[raw.kids][match_idx] + offsets]
-        codes = rules * self.n + raw.row[match_idx]
+        codes = rules * self.n + raw.seg[match_idx] % self.n
         wanted = np.fromiter((ri * self.n + row for ri, rows in candidates.items() for row in rows), dtype=np.int64)
         keep = np.isin(codes, wanted)
         return match_idx[keep], rules[keep]
@@ -493,7 +566,7 @@ class _BatchScan:
     def run(self) -> ScanResult:
         rs = self.rs
         t0 = time.perf_counter()
-        raw = self.raw_matches()
+        raw = self.raw_matches(self.nb)
         found: dict[int, list[_Hit]] = defaultdict(list)
         excl: dict[int, dict[int, list[tuple[int, int, str]]]] = defaultdict(lambda: defaultdict(list))
         # Phase 1: rule terms and exclusion phrases; regex anchors in bulk.
@@ -514,9 +587,12 @@ class _BatchScan:
         for ri, (rows, fires, _details, _field) in structural.items():
             candidates[ri].update(rows[fires].tolist())
         context: dict[int, list[_Hit]] = defaultdict(list)
-        match_idx, rules = self.context_pairs(raw, candidates)
-        if len(match_idx):
-            self.expand(raw, match_idx, context, excl, rules=rules)
+        # words that are also terms somewhere were found in the first pass; the
+        # rest only around candidates
+        for source in (raw, self.context_matches(self.context_regions(candidates, hits))):
+            match_idx, rules = self.context_pairs(source, candidates)
+            if len(match_idx):
+                self.expand(source, match_idx, context, excl, rules=rules)
         hits.update(self.filter_hits(context, excl))
         self._excl = excl
         by_row: dict[int, dict[int, list[_Hit]]] = {}
