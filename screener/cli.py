@@ -35,6 +35,9 @@ def _errors() -> Iterator[None]:
     except (RuleError, InputError, OutputError, ScreenerError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
+    except ValueError as exc:  # e.g. a matcher backend that is not installed
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
 
 
 def rules_options(fn):
@@ -64,19 +67,46 @@ def main() -> None:
               help="Map an export column onto a canonical one, e.g. --map 商品标题=title.")
 @click.option("--chunk-rows", default=20_000, show_default=True, type=click.IntRange(min=1),
               help="Rows per scan batch.")
+@click.option("-w", "--workers", default=0, type=click.IntRange(min=0),
+              help="Worker processes (default 0 = all cores; 1 = scan in this process).")
+@click.option("--engine", type=click.Choice(["auto", "pyahocorasick", "hyperscan", "daachorse", "ahocorasick_rs", "spark"]),
+              default="auto", show_default=True,
+              help="auto: scan here with the fastest installed matcher; a matcher name forces it; "
+                   "spark: run on Apache Spark (Parquet input; pip install 'screener[spark]').")
+@click.option("--master", default=None, metavar="URL", help="Spark master for --engine spark, e.g. local[4], yarn.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
-def scan(inputs, outdir, rules, overrides, maps, chunk_rows, quiet) -> None:
+@click.option("--report", "make_report", is_flag=True,
+              help="Also write the investigator report (OUTDIR/report.xlsx and report.html); see 'screener report'.")
+@click.option("--previous", type=click.Path(exists=True, file_okay=False), default=None, metavar="OLD_OUTDIR",
+              help="With --report: compare with an earlier scan's outputs (new / still flagged / gone).")
+def scan(inputs, outdir, rules, overrides, maps, chunk_rows, workers, engine, master, quiet, make_report,
+         previous) -> None:
     """Scan INPUT files, directories or globs (CSV/TSV, JSONL, Parquet, XLSX)."""
     from .io.columns import parse_map_options
     from .runner import scan_files
 
     with _errors():
         mapping = parse_map_options(maps)
-        rs = _load(rules, overrides)
+        if engine == "spark":
+            from .spark import scan_files_spark
+
+            summary = scan_files_spark(inputs, outdir, list(rules) or None, list(overrides), mapping=mapping,
+                                       master=master, chunk_rows=chunk_rows)
+            if not quiet:
+                _print_summary(summary, outdir)
+            if make_report:
+                _write_report(outdir, None, previous, quiet=quiet)
+            return
+        rs = api.load_rules(list(rules) or None, list(overrides), backend=engine)
+        from .runner import default_workers
+
         with _progress(quiet) as on_progress:
-            summary = scan_files(inputs, outdir, rs, mapping=mapping, chunk_rows=chunk_rows, on_progress=on_progress)
+            summary = scan_files(inputs, outdir, rs, mapping=mapping, chunk_rows=chunk_rows,
+                                 workers=workers or default_workers(), on_progress=on_progress)
     if not quiet:
         _print_summary(summary, outdir)
+    if make_report:
+        _write_report(outdir, None, previous, quiet=quiet)
 
 
 @contextlib.contextmanager
@@ -282,6 +312,72 @@ def explain(text, row_json, rules, overrides, as_json) -> None:
     for s in ex.suppressed:
         span = f"[{s.start}:{s.end}]" if s.start >= 0 else ""
         click.echo(f"SKIP {s.rule_id} {s.field}{span} 「{s.matched}」 term {s.term!r}: {s.reason}")
+
+
+# -- report and diff -----------------------------------------------------------------------
+def _write_report(outdir, output, previous, *, cases: int = 5, formats=("xlsx", "html"), max_rows: int = 100_000,
+                  quiet: bool = False) -> None:
+    from .report import make_report
+
+    with _errors():
+        rep, files = make_report(outdir, output, previous=previous, cases_per_category=cases, formats=formats,
+                                 max_rows=max_rows)
+    if not quiet:
+        t = rep.totals
+        click.echo(f"report: {t['flagged']:,} flagged listings, {t['hits']:,} hits, {t['shops']:,} shops, "
+                   f"{t['cases']} typical cases" + (f"; vs previous: {rep.diff.summary['new']:,} new, "
+                   f"{rep.diff.summary['still']:,} still flagged, {rep.diff.summary['gone']:,} gone or fixed"
+                   if rep.diff is not None else ""))
+        for f in files:
+            click.echo(f"  {f}")
+
+
+@main.command()
+@click.argument("outdir", type=click.Path(exists=True, file_okay=False))
+@click.option("-o", "--output", default=None, metavar="REPORT",
+              help="Report path without extension: writes REPORT.xlsx and REPORT.html (default OUTDIR/report).")
+@click.option("--previous", type=click.Path(exists=True, file_okay=False), default=None, metavar="OLD_OUTDIR",
+              help="An earlier scan's outputs: adds the 复查 sheets (new / still flagged / gone or fixed).")
+@click.option("--cases", default=5, show_default=True, type=click.IntRange(min=0), help="Typical cases per category.")
+@click.option("--format", "formats", multiple=True, type=click.Choice(["xlsx", "html"]),
+              help="Only these formats (repeatable; default both).")
+@click.option("--max-sheet-rows", "max_rows", default=100_000, show_default=True, type=click.IntRange(min=1),
+              help="Rows per workbook sheet; longer ranked lists (shops, diff listings) are cut, with a note.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing.")
+def report(outdir, output, previous, cases, formats, max_rows, quiet) -> None:
+    """Investigator report of the scan in OUTDIR: statistics (统计表), shops, typical cases, rules.
+
+    An Excel workbook (one sheet per table) and a self-contained HTML page with
+    charts, built from OUTDIR's hits.parquet, flagged.parquet and summary.json.
+    """
+    _write_report(outdir, output, previous, cases=cases, formats=tuple(formats) or ("xlsx", "html"), max_rows=max_rows,
+                  quiet=quiet)
+
+
+@main.command()
+@click.argument("old_outdir", type=click.Path(exists=True, file_okay=False))
+@click.argument("new_outdir", type=click.Path(exists=True, file_okay=False))
+@click.option("-o", "--outdir", "output", default=None, type=click.Path(file_okay=False),
+              help="Directory for the diff files (default NEW_OUTDIR/diff).")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing.")
+def diff(old_outdir, new_outdir, output, quiet) -> None:
+    """Compare two scans: listings newly flagged, still flagged (not taken down), gone or fixed.
+
+    Listings are matched on (platform, item_id), or item_id alone when a scan
+    has no platform column. Writes diff.parquet/.csv (one row per listing),
+    diff_by_category.* and diff_by_shop.* and diff_summary.json.
+    """
+    from .report import make_diff
+
+    with _errors():
+        d, files = make_diff(old_outdir, new_outdir, output)
+    if not quiet:
+        s = d.summary
+        click.echo(f"{s['new']:,} new, {s['still']:,} still flagged, {s['gone']:,} gone or fixed "
+                   f"(previous {s['previous']:,}, current {s['current']:,}; key {'+'.join(s['key'])})")
+        if s["rules_changed"]:
+            click.echo("note: the two scans used different rule packs; some changes may come from the rules")
+        click.echo(f"  files in {Path(files[0]).parent}/")
 
 
 if __name__ == "__main__":  # pragma: no cover

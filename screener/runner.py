@@ -93,7 +93,8 @@ def ruleset_info(rs: RuleSet) -> dict:
         "hash": ps.hash,
         "backend": rs.backend,
         "packs": [
-            {"category": p.category, "version": p.version, "rules": len(p.rules), "sha256": p.sha256, "file": Path(p.path).name}
+            {"category": p.category, "version": p.version, "rules": len(p.rules), "sha256": p.sha256, "file": Path(p.path).name,
+             "departments": list(p.departments)}
             for p in ps.packs
         ],
         "overrides": [
