@@ -30,19 +30,33 @@ def uscc_problem(code: str) -> str | None:
     """Why ``code`` is not a valid USCC, or None when it is valid."""
     c = code.strip().upper()
     if len(c) != 18:
-        return f"has {len(c)} characters, a 统一社会信用代码 has 18"
+        return f"为{len(c)}位，统一社会信用代码应为18位"
     bad = sorted({ch for ch in c if ch not in _USCC_VALUE})
     if bad:
-        return "contains characters not allowed in a 统一社会信用代码: " + "".join(bad)
+        return "含统一社会信用代码不允许的字符：" + "".join(bad)
     total = sum(_USCC_VALUE[c[i]] * _USCC_WEIGHTS[i] for i in range(17))
     expected = USCC_ALPHABET[(31 - total % 31) % 31]
     if c[17] != expected:
-        return f"check digit is {c[17]}, GB 32100-2015 gives {expected}"
+        return f"校验位为{c[17]}，按GB 32100-2015应为{expected}"
     return None
 
 
 def uscc_valid(code: str) -> bool:
     return uscc_problem(code) is None
+
+
+# Evidence is read by investigators: fields are named in Chinese, with the column.
+FIELD_LABELS = {
+    "item_id": "商品ID", "title": "商品标题", "description": "商品详情", "category": "类目", "price": "价格",
+    "original_price": "划线价/原价", "shop_id": "店铺ID", "shop_name": "店铺名称", "seller_type": "主体类型",
+    "shop_license_no": "统一社会信用代码", "self_declaration": "自我声明", "url": "商品链接", "platform": "平台",
+}
+SELLER_TYPE_LABELS = {"enterprise": "企业", "individual_business": "个体工商户", "natural_person": "自然人（免登记）",
+                      "farmers_cooperative": "农民专业合作社"}
+
+
+def label(name: str) -> str:
+    return f"{FIELD_LABELS.get(name, name)}({name})"
 
 
 # -- the registry ---------------------------------------------------------------
@@ -137,6 +151,11 @@ class CheckSpec:
 
 REGISTRY: dict[str, CheckSpec] = {}
 
+#: Which check of a rule names the violation in its evidence (the others select rows):
+#: an invalid code says more than "seller is an enterprise".
+EVIDENCE_PRIORITY = ("uscc_invalid", "uscc_kind_mismatch", "missing", "compare", "matches", "present",
+                     "not_matches", "field_in", "field_not_in")
+
 
 def _register(name: str, summary: str, **params: Param) -> Callable[[CheckFn], CheckFn]:
     def deco(fn: CheckFn) -> CheckFn:
@@ -168,8 +187,8 @@ def _missing(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     def describe(k: int) -> str:
         v = vals[rows[k]]
         if not cols.has(name):
-            return f"{name} not in the export"
-        return f"{name} is empty" if _blank(v) else f"{name} is a placeholder: {str(v).strip()}"
+            return f"导出数据无{label(name)}字段（请到店铺页面核实）"
+        return f"{label(name)}为空" if _blank(v) else f"{label(name)}为占位内容：{str(v).strip()}"
 
     return Result(fires, np.zeros(len(rows), bool), name, describe)
 
@@ -189,7 +208,7 @@ def _membership(call: CheckCall, cols: Columns, rows: np.ndarray, negate: bool) 
     verdict = cols.per_value(name, rows, lambda v: None if _blank(v) else (v.strip().lower() in wanted) != negate)
     fires = verdict == True  # noqa: E712 - elementwise on an object array
     undecided = np.equal(verdict, None)
-    return Result(fires.astype(bool), undecided.astype(bool), name, lambda k: f"{name}={vals[rows[k]]}")
+    return Result(fires.astype(bool), undecided.astype(bool), name, lambda k: f"{label(name)}={_show(vals[rows[k]])}")
 
 
 @_register("field_in", "the field equals one of the values (case-insensitive)", field=Param("field"), values=Param("texts"))
@@ -209,7 +228,7 @@ def _uscc_invalid(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     problems = cols.per_value(name, rows, lambda v: None if _blank(v) else uscc_problem(v))
     fires = ~np.equal(problems, None).astype(bool)
     return Result(fires, np.zeros(len(rows), bool), name,
-                  lambda k: f"{name} {str(vals[rows[k]]).strip()} {problems[k]}")
+                  lambda k: f"{label(name)} {str(vals[rows[k]]).strip()} {problems[k]}")
 
 
 @_register(
@@ -239,7 +258,8 @@ def _uscc_kind_mismatch(call: CheckCall, cols: Columns, rows: np.ndarray) -> Res
     undecided = has_code & np.equal(declared, None).astype(bool)
     fires = has_code & ~undecided & (declared != "") & (registered != declared)
     return Result(fires.astype(bool), undecided, name, lambda k: (
-        f"{name} {str(vals[rows[k]]).strip().upper()} is registered as {registered[k]} but {tname}={str(types[rows[k]]).strip()}"))
+        f"{label(name)} {str(vals[rows[k]]).strip().upper()} 登记为{SELLER_TYPE_LABELS.get(registered[k], registered[k])}，"
+        f"但{label(tname)}为{_show(types[rows[k]])}"))
 
 
 _OPS: dict[str, Callable[[Any, Any], Any]] = {
@@ -268,9 +288,14 @@ def _compare(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     what = f"{factor:g}×{rname}" if rname and factor != 1 else (rname or f"{float(call.param('value')) * factor:g}")
 
     def describe(k: int) -> str:
-        return f"{lname}={_fmt(left[k])} {op} {what}" + (f" (={_fmt(right[k])})" if rname else "")
+        return f"{label(lname)}={_fmt(left[k])} {op} {what}" + (f"（={_fmt(right[k])}）" if rname else "")
 
     return Result(np.asarray(fires, bool), undecided, lname, describe)
+
+
+def _show(v) -> str:
+    text = str(v).strip() if v is not None else ""
+    return SELLER_TYPE_LABELS.get(text, text)
 
 
 def _fmt(x: float) -> str:
@@ -284,7 +309,7 @@ def _regex_check(call: CheckCall, cols: Columns, rows: np.ndarray, negate: bool)
     verdict = cols.per_value(name, rows, lambda v: None if _blank(v) else (rx.search(v.strip()) is not None) != negate)
     fires = verdict == True  # noqa: E712 - elementwise on an object array
     undecided = np.equal(verdict, None)
-    return Result(fires.astype(bool), undecided.astype(bool), name, lambda k: f"{name}={vals[rows[k]]}")
+    return Result(fires.astype(bool), undecided.astype(bool), name, lambda k: f"{label(name)}={_show(vals[rows[k]])}")
 
 
 @_register("matches", "the field's value matches the (RE2) pattern", field=Param("field"), pattern=Param("regex"))

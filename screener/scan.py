@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from .checks import REGISTRY, Columns
+from .checks import EVIDENCE_PRIORITY, REGISTRY, Columns
 from .compile import ADJUST, ANCHOR, CANONICAL, COMPACT, RX_ANCHOR, WITH, WITHOUT, RuleSet, conditions_of
 from .model import NUMERIC_FIELDS, Condition
 from .normalize import NormalizedBatch, reason_names
@@ -503,14 +503,15 @@ class _BatchScan:
         possible = np.ones(len(rows), bool)  # every check fired or could not decide
         undecided = np.zeros(len(rows), bool)
         checks = []
-        evidence_field = ""
         for call in cr.rule.where:
             res = REGISTRY[call.name].run(call, self.cols, rows)
             fires &= res.fires
             possible &= res.fires | res.undecided
             undecided |= res.undecided
-            evidence_field = res.field
             checks.append(res)
+        lead = self.evidence_check(ri)
+        checks.insert(0, checks.pop(lead))  # its evidence first
+        evidence_field = checks[0].field
         # only rows the missing data kept from firing count as undecided
         n_undecided = int(np.count_nonzero(undecided & possible))
         if n_undecided:
@@ -518,8 +519,15 @@ class _BatchScan:
         self._evidence_field = evidence_field
         details = [""] * len(rows)
         for k in np.flatnonzero(fires):  # evidence text only where the rule fires
-            details[k] = "; ".join(d for d in (res.describe(int(k)) for res in checks) if d)
+            parts = [d for d in (res.describe(int(k)) for res in checks) if d]
+            details[k] = "；".join(dict.fromkeys(parts))  # in order, each once
         return fires, details
+
+    def evidence_check(self, ri: int) -> int:
+        """Index of the rule's check that names the violation (see EVIDENCE_PRIORITY)."""
+        where = self.rs.rules[ri].rule.where
+        rank = {name: i for i, name in enumerate(EVIDENCE_PRIORITY)}
+        return min(range(len(where)), key=lambda i: (rank.get(where[i].name, len(rank)), i))
 
     def condition_rows(self, ri: int, role: int, ci: int, cond: Condition, by_row) -> set[int]:
         """Rows where a condition holds somewhere (ignoring distance and the anchor's own span).
@@ -753,10 +761,15 @@ class _HitWriter:
 
     def add_check_hit(self, ri: int, row: int, field_name: str, score: int, detail: str) -> None:
         cr = self.scan.rs.rules[ri]
-        value = self.scan.cols.values(field_name)[row] if field_name else None
-        value = value if isinstance(value, str) else ("" if value is None else str(value))
-        label = " & ".join(c.describe() for c in cr.rule.where)
-        start, end = (0, len(value)) if value else (None, None)
+        if field_name in NUMERIC_FIELDS:
+            number = self.scan.cols.number(field_name)[row]
+            value = "" if np.isnan(number) else f"{number:g}"
+            start, end = None, None  # a number, not a span of text
+        else:
+            raw = self.scan.cols.values(field_name)[row] if field_name else None
+            value = raw if isinstance(raw, str) else ("" if raw is None else str(raw))
+            start, end = (0, len(value)) if value else (None, None)
+        label = cr.rule.where[self.scan.evidence_check(ri)].describe() if cr.rule.where else ""
         self._add(ri, row, score, field_name, label, value, start, end, detail, "")
 
     def table(self) -> pa.Table:

@@ -8,7 +8,7 @@ def test_uscc_valid_codes():
 
 
 def test_uscc_problems_are_explained():
-    assert "18" in uscc_problem("91440300192203821")
-    assert "not allowed" in uscc_problem("91440300192203821I")  # I is not in the alphabet
-    assert "check digit is 7" in uscc_problem("914403001922038217")
+    assert "应为18位" in uscc_problem("91440300192203821")
+    assert "不允许的字符：I" in uscc_problem("91440300192203821I")  # I is not in the alphabet
+    assert "校验位为7，按GB 32100-2015应为6" in uscc_problem("914403001922038217")
     assert uscc_problem("91530100MA6K5XXXXX") is not None  # the schema's placeholder

@@ -103,7 +103,7 @@ def test_structural_checks(scan):
     ])
     assert rules_hit(hits) == {("0", "LD001"), ("2", "LD002"), ("3", "LD003")}
     ld2 = next(h for h in hits if h["rule_id"] == "LD002")
-    assert ld2["field"] == "shop_license_no" and "check digit" in ld2["snippet"]
+    assert ld2["field"] == "shop_license_no" and "校验位为7" in ld2["snippet"]
 
 
 def test_undecided_checks_are_counted(rules):
