@@ -15,12 +15,13 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .compile import RuleSet, compile_rules
 from .flagged import flag_listings
 from .io.columns import map_headers
 from .io.readers import Reject, finish
-from .runner import with_row_ids
+from .schema import ROW_ID, SOURCE_ROW
 from .scan import scan_batch
 
 
@@ -62,7 +63,10 @@ def scan_table(table: pa.Table | pa.RecordBatch, rules: RuleSet | None = None, *
     if isinstance(table, pa.RecordBatch):
         table = pa.Table.from_batches([table])
     canon, rejects = canonical_table(table, mapping)
-    canon = with_row_ids(canon, 0)
+    # a row's id is its position in the input (rows rejected for having no item_id leave a gap),
+    # as in scan_files and the Spark engine
+    positions = pc.subtract(canon.column(SOURCE_ROW), 1)
+    canon = canon.append_column(ROW_ID, positions.cast(pa.int64()))
     batch = canon.combine_chunks().to_batches()[0] if canon.num_rows else None
     if batch is None:
         from .schema import FLAGGED_SCHEMA, HITS_SCHEMA

@@ -1,0 +1,746 @@
+"""Screening on Apache Spark: the same rule packs, the same batch function, the same hits.
+
+Nothing here re-implements screening. Every Spark task hands each Arrow batch
+it receives through ``DataFrame.mapInArrow`` to the local engine's unit of
+work, :func:`screener.runner.process_chunk`: the Parquet decoder of the local
+readers (column mapping from :func:`screener.io.columns.map_headers`, typing
+and rejects from :func:`screener.io.readers.finish`), then the pure batch
+function :func:`screener.scan.scan_batch`, then
+:func:`screener.flagged.flag_listings` — what a local worker does with a chunk
+of a Parquet file.
+
+>>> from screener import spark as ss
+>>> hits = ss.screen(df)                            # a Spark DataFrame with hits.parquet's columns
+>>> res = ss.screen_all(df, packs=["rules/"])       # .hits .flagged .rejects .counts()
+>>> ss.scan_files_spark(["s3a://bucket/listings/"], "out/")    # the CLI's four outputs
+
+Install with ``pip install 'screener[spark]'`` (pyspark, which needs a Java
+17+ runtime); the core install needs neither, and importing this module does
+not import pyspark.
+
+Shipping the rules: executor-side caching
+-----------------------------------------
+The driver loads, validates and compiles the packs once
+(:func:`~screener.compile.compile_rules`, with its on-disk cache) and
+broadcasts the compiled :class:`~screener.compile.RuleSet` **once per job**.
+A RuleSet pickles as its compiled model only — rules, slots, keys and the
+normalizer tables, about 2 MB for the bundled packs; the automata are left
+out — so Spark sends it to each executor once and no executor parses YAML or
+generates pinyin variants. The function Spark ships with every task holds
+only the ``Broadcast`` handle and the key (pack hash, matcher backend), never
+the RuleSet itself: a RuleSet in the closure would be unpickled again for
+every task. On the executor, :func:`executor_ruleset` looks the key up in
+``_RULESETS``, a module-level dict that lives as long as the Python worker
+process:
+
+* the first batch a Python worker sees unpickles the broadcast value and
+  stores it there; the Aho-Corasick/Hyperscan automata are built lazily by
+  ``RuleSet.matcher`` on the first batch and kept inside that RuleSet, and
+  jieba loads its dictionary once per process likewise;
+* every later batch of the task, and every later task Spark gives the same
+  worker (``spark.python.worker.reuse``, on by default), finds it in the dict.
+  So the automaton is built once per Python worker process per rule set — at
+  most ``spark.executor.cores`` times per executor for a job, however many
+  partitions and batches it scans — and a later job with the same packs on
+  the same workers builds nothing. With worker reuse off it is once per task,
+  still never once per batch.
+
+The key is the pack hash (sha256 over every pack, charmap and override file)
+and the matcher backend, so an edited pack is never served from a stale cache
+and several rule sets can share a worker. The backend is resolved on the
+driver (``auto``: the fastest installed one), so executors need the same
+optional matcher package as the driver — true when they run the same
+environment (packed venv, see the README). Every task's ``stats`` row records
+its worker's pid and how many times that worker loaded this rule set, so
+``tests/test_spark.py`` checks the once-per-process claim rather than assuming it.
+
+Row ids
+-------
+Locally a listing's ``row_id`` is its position in the whole input (files in
+order, records in order; a rejected row leaves a gap). Spark keeps no global
+order, so it is rebuilt deterministically, without collecting anything big
+and without ``zipWithIndex`` (a Python pass over every row) or
+``monotonically_increasing_id`` (not contiguous):
+
+* files (:func:`read_listings`, the CLI): one JVM-only job counts the rows
+  of each file (no data column is decoded); the driver orders the files as the local
+  engine does and turns the counts into offsets; a row's id is its file's
+  offset plus its ``_metadata.row_index``, and its ``source_row`` is
+  ``row_index + 1``. This holds however Spark splits and packs the files into
+  partitions, and equals the local scan's ids on the same files, so the
+  outputs can be compared column for column, ``row_id`` included;
+* a plain DataFrame: rows are counted per partition (same JVM-only job) and a
+  row's id is its position in partition order — the order of
+  ``df.toArrow()``. Both jobs must see the same partitions: true for any
+  deterministic plan; checkpoint a DataFrame that comes out of an unsorted
+  shuffle first (``df.localCheckpoint()``). The row accounting check raises
+  if the two passes disagree.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
+from urllib.parse import unquote, urlparse
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ._version import __version__
+from .compile import RuleSet, compile_packset, compile_rules
+from .errors import InputError, Location, ScreenerError
+from .io.columns import ColumnMapping, map_headers
+from .io.readers import InputFile, RawChunk, Reject, SourceInfo, detect_format, discover
+from .io.writers import OUTPUT_FILES, ScanOutputs
+from .packs import PackSet
+from .runner import FileStats, process_chunk, ruleset_info
+from .schema import FLAGGED_SCHEMA, HITS_SCHEMA, REJECT_COLUMNS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import DataFrame, SparkSession
+
+#: Heap of a local-mode session started by the CLI (override with SPARK_DRIVER_MEMORY).
+LOCAL_DRIVER_MEMORY = "4g"
+#: Hidden provenance columns added by :func:`read_listings`.
+FILE_COL = "__screener_file"
+ROW_INDEX_COL = "__screener_row_index"
+
+REJECTS_SCHEMA = pa.schema([(REJECT_COLUMNS[0], pa.string()), (REJECT_COLUMNS[1], pa.int64()),
+                            (REJECT_COLUMNS[2], pa.string()), (REJECT_COLUMNS[3], pa.string())])
+STATS_SCHEMA = pa.schema(
+    [
+        ("source_file", pa.string()),
+        ("rows_read", pa.int64()),
+        ("rows_scanned", pa.int64()),
+        ("rows_rejected", pa.int64()),
+        ("undecided", pa.string()),  # JSON {rule id: rows}
+        ("warnings", pa.string()),  # JSON {warning: count}
+        ("worker", pa.int64()),  # pid of the Python worker that scanned the batch
+        ("compiles", pa.int64()),  # times that worker loaded this rule set (1 when cached, as it should be)
+    ]
+)
+#: One output row of the scan pass: exactly one of the four structs is set;
+#: k1, k2 give the local engine's output order: (row id, hit number) for hits and flagged
+#: listings, (input position, 0) for rejects, (file rank, partition) for stats.
+PACKED_SCHEMA = pa.schema(
+    [
+        ("k1", pa.int64()),
+        ("k2", pa.int64()),
+        ("hit", pa.struct(list(HITS_SCHEMA))),
+        ("flagged", pa.struct(list(FLAGGED_SCHEMA))),
+        ("reject", pa.struct(list(REJECTS_SCHEMA))),
+        ("stats", pa.struct(list(STATS_SCHEMA))),
+    ]
+)
+
+
+# -- Arrow <-> Spark types ---------------------------------------------------------------
+def spark_schema(schema: pa.Schema):
+    """The Spark ``StructType`` for one of screener's Arrow schemas (string, int32/64, float64, struct)."""
+    from pyspark.sql import types as T
+
+    def conv(t: pa.DataType):
+        if pa.types.is_string(t) or pa.types.is_large_string(t):
+            return T.StringType()
+        if pa.types.is_int32(t):
+            return T.IntegerType()
+        if pa.types.is_int64(t):
+            return T.LongType()
+        if pa.types.is_float64(t):
+            return T.DoubleType()
+        if pa.types.is_struct(t):
+            return T.StructType([T.StructField(f.name, conv(f.type), f.nullable) for f in t])
+        raise TypeError(f"no Spark type for {t}")
+
+    return T.StructType([T.StructField(f.name, conv(f.type), f.nullable) for f in schema])
+
+
+def _require_pyspark() -> None:
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        raise ScreenerError("the Spark engine needs pyspark and Java 17+: pip install 'screener[spark]'") from None
+
+
+# -- executor-side rule set cache -------------------------------------------------------
+_RULESETS: dict[tuple[str, str], RuleSet] = {}
+_COMPILES: Counter = Counter()  # rule sets loaded (and automata built) per key, in this process
+
+
+def executor_ruleset(rules_bc, key: tuple[str, str]) -> RuleSet:
+    """The compiled rule set for ``key`` = (pack hash, matcher backend) in THIS process.
+
+    Unpickled from the broadcast the first time this Python worker process
+    needs it (the model only: the automata are built on first use, once), then
+    served from the module-level ``_RULESETS`` for every later batch and task
+    of any job (see the module docstring). ``rules_bc`` is a Spark
+    ``Broadcast`` of a :class:`RuleSet` (or the RuleSet itself).
+    """
+    rs = _RULESETS.get(key)
+    if rs is None:
+        rs = rules_bc.value if hasattr(rules_bc, "value") else rules_bc
+        if (rs.hash, rs.backend) != key:  # pragma: no cover - a broken broadcast
+            raise ScreenerError(f"broadcast rules are {rs.hash[:12]}/{rs.backend}, expected {key[0][:12]}/{key[1]}")
+        _RULESETS[key] = rs
+        _COMPILES[key] += 1
+    return rs
+
+
+# -- the job description shipped with every task -----------------------------------------
+@dataclass(frozen=True)
+class _Job:
+    """Everything a task needs: small, picklable; the packs and offsets travel as broadcasts."""
+
+    rules: Any  # Broadcast[RuleSet]: the compiled model, no automata
+    key: tuple[str, str]  # (pack hash, backend)
+    mapping: ColumnMapping  # over ``raw_columns``
+    raw_columns: tuple[str, ...]  # mapped source columns, in the local Parquet reader's order
+    files: bool  # provenance columns present (read_listings)
+    source_name: str  # source_file for a plain DataFrame
+    offsets: Any  # Broadcast[dict]: file uri -> (first row id, display name, rank), or partition -> first row id
+
+
+def _partition_id() -> int:
+    from pyspark import TaskContext
+
+    tc = TaskContext.get()
+    return tc.partitionId() if tc is not None else 0
+
+
+def _pieces(batch: pa.RecordBatch, files: bool) -> list[tuple[int, int]]:
+    """Split a batch where the file changes or the row index jumps: each piece is consecutive records."""
+    n = batch.num_rows
+    if not files or n < 2:
+        return [(0, n)]
+    fp = batch.column(FILE_COL)
+    ri = batch.column(ROW_INDEX_COL).to_numpy(zero_copy_only=False)
+    same_file = pc.equal(fp.slice(1), fp.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+    cuts = np.flatnonzero(~same_file | (ri[1:] != ri[:-1] + 1)) + 1
+    bounds = [0, *cuts.tolist(), n]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def _packed(kind: str, table: pa.Table, k1, k2) -> pa.RecordBatch:
+    n = table.num_rows
+    arrays = [pa.array(k1, pa.int64()), pa.array(k2, pa.int64())]
+    for f in list(PACKED_SCHEMA)[2:]:
+        if f.name == kind:
+            t = table.combine_chunks()
+            arrays.append(pa.StructArray.from_arrays([t.column(i).combine_chunks() for i in range(t.num_columns)],
+                                                     fields=list(f.type)))
+        else:
+            arrays.append(pa.nulls(n, f.type))
+    return pa.RecordBatch.from_arrays(arrays, schema=PACKED_SCHEMA)
+
+
+def _scan_partition(job: _Job, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """The scan pass: each piece of each batch goes through the local engine's unit of work.
+
+    :func:`screener.runner.process_chunk` decodes a raw Parquet chunk
+    (canonical columns, rejects), numbers its rows from ``first_row_id``, runs
+    :func:`scan_batch` and :func:`flag_listings` — exactly what a local worker
+    does with a chunk of a Parquet file.
+    """
+    rs = executor_ruleset(job.rules, job.key)
+    pid = _partition_id()
+    offsets = job.offsets.value
+    position = offsets.get(pid, 0) if not job.files else 0  # a plain DataFrame: rows before this partition
+    per_file: dict[str, list] = {}  # name -> [rank, read, scanned, rejected, warnings, undecided]
+    for batch in batches:
+        if not batch.num_rows:
+            continue
+        raw_batch = pa.RecordBatch.from_arrays([batch.column(c) for c in job.raw_columns], names=list(job.raw_columns))
+        for a, z in _pieces(batch, job.files):
+            if job.files:
+                uri = batch.column(FILE_COL)[a].as_py()
+                if uri not in offsets:
+                    raise ScreenerError(f"{uri}: not seen by the counting pass (did the input change?)")
+                file_first, name, rank = offsets[uri]
+                index = batch.column(ROW_INDEX_COL).slice(a, z - a).to_numpy(zero_copy_only=False).astype(np.int64)
+                numbers, first = index + 1, file_first + int(index[0])
+            else:
+                name, rank = job.source_name, 0
+                numbers = np.arange(position + 1, position + 1 + z - a, dtype=np.int64)
+                first = position
+                position += z - a
+            raw = RawChunk(SourceInfo(name, "parquet", None, job.mapping), "arrow", raw_batch.slice(a, z - a), numbers)
+            res = process_chunk(raw, first, rs)
+            st = per_file.setdefault(name, [rank, 0, 0, 0, Counter(), Counter()])
+            st[1] += res.rows_read
+            st[2] += res.rows_scanned
+            st[3] += len(res.rejects)
+            st[4].update(res.warnings)
+            st[5].update(res.undecided)
+            if res.hits.num_rows:
+                ids = res.hits.column("row_id").to_numpy()
+                yield _packed("hit", res.hits, ids, np.arange(len(ids), dtype=np.int64))
+            if res.flagged.num_rows:
+                yield _packed("flagged", res.flagged, res.flagged.column("row_id").to_numpy(),
+                              np.zeros(res.flagged.num_rows, np.int64))
+            if res.rejects:
+                t = pa.Table.from_pylist([r.__dict__ for r in res.rejects], schema=REJECTS_SCHEMA)
+                # the reject's position in the whole input, as a row id would be
+                k1 = [first + int(np.searchsorted(numbers, r.row)) if r.row is not None else first for r in res.rejects]
+                yield _packed("reject", t, k1, np.zeros(len(k1), np.int64))
+    if per_file:
+        items = list(per_file.items())
+        t = pa.Table.from_pydict(
+            {"source_file": [n for n, _ in items], "rows_read": [s[1] for _, s in items],
+             "rows_scanned": [s[2] for _, s in items], "rows_rejected": [s[3] for _, s in items],
+             "undecided": [json.dumps(dict(s[5])) for _, s in items],
+             "warnings": [json.dumps(dict(s[4]), ensure_ascii=False) for _, s in items],
+             "worker": [os.getpid()] * len(items), "compiles": [_COMPILES[job.key]] * len(items)},
+            schema=STATS_SCHEMA)
+        yield _packed("stats", t, [s[0] for _, s in items], [pid] * len(items))
+
+
+# -- driver side -------------------------------------------------------------------------------
+def _ruleset(packs, overrides: Iterable[str | Path]) -> RuleSet:
+    """Compile (and so validate) on the driver: a RuleSet as is, a PackSet, or pack paths (None: bundled)."""
+    if isinstance(packs, RuleSet):
+        return packs
+    if isinstance(packs, PackSet):
+        return compile_packset(packs)
+    if isinstance(packs, (str, Path)):
+        packs = [packs]
+    return compile_rules(None if packs is None else list(packs), list(overrides))
+
+
+def _quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _local_path(uri: str) -> str | None:
+    u = urlparse(uri)
+    if u.scheme in ("", "file"):
+        return os.path.realpath(unquote(u.path))
+    return None
+
+
+@dataclass
+class SparkScan:
+    """A screening of Spark data: lazy DataFrames of each output, and the counts."""
+
+    hits: "DataFrame"
+    flagged: "DataFrame"
+    rejects: "DataFrame"
+    stats: "DataFrame"  # one row per (task, source): rows_read/scanned/rejected, undecided, warnings, worker
+    packed: "DataFrame"  # all four, as computed by the one scan pass (persist it to reuse)
+    ruleset: RuleSet
+    sources: list[dict] = field(default_factory=list)  # the counting pass: name, rows, first row id, in order
+
+    @property
+    def rows(self) -> int:
+        return sum(s["rows"] for s in self.sources)
+
+    def counts(self) -> dict:
+        """rows_read, rows_scanned, rows_rejected, rows_flagged, hits (one Spark job); checks the accounting."""
+        from pyspark.sql import functions as F
+
+        row = self.packed.agg(
+            F.sum("stats.rows_read").alias("rows_read"), F.sum("stats.rows_scanned").alias("rows_scanned"),
+            F.sum("stats.rows_rejected").alias("rows_rejected"),
+            F.count("flagged").alias("rows_flagged"), F.count("hit").alias("hits"),
+        ).first()
+        out = {k: int(row[k] or 0) for k in ("rows_read", "rows_scanned", "rows_rejected", "rows_flagged", "hits")}
+        _check_accounting(out, self.rows)
+        return out
+
+
+def _check_accounting(counts: dict, counted: int) -> None:
+    if counts["rows_read"] != counts["rows_scanned"] + counts["rows_rejected"]:
+        raise AssertionError(f"row accounting broke: read {counts['rows_read']} != scanned "
+                             f"{counts['rows_scanned']} + rejected {counts['rows_rejected']}")
+    if counted != counts["rows_read"]:
+        raise ScreenerError(f"the input changed between the counting and the scanning pass ({counted} then "
+                            f"{counts['rows_read']} rows): checkpoint a non-deterministic DataFrame first")
+
+
+@dataclass
+class _Plan:
+    """How one DataFrame's columns are read: the mapped source columns, in the local reader's order."""
+
+    df: "DataFrame"
+    mapping: ColumnMapping  # as map_headers found it over all the DataFrame's columns (for the summary)
+    projected: ColumnMapping  # the same over ``raw_columns`` only
+    raw_columns: tuple[str, ...]
+    files: bool
+
+
+def _plan(df: "DataFrame", mapping: Mapping[str, str] | None, name: str) -> _Plan:
+    files = FILE_COL in df.columns and ROW_INDEX_COL in df.columns
+    headers = [c for c in df.columns if c not in (FILE_COL, ROW_INDEX_COL)]
+    cm = map_headers(headers, mapping, name)
+    raw_columns = tuple(headers[i] for i in cm.sources.values())
+    pm = ColumnMapping(sources={c: k for k, c in enumerate(cm.sources)}, headers=raw_columns,
+                       ignored=cm.ignored, notes=cm.notes)
+    return _Plan(df, cm, pm, raw_columns, files)
+
+
+def _file_counts(*dfs: "DataFrame") -> dict[str, int]:
+    """Rows per file, in the JVM only (no data column decoded, no Python worker); one job for all ``dfs``."""
+    from pyspark.sql import functions as F
+
+    counted = [df.groupBy(F.col(FILE_COL)).count() for df in dfs]
+    return {r[0]: int(r[1]) for r in functools.reduce(lambda a, b: a.union(b), counted).collect()}
+
+
+def _file_offsets(counts: Mapping[str, int], file_order: Sequence[str] | None,
+                  file_names: Mapping[str, str] | None) -> tuple[dict, list[dict]]:
+    """File uri -> (first row id, display name, rank): files in ``file_order``, then the rest by URI."""
+    order: dict[str, int] = {}
+    for i, f in enumerate(file_order or ()):
+        order.setdefault(_local_path(f) or f, i)
+    display = {(_local_path(k) or k): v for k, v in (file_names or {}).items()}
+    ident = {u: _local_path(u) or u for u in counts}
+    offsets, sources, first = {}, [], 0
+    for rank, u in enumerate(sorted(counts, key=lambda u: (order.get(ident[u], len(order)), u))):
+        name = display.get(ident[u], u)
+        offsets[u] = (first, name, rank)
+        sources.append({"name": name, "uri": u, "rows": counts[u], "first_row_id": first})
+        first += counts[u]
+    return offsets, sources
+
+
+def _scan(plan: _Plan, rules_bc, key: tuple[str, str], offsets_bc, source_name: str) -> "DataFrame":
+    """The scan pass over one DataFrame: the packed outputs (see ``PACKED_SCHEMA``)."""
+    from pyspark.sql import functions as F
+
+    job = _Job(rules=rules_bc, key=key, mapping=plan.projected, raw_columns=plan.raw_columns, files=plan.files,
+               source_name=source_name, offsets=offsets_bc)
+    meta = (FILE_COL, ROW_INDEX_COL) if plan.files else ()
+    projected = plan.df.select(*[F.col(_quote(c)) for c in plan.raw_columns + meta])
+    return projected.mapInArrow(functools.partial(_scan_partition, job), spark_schema(PACKED_SCHEMA))
+
+
+def _result(packed: "DataFrame", rs: RuleSet, sources: list[dict]) -> SparkScan:
+    from pyspark.sql import functions as F
+
+    return SparkScan(
+        hits=packed.where(F.col("hit").isNotNull()).select("hit.*"),
+        flagged=packed.where(F.col("flagged").isNotNull()).select("flagged.*"),
+        rejects=packed.where(F.col("reject").isNotNull()).select("reject.*"),
+        stats=packed.where(F.col("stats").isNotNull()).select("stats.*"),
+        packed=packed, ruleset=rs, sources=sources,
+    )
+
+
+def screen_all(df: "DataFrame", packs=None, overrides: Iterable[str | Path] = (), mapping: Mapping[str, str] | None = None,
+               *, source_name: str = "<dataframe>", file_order: Sequence[str] | None = None,
+               file_names: Mapping[str, str] | None = None) -> SparkScan:
+    """Screen a Spark DataFrame of listings in any export's column names.
+
+    ``packs``: None (the bundled packs), pack files/directories, a
+    :class:`PackSet` or a :class:`RuleSet`; ``overrides``: overrides files;
+    ``mapping``: explicit ``{source column: canonical column}`` as ``--map``.
+    Runs one small JVM-only Spark job now (row counts for the row ids, see the
+    module docstring); the scan runs when an output is used. ``hits`` has
+    exactly hits.parquet's columns and types, ``flagged`` flagged.parquet's,
+    ``rejects`` rejects.csv's.
+
+    A DataFrame from :func:`read_listings` carries file provenance:
+    ``source_file``/``source_row`` are the file and record number, and row ids
+    follow the files in ``file_order`` (local paths or URIs; any others after
+    them, by URI). ``file_names`` maps a local path or URI to the name written
+    to ``source_file`` (default: the URI). A plain DataFrame is one source
+    called ``source_name``, in partition order.
+    """
+    _require_pyspark()
+    from pyspark.sql import functions as F
+
+    rs = _ruleset(packs, overrides)
+    plan = _plan(df, mapping, source_name)
+    if plan.files:
+        offsets, sources = _file_offsets(_file_counts(df), file_order, file_names)
+    else:
+        counts = dict(df.select(F.spark_partition_id().alias("p")).groupBy("p").count().collect())
+        offsets, sources, first = {}, [], 0
+        for p in sorted(counts):
+            offsets[p] = first
+            sources.append({"name": source_name, "partition": p, "rows": counts[p], "first_row_id": first})
+            first += counts[p]
+    sc = df.sparkSession.sparkContext
+    packed = _scan(plan, sc.broadcast(rs), (rs.hash, rs.backend), sc.broadcast(offsets), source_name)
+    return _result(packed, rs, sources)
+
+
+def screen(df: "DataFrame", packs=None, overrides: Iterable[str | Path] = (), mapping: Mapping[str, str] | None = None) -> "DataFrame":
+    """Hits of a Spark DataFrame of listings: exactly hits.parquet's columns and types.
+
+    See :func:`screen_all` for the arguments and row ids, and the module
+    docstring for the executor-side caching of the compiled rules.
+    """
+    return screen_all(df, packs, overrides, mapping).hits
+
+
+def flagged_listings(df: "DataFrame", packs=None, overrides: Iterable[str | Path] = (),
+                     mapping: Mapping[str, str] | None = None) -> "DataFrame":
+    """One row per flagged listing: exactly flagged.parquet's columns and types (``flag_listings`` per batch)."""
+    return screen_all(df, packs, overrides, mapping).flagged
+
+
+def read_listings(spark: "SparkSession", paths: Sequence[str]) -> "DataFrame":
+    """Parquet files or dataset directories (any Hadoop URI) with file provenance for :func:`screen_all`.
+
+    Spark gives a dataset one schema: files whose columns differ belong in
+    separate calls (:func:`scan_files_spark` groups local files by schema).
+    """
+    from pyspark.sql import functions as F
+
+    df = spark.read.parquet(*paths)
+    return df.select("*", F.col("_metadata.file_path").alias(FILE_COL), F.col("_metadata.row_index").alias(ROW_INDEX_COL))
+
+
+# -- the CLI's scan, on Spark --------------------------------------------------------------------
+def _inputs(inputs: Sequence[str | os.PathLike]) -> tuple[list[Path], list[str]]:
+    """Local Parquet files (in the local engine's order) and remote URIs."""
+    local, remote = [], []
+    for item in inputs:
+        s = str(item)
+        if "://" in s and not s.startswith("file://"):
+            remote.append(s)
+        else:
+            local.append(unquote(urlparse(s).path) if s.startswith("file://") else s)
+    files = discover(local) if local else []
+    for p in files:
+        if detect_format(p) != "parquet":
+            raise InputError("the Spark engine reads Parquet; scan CSV, JSONL and XLSX with the local engine "
+                             "or convert them first", Location(str(p)))
+    return files, remote
+
+
+def _schema_groups(files: Sequence[Path]) -> list[list[Path]]:
+    """Local files grouped by Parquet schema (footers only), each group in input order."""
+    import pyarrow.parquet as pq
+
+    groups: dict[tuple, list[Path]] = {}
+    for p in files:
+        try:
+            schema = pq.read_schema(p)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputError(f"not a readable Parquet file: {exc}", Location(str(p))) from None
+        groups.setdefault(tuple((f.name, str(f.type)) for f in schema), []).append(p)
+    return list(groups.values())
+
+
+def _session(master: str | None, app: str = "screener"):
+    """The active session (spark-submit, a notebook) or a new one; ``master`` overrides."""
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None and master is None:
+        return active
+    b = SparkSession.builder.appName(app)
+    if master is None or master.startswith("local"):
+        # local workers run this interpreter (with screener), not whatever python3 is first on PATH
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        if "SPARK_DRIVER_MEMORY" not in os.environ:
+            # in local mode the tasks run in the driver JVM: its default 1 GB heap thrashes on long texts
+            # (1M listings: 322 s with 1g, 135 s with 4g on local[2])
+            b = b.config("spark.driver.memory", LOCAL_DRIVER_MEMORY)
+    if master:
+        b = b.master(master)  # else: spark-submit's, or pyspark's default local[*]
+    return b.getOrCreate()
+
+
+def _stream_outputs(packed: "DataFrame", rows: int = 20_000) -> Iterator[tuple[str, pa.Table]]:
+    """Hits, then flagged listings, then rejects, each in the local engine's order, as Arrow tables.
+
+    One sort and one pass of ``toLocalIterator`` (one partition at a time), so
+    the driver holds ``rows`` rows at most, however large the outputs.
+    """
+    from pyspark.sql import functions as F
+
+    kinds = (("hit", HITS_SCHEMA), ("flagged", FLAGGED_SCHEMA), ("reject", REJECTS_SCHEMA))
+    kind = F.when(F.col("hit").isNotNull(), 0).when(F.col("flagged").isNotNull(), 1).otherwise(2)
+    rows_df = (packed.where(F.col("stats").isNull()).select(kind.alias("kind"), "k1", "k2", "hit", "flagged", "reject")
+               .orderBy("kind", "k1", "k2"))
+    buf: list[dict] = []
+    current = 0
+    for r in rows_df.toLocalIterator(prefetchPartitions=True):
+        if r["kind"] != current or len(buf) >= rows:
+            if buf:
+                yield kinds[current][0], pa.Table.from_pylist(buf, schema=kinds[current][1])
+            buf, current = [], r["kind"]
+        buf.append(r[kinds[current][0]].asDict())
+    if buf:
+        yield kinds[current][0], pa.Table.from_pylist(buf, schema=kinds[current][1])
+
+
+def screen_files(spark: "SparkSession", inputs: Sequence[str | os.PathLike], packs=None,
+                 overrides: Iterable[str | Path] = (), mapping: Mapping[str, str] | None = None
+                 ) -> tuple[SparkScan, list[tuple[str, ColumnMapping, Path | None]]]:
+    """Screen Parquet inputs as the local engine reads them; also returns (name, mapping, local path) per file.
+
+    Local files (files, directories, globs) are ordered as the local engine
+    orders them and grouped by schema, each group mapped on its own headers
+    as the local readers map each file; remote URIs form one dataset after them.
+    """
+    _require_pyspark()
+    from pyspark.errors import PySparkException
+
+    rs = _ruleset(packs, overrides)
+    files, remote = _inputs(inputs)
+    groups: list[tuple[list[str], dict[str, Path]]] = [
+        ([p.resolve().as_uri() for p in g], {str(p.resolve()): p for p in g}) for g in _schema_groups(files)]
+    if remote:
+        groups.append((remote, {}))
+    plans: list[_Plan] = []
+    plan_of: dict[str, _Plan] = {}  # resolved local path -> its group's plan
+    remote_uris: set[str] = set()
+    for paths, local in groups:
+        try:
+            df = read_listings(spark, paths)
+        except PySparkException as exc:
+            raise InputError(f"Spark cannot read the input: {str(exc).splitlines()[0]}", Location(paths[0])) from None
+        plan = _plan(df, mapping, str(next(iter(local.values()), paths[0])))
+        plans.append(plan)
+        plan_of.update({k: plan for k in local})
+    counts = _file_counts(*(p.df for p in plans))  # one JVM-only job for all groups
+    if remote:
+        remote_uris = {u for u in counts if _local_path(u) not in plan_of}
+    offsets, sources = _file_offsets(counts, [str(p.resolve()) for p in files], {str(p.resolve()): str(p) for p in files})
+    sc = spark.sparkContext
+    rules_bc, offsets_bc = sc.broadcast(rs), sc.broadcast(offsets)
+    packed = None
+    for plan in plans:
+        part = _scan(plan, rules_bc, (rs.hash, rs.backend), offsets_bc, "")
+        packed = part if packed is None else packed.union(part)
+    # every local input file (empty ones too, as the local engine lists them), then the remote ones
+    described: list[tuple[str, ColumnMapping, Path | None]] = [
+        (str(p), plan_of[str(p.resolve())].mapping, p) for p in files]
+    remote_plan = plans[-1] if remote else None
+    described += [(s["name"], remote_plan.mapping, None) for s in sources if s["uri"] in remote_uris]
+    return _result(packed, rs, sources), described
+
+
+def scan_files_spark(
+    inputs: Sequence[str | os.PathLike],
+    outdir: str | os.PathLike,
+    packs=None,
+    overrides: Iterable[str | Path] = (),
+    *,
+    mapping: Mapping[str, str] | None = None,
+    master: str | None = None,
+    spark: "SparkSession | None" = None,
+    chunk_rows: int | None = None,
+) -> dict:
+    """``screener scan --engine spark``: Parquet inputs → the local engine's four outputs in ``outdir``.
+
+    ``inputs``: local Parquet files, directories or globs (read in the local
+    engine's order, so row ids match it) and/or Hadoop URIs (``hdfs://``,
+    ``s3a://``: one dataset, after the local files). The scan runs on the
+    cluster; the outputs are streamed to the driver in order and written by
+    the local engine's :class:`ScanOutputs` (same files, BOM, formula
+    neutralising, atomic commit). ``summary.json`` has the local runner's keys.
+    """
+    _require_pyspark()
+    from pyspark import StorageLevel
+
+    started_wall = datetime.now(timezone.utc)
+    t0 = time.perf_counter()
+    rs = _ruleset(packs, overrides)  # validates the packs before a JVM starts
+    _inputs(inputs)  # input errors before a JVM starts
+    if spark is None:
+        spark = _session(master)
+    if chunk_rows:
+        spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(chunk_rows))
+    res, described = screen_files(spark, inputs, rs, (), mapping)
+    packed = res.packed.persist(StorageLevel.MEMORY_AND_DISK)
+    outputs = ScanOutputs(outdir)
+    try:
+        per_file: dict[str, dict] = {}
+        undecided: Counter = Counter()
+        for s in res.stats.toArrow().to_pylist():
+            d = per_file.setdefault(s["source_file"], {"rows_read": 0, "rows_scanned": 0, "rows_rejected": 0, "warnings": Counter()})
+            for k in ("rows_read", "rows_scanned", "rows_rejected"):
+                d[k] += s[k]
+            d["warnings"].update(json.loads(s["warnings"]))
+            undecided.update(json.loads(s["undecided"]))
+        hits_per_rule: Counter = Counter()
+        hits_per_category: Counter = Counter()
+        flagged_per_category: Counter = Counter()
+        n_hits = n_flagged = 0
+        empty_f, empty_h = FLAGGED_SCHEMA.empty_table(), HITS_SCHEMA.empty_table()
+        for kind, table in _stream_outputs(packed):
+            if kind == "hit":
+                outputs.write(table, empty_f, [])
+                n_hits += table.num_rows
+                hits_per_rule.update(table.column("rule_id").to_pylist())
+                hits_per_category.update(table.column("category").to_pylist())
+            elif kind == "flagged":
+                outputs.write(empty_h, table, [])
+                n_flagged += table.num_rows
+                for cats in table.column("categories").to_pylist():
+                    flagged_per_category.update(cats.split(";"))
+            else:
+                outputs.write(empty_h, empty_f, [Reject(**r) for r in table.to_pylist()])
+    except BaseException:
+        outputs.abort()
+        packed.unpersist()
+        raise
+    packed.unpersist()
+    seconds = time.perf_counter() - t0
+    input_docs = []
+    empty = {"rows_read": 0, "rows_scanned": 0, "rows_rejected": 0, "warnings": Counter()}
+    for name, cm, path in described:
+        d = per_file.get(name, empty)
+        if path is not None:
+            src = InputFile(path=path, format="parquet", size=path.stat().st_size, mapping=cm)
+            src.warnings.update(d["warnings"])
+            input_docs.append(FileStats(src, d["rows_read"], d["rows_scanned"], d["rows_rejected"]).as_dict())
+        else:  # a remote file: no size or checksum from here
+            input_docs.append({
+                "path": name, "format": "parquet", "size": None, "sha256": None, "encoding": None,
+                "rows_read": d["rows_read"], "rows_scanned": d["rows_scanned"], "rows_rejected": d["rows_rejected"],
+                "columns": {c: cm.headers[i] for c, i in cm.sources.items()}, "ignored_columns": list(cm.ignored),
+                "warnings": dict(d["warnings"]) | {n: 1 for n in cm.notes},
+            })
+    rows_read = sum(d["rows_read"] for d in input_docs)
+    rows_scanned = sum(d["rows_scanned"] for d in input_docs)
+    rows_rejected = sum(d["rows_rejected"] for d in input_docs)
+    bytes_total = sum(d["size"] or 0 for d in input_docs)
+    summary = {
+        "engine": {"name": "screener", "version": __version__, "runner": "spark", "spark": spark.version,
+                   "master": spark.sparkContext.master},
+        "rules": ruleset_info(rs),
+        "rows_read": rows_read,
+        "rows_scanned": rows_scanned,
+        "rows_rejected": rows_rejected,
+        "rows_flagged": n_flagged,
+        "hits": n_hits,
+        "hits_per_category": dict(sorted(hits_per_category.items())),
+        "flagged_per_category": dict(sorted(flagged_per_category.items())),
+        "hits_per_rule": dict(sorted(hits_per_rule.items())),
+        "checks_undecided": dict(sorted(undecided.items())),
+        "inputs": input_docs,
+        "workers": spark.sparkContext.defaultParallelism,
+        "started_at": started_wall.isoformat(timespec="seconds"),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "seconds": round(seconds, 3),
+        "throughput": {
+            "rows_per_second": round(rows_read / seconds, 1) if seconds else None,
+            "mb_per_second": round(bytes_total / 1e6 / seconds, 2) if seconds else None,
+        },
+        "outputs": {name: name for name in OUTPUT_FILES},
+    }
+    try:
+        _check_accounting({"rows_read": rows_read, "rows_scanned": rows_scanned, "rows_rejected": rows_rejected}, res.rows)
+    except BaseException:
+        outputs.abort()
+        raise
+    outputs.commit(summary)
+    return summary
+
+
+__all__ = ["screen", "screen_all", "screen_files", "flagged_listings", "read_listings", "scan_files_spark",
+           "SparkScan", "executor_ruleset", "spark_schema"]
