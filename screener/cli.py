@@ -79,8 +79,11 @@ def main() -> None:
               help="Also write the investigator report (OUTDIR/report.xlsx and report.html); see 'screener report'.")
 @click.option("--previous", type=click.Path(exists=True, file_okay=False), default=None, metavar="OLD_OUTDIR",
               help="With --report: compare with an earlier scan's outputs (new / still flagged / gone).")
+@click.option("--resume", is_flag=True,
+              help="Continue a killed or interrupted scan into OUTDIR from its last completed chunk "
+                   "(same inputs, rules and options; refused if any changed).")
 def scan(inputs, outdir, rules, overrides, maps, chunk_rows, workers, engine, master, quiet, make_report,
-         previous) -> None:
+         previous, resume) -> None:
     """Scan INPUT files, directories or globs (CSV/TSV, JSONL, Parquet, XLSX)."""
     from .io.columns import parse_map_options
     from .runner import scan_files
@@ -88,6 +91,8 @@ def scan(inputs, outdir, rules, overrides, maps, chunk_rows, workers, engine, ma
     with _errors():
         mapping = parse_map_options(maps)
         if engine == "spark":
+            if resume:
+                raise click.UsageError("--resume works with the local engine, not --engine spark")
             from .spark import scan_files_spark
 
             summary = scan_files_spark(inputs, outdir, list(rules) or None, list(overrides), mapping=mapping,
@@ -102,7 +107,7 @@ def scan(inputs, outdir, rules, overrides, maps, chunk_rows, workers, engine, ma
 
         with _progress(quiet) as on_progress:
             summary = scan_files(inputs, outdir, rs, mapping=mapping, chunk_rows=chunk_rows,
-                                 workers=workers or default_workers(), on_progress=on_progress)
+                                 workers=workers or default_workers(), on_progress=on_progress, resume=resume)
     if not quiet:
         _print_summary(summary, outdir)
     if make_report:

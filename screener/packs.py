@@ -593,7 +593,7 @@ def parse_pack(doc: YMap, path: str, raw: bytes, normalizer: Normalizer) -> tupl
     ctx.check_keys(doc, PACK_KEYS | {k for k in doc if str(k).startswith("x-")}, "pack")
     code = doc.get("pack")
     taxonomy = categories()
-    if code not in taxonomy:
+    if not isinstance(code, str) or code not in taxonomy:  # a list/mapping is unhashable
         hint = difflib.get_close_matches(str(code), list(taxonomy), n=1)
         ctx.err(f"unknown category {code!r}" + (f" (did you mean {hint[0]!r}?)" if hint else ""), doc.line_of("pack"))
         return None, ctx.errors

@@ -6,6 +6,13 @@ run inline (``workers=1``) or in a pool of worker processes, each of which
 compiles the rule set once. Results are written in input order, so outputs do
 not depend on the number of workers, and at most ``2 × workers`` chunks are in
 flight, so memory does not grow with the input.
+
+Every chunk's results go to a part file and a checkpoint (see
+:class:`~screener.io.writers.ScanParts`), so ``resume=True`` continues a killed
+scan from its last completed chunk; the checkpoint records the rule-pack hash,
+the inputs (path, size, mtime) and the options that decide the chunks, and a
+resume with any of them changed is refused. Duplicate item_ids are counted
+with 8-byte hashes (:class:`SeenIds`), kept and scanned.
 """
 
 from __future__ import annotations
@@ -27,11 +34,20 @@ import pyarrow as pa
 
 from ._version import __version__
 from .compile import RuleSet, compile_rules
+from .errors import Location, ScreenerError
 from .flagged import flag_listings
 from .io.readers import DEFAULT_CHUNK_ROWS, InputFile, RawChunk, Reject, decode, discover, iter_raw, open_source, preflight
-from .io.writers import OUTPUT_FILES, ScanOutputs
+from .io.writers import OUTPUT_FILES, ScanParts
 from .scan import scan_batch
 from .schema import FLAGGED_SCHEMA, HITS_SCHEMA, ROW_ID, SOURCE_ROW
+
+
+W_DUPLICATE = "item_id repeats an earlier row (kept and scanned)"
+CHECKPOINT_FORMAT = "screener-checkpoint-1"
+
+
+class ResumeError(ScreenerError):
+    """A scan cannot be resumed: its rules, inputs or options changed."""
 
 
 @dataclass
@@ -40,6 +56,16 @@ class FileStats:
     rows_read: int = 0
     rows_scanned: int = 0
     rows_rejected: int = 0
+    # warnings found while decoding chunks (the reader's own are in source.warnings)
+    chunk_warnings: Counter = field(default_factory=Counter)
+
+    def state(self) -> dict:
+        return {"rows_read": self.rows_read, "rows_scanned": self.rows_scanned, "rows_rejected": self.rows_rejected,
+                "warnings": dict(self.chunk_warnings)}
+
+    def restore(self, state: dict) -> None:
+        self.rows_read, self.rows_scanned, self.rows_rejected = state["rows_read"], state["rows_scanned"], state["rows_rejected"]
+        self.chunk_warnings = Counter(state["warnings"])
 
     def as_dict(self) -> dict:
         s = self.source
@@ -54,7 +80,7 @@ class FileStats:
             "rows_rejected": self.rows_rejected,
             "columns": {c: s.mapping.headers[i] for c, i in s.mapping.sources.items()} if s.mapping else {},
             "ignored_columns": list(s.mapping.ignored) if s.mapping else [],
-            "warnings": dict(s.warnings) | ({n: 1 for n in s.mapping.notes} if s.mapping else {}),
+            "warnings": dict(s.warnings + self.chunk_warnings) | ({n: 1 for n in s.mapping.notes} if s.mapping else {}),
         }
 
 
@@ -77,6 +103,45 @@ class ChunkResult:
     undecided: dict[str, int]
     rows_read: int
     rows_scanned: int
+    id_hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))  # 8 bytes per scanned row
+
+
+class SeenIds:
+    """item_ids seen so far, as 64-bit hashes in sorted runs (8 bytes per distinct id).
+
+    Runs are merged like a binary counter, so adding n ids costs O(n log n)
+    overall and a lookup one binary search per run (at most log₂ n runs).
+    Two different ids share a hash with probability about n²/2⁶⁵ (under 1 in
+    3,000 at 100 million listings): the duplicate count may then be one too high.
+    """
+
+    def __init__(self) -> None:
+        self.runs: list[np.ndarray] = []
+
+    def add(self, hashes: np.ndarray) -> int:
+        """Add one chunk's hashes; how many of its rows repeat an id of an earlier row."""
+        if not len(hashes):
+            return 0
+        uniq, counts = np.unique(np.asarray(hashes, np.uint64), return_counts=True)
+        seen = np.zeros(len(uniq), bool)
+        for run in self.runs:
+            pos = np.minimum(np.searchsorted(run, uniq), len(run) - 1)
+            seen |= run[pos] == uniq
+        # an id of an earlier chunk repeats at every occurrence; a new one at all but its first
+        repeats = int(counts[seen].sum()) + int((counts[~seen] - 1).sum())
+        new = uniq[~seen]
+        if len(new):
+            self.runs.append(new)
+            while len(self.runs) > 1 and len(self.runs[-2]) <= 2 * len(self.runs[-1]):
+                b, a = self.runs.pop(), self.runs.pop()
+                merged = np.concatenate([a, b])
+                merged.sort(kind="stable")
+                self.runs.append(merged)
+        return repeats
+
+    @property
+    def nbytes(self) -> int:
+        return sum(r.nbytes for r in self.runs)
 
 
 def file_sha256(path: Path) -> str:
@@ -112,6 +177,14 @@ def with_row_ids(table: pa.Table, first: int) -> pa.Table:
     return table.append_column(ROW_ID, ids)
 
 
+def id_hashes(item_ids: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """64-bit hashes of item_ids, the same in every process (pandas' SipHash with a fixed key)."""
+    import pandas as pd
+
+    values = item_ids.to_numpy(zero_copy_only=False).astype(object)
+    return pd.util.hash_array(values, categorize=False).astype(np.uint64, copy=False)
+
+
 def process_chunk(raw: RawChunk, first_row_id: int, rs: RuleSet) -> ChunkResult:
     """Decode, scan and flag one raw chunk: the unit of work of a worker.
 
@@ -129,7 +202,8 @@ def process_chunk(raw: RawChunk, first_row_id: int, rs: RuleSet) -> ChunkResult:
         batch = table.combine_chunks().to_batches()[0]
         res = scan_batch(batch, rs)
         hits, flagged, undecided = res.hits, flag_listings(res.hits, batch, rs), res.undecided
-    return ChunkResult(hits, flagged, chunk.rejects, chunk.warnings, undecided, chunk.rows_read, table.num_rows)
+    return ChunkResult(hits, flagged, chunk.rejects, chunk.warnings, undecided, chunk.rows_read, table.num_rows,
+                       id_hashes(table.column("item_id")) if table.num_rows else np.zeros(0, np.uint64))
 
 
 # -- worker processes ----------------------------------------------------------------------
@@ -162,9 +236,9 @@ def _mp_context():
 
 
 def _results(
-    raws: Iterator[tuple[int, RawChunk, int]], rs: RuleSet, workers: int
-) -> Iterator[tuple[int, RawChunk, ChunkResult]]:
-    """(file index, raw chunk, result) in input order."""
+    raws: Iterator[tuple[object, RawChunk, int]], rs: RuleSet, workers: int
+) -> Iterator[tuple[object, RawChunk, ChunkResult]]:
+    """(tag, raw chunk, result) in input order; ``tag`` is passed through."""
     if workers <= 1:
         for fi, raw, first in raws:
             yield fi, raw, process_chunk(raw, first, rs)
@@ -186,6 +260,43 @@ def _results(
             raise
 
 
+def _input_identity(sources: Sequence[InputFile]) -> list[dict]:
+    out = []
+    for s in sources:
+        st = s.path.stat()
+        out.append({"path": s.name, "resolved": str(s.path.resolve()), "format": s.format, "size": st.st_size,
+                    "mtime_ns": st.st_mtime_ns})
+    return out
+
+
+def _check_resumable(state: dict, expected: dict, outdir: Path) -> None:
+    """Refuse to resume when anything that decides the outputs changed."""
+    where = str(outdir)
+    if state.get("format") != CHECKPOINT_FORMAT or state.get("engine") != expected["engine"]:
+        raise ResumeError(f"the interrupted scan was made by another screener version ({state.get('engine')}); "
+                          "run without --resume to start over", _loc(where))
+    if state["rules_hash"] != expected["rules_hash"]:
+        raise ResumeError(f"the rules changed since the interrupted scan (rule-pack hash {state['rules_hash'][:12]} → "
+                          f"{expected['rules_hash'][:12]}); run without --resume to start over", _loc(where))
+    old, new = state["inputs"], expected["inputs"]
+    if [i["path"] for i in old] != [i["path"] for i in new]:
+        raise ResumeError("the inputs differ from the interrupted scan's ("
+                          + ", ".join(i["path"] for i in old) + "); run without --resume to start over", _loc(where))
+    for o, n in zip(old, new):
+        for key, what in (("resolved", "is another file"), ("size", "changed size"), ("mtime_ns", "was modified")):
+            if o[key] != n[key]:
+                raise ResumeError(f"input {n['path']} {what} since the interrupted scan; run without --resume to start over",
+                                  _loc(where))
+    for key, what in (("mapping", "--map"), ("chunk_rows", "--chunk-rows")):
+        if state[key] != expected[key]:
+            raise ResumeError(f"the interrupted scan used {what} {state[key]!r}, not {expected[key]!r}: resume with the same "
+                              "options, or run without --resume to start over", _loc(where))
+
+
+def _loc(path: str) -> Location:
+    return Location(path)
+
+
 def scan_files(
     inputs: Sequence[str | Path],
     outdir: str | Path,
@@ -195,6 +306,7 @@ def scan_files(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     workers: int = 1,
     on_progress: Callable[[Progress], None] | None = None,
+    resume: bool = False,
 ) -> dict:
     """Scan files into ``outdir`` (hits, flagged, rejects, summary); returns the summary.
 
@@ -202,6 +314,12 @@ def scan_files(
     outputs are identical whatever the number. Raises :class:`InputError`
     when an input cannot be read at all; no complete outputs are left behind
     in that case.
+
+    ``resume=True`` continues a scan of the same inputs into the same
+    ``outdir`` that was killed or interrupted, from its last completed chunk
+    (with no checkpoint there, the scan starts from the beginning); it raises
+    :class:`ResumeError` when the rules, the inputs, ``mapping`` or
+    ``chunk_rows`` changed. The outputs equal an uninterrupted scan's.
     """
     started_wall = datetime.now(timezone.utc)
     t0 = time.perf_counter()
@@ -210,50 +328,98 @@ def scan_files(
     sources = [open_source(p) for p in paths]
     for src in sources:  # fail on a bad header before hours of scanning, not after
         preflight(src, mapping)
-    outputs = ScanOutputs(outdir)
+    outdir = Path(outdir)
+    expected = {"format": CHECKPOINT_FORMAT, "engine": __version__, "rules_hash": rs.hash,
+                "inputs": _input_identity(sources), "mapping": dict(sorted((mapping or {}).items())),
+                "chunk_rows": chunk_rows}
+    parts = ScanParts(outdir)
+    try:
+        state = parts.load_checkpoint() if resume else None
+        if state is not None:
+            _check_resumable(state, expected, outdir)
+            parts.discard_from(state["chunks_done"])
+        else:
+            parts.reset()
+            state = dict(expected, chunks_done=0, next_row=0, files=None, hits=0, flagged=0, duplicates=0,
+                         hits_per_rule={}, hits_per_category={}, flagged_per_category={}, undecided={},
+                         seconds=0.0, started_at=started_wall.isoformat(timespec="seconds"), resumes=[])
+        summary = _scan(sources, parts, state, rs, mapping, chunk_rows, workers, on_progress, t0)
+        parts.merge(state["chunks_done"], summary)
+    except BaseException:
+        parts.close()  # the parts and checkpoint stay for --resume
+        raise
+    return summary
+
+
+def _scan(sources: list[InputFile], parts: ScanParts, state: dict, rs: RuleSet, mapping: Mapping[str, str] | None,
+          chunk_rows: int, workers: int, on_progress: Callable[[Progress], None] | None, t0: float) -> dict:
     stats = [FileStats(s) for s in sources]
-    hits_per_rule: Counter = Counter()
-    hits_per_category: Counter = Counter()
-    flagged_per_category: Counter = Counter()
-    undecided: Counter = Counter()
-    n_hits = n_flagged = 0
+    done = state["chunks_done"]
+    if done:
+        for st, saved in zip(stats, state["files"]):
+            st.restore(saved)
+        state["resumes"].append({"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "chunks_done": done,
+                                 "rows_read": sum(st.rows_read for st in stats)})
+    hits_per_rule: Counter = Counter(state["hits_per_rule"])
+    hits_per_category: Counter = Counter(state["hits_per_category"])
+    flagged_per_category: Counter = Counter(state["flagged_per_category"])
+    undecided: Counter = Counter(state["undecided"])
+    n_hits, n_flagged, n_duplicates = state["hits"], state["flagged"], state["duplicates"]
+    seen = SeenIds()
+    for seq in range(done):
+        seen.add(parts.read_ids(seq))
     progress = Progress(bytes_total=sum(s.size for s in sources), started=t0)
     done_before = [sum(s.size for s in sources[:i]) for i in range(len(sources))]
+    seconds_before = state["seconds"]
 
-    def raws() -> Iterator[tuple[int, RawChunk, int]]:
+    def raws() -> Iterator[tuple[tuple[int, int, int], RawChunk, int]]:
         next_row = 0
+        seq = 0
         for fi, st in enumerate(stats):
             for raw in iter_raw(st.source, mapping, chunk_rows):
-                yield fi, raw, next_row
+                if seq >= done:
+                    if seq == done and next_row != state["next_row"]:
+                        raise ResumeError(f"the inputs no longer split as they did (row {next_row} ≠ {state['next_row']}); "
+                                          "run without --resume to start over", _loc(str(parts.outdir)))
+                    yield (fi, seq, next_row), raw, next_row
+                seq += 1
                 next_row += raw.n
 
-    try:
-        for fi, raw, res in _results(raws(), rs, workers):
-            st = stats[fi]
-            outputs.write(res.hits, res.flagged, res.rejects)
-            st.rows_read += res.rows_read
-            st.rows_scanned += res.rows_scanned
-            st.rows_rejected += len(res.rejects)
-            st.source.warnings.update(res.warnings)
-            n_hits += res.hits.num_rows
-            n_flagged += res.flagged.num_rows
-            undecided.update(res.undecided)
-            if res.hits.num_rows:
-                hits_per_rule.update(res.hits.column("rule_id").to_pylist())
-                hits_per_category.update(res.hits.column("category").to_pylist())
-                for cats in res.flagged.column("categories").to_pylist():
-                    flagged_per_category.update(cats.split(";"))
-            progress.rows += res.rows_read
-            progress.bytes_done = done_before[fi] + (raw.position if raw.position >= 0 else 0)
-            if on_progress:
-                on_progress(progress)
-    except BaseException:
-        outputs.abort()
-        raise
+    for (fi, seq, first_row), raw, res in _results(raws(), rs, workers):
+        st = stats[fi]
+        repeats = seen.add(res.id_hashes)
+        parts.write_part(seq, res.hits, res.flagged, res.rejects, res.id_hashes)
+        st.rows_read += res.rows_read
+        st.rows_scanned += res.rows_scanned
+        st.rows_rejected += len(res.rejects)
+        st.chunk_warnings.update(res.warnings)
+        if repeats:
+            st.chunk_warnings[W_DUPLICATE] += repeats
+            n_duplicates += repeats
+        n_hits += res.hits.num_rows
+        n_flagged += res.flagged.num_rows
+        undecided.update(res.undecided)
+        if res.hits.num_rows:
+            hits_per_rule.update(res.hits.column("rule_id").to_pylist())
+            hits_per_category.update(res.hits.column("category").to_pylist())
+            for cats in res.flagged.column("categories").to_pylist():
+                flagged_per_category.update(cats.split(";"))
+        state.update(chunks_done=seq + 1, next_row=first_row + raw.n,
+                     files=[s.state() for s in stats], hits=n_hits, flagged=n_flagged, duplicates=n_duplicates,
+                     hits_per_rule=dict(hits_per_rule), hits_per_category=dict(hits_per_category),
+                     flagged_per_category=dict(flagged_per_category), undecided=dict(undecided),
+                     seconds=seconds_before + time.perf_counter() - t0)
+        parts.save_checkpoint(state)
+        progress.rows += res.rows_read
+        progress.bytes_done = done_before[fi] + (raw.position if raw.position >= 0 else 0)
+        if on_progress:
+            on_progress(progress)
+    if state["files"] is None:  # nothing at all was read (empty inputs)
+        state["files"] = [s.state() for s in stats]
     progress.bytes_done = progress.bytes_total
     if on_progress:
         on_progress(progress)
-    seconds = time.perf_counter() - t0
+    seconds = seconds_before + time.perf_counter() - t0
     rows_read = sum(s.rows_read for s in stats)
     rows_scanned = sum(s.rows_scanned for s in stats)
     rows_rejected = sum(s.rows_rejected for s in stats)
@@ -271,7 +437,7 @@ def scan_files(
         "checks_undecided": dict(sorted(undecided.items())),
         "inputs": [s.as_dict() for s in stats],
         "workers": workers,
-        "started_at": started_wall.isoformat(timespec="seconds"),
+        "started_at": state["started_at"],
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "seconds": round(seconds, 3),
         "throughput": {
@@ -280,8 +446,11 @@ def scan_files(
         },
         "outputs": {name: name for name in OUTPUT_FILES},
     }
+    # present only when there is something to say (the Spark engine's summary has neither)
+    if n_duplicates:
+        summary["duplicate_item_ids"] = n_duplicates  # rows whose item_id repeats an earlier row's
+    if state["resumes"]:
+        summary["resumes"] = state["resumes"]
     if rows_read != rows_scanned + rows_rejected:  # an invariant, not an input problem
-        outputs.abort()
         raise AssertionError(f"row accounting broke: read {rows_read} != scanned {rows_scanned} + rejected {rows_rejected}")
-    outputs.commit(summary)
     return summary

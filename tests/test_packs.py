@@ -256,3 +256,69 @@ def test_regex_anchor_required_by_every_branch(tmp_path):
 """), "  "))
     rs = screener.load_rules([p])
     assert rs.rules[0].rule.regexes[0].anchor == "原价"
+
+
+def test_bad_rules_name_file_line_and_rule(tmp_path):
+    a = write_pack(tmp_path, HEAD + textwrap.indent(textwrap.dedent("""\
+    - id: WL001
+      name: x
+      severity: high
+      score: 50
+      regex: ['象牙(?!白)']
+""" + EXAMPLES + """\
+    - id: WL002
+      name: y
+      severity: high
+      score: 50
+      terms: [象牙]
+""" + EXAMPLES + """    - id: WL003
+      name: z
+      severity: high
+      score: 50
+      terms: ["🐾 ", 象牙]
+""" + EXAMPLES), "  "), "a.yaml")
+    b = write_pack(tmp_path, HEAD.replace("wildlife", "medals").replace("WL", "MD") + textwrap.indent(textwrap.dedent("""\
+    - id: MD001
+      name: x
+      severity: high
+      score: 50
+      terms: [勋章]
+""" + EXAMPLES), "  "), "b.yaml")
+    b.write_text(b.read_text(encoding="utf-8").replace("MD001", "WL002").replace("prefix: MD", "prefix: WL"), encoding="utf-8")
+    c = write_pack(tmp_path, "pack: wildlife\nprefix: WL\nrules:\n  - id: WL001\n    terms: [象牙\n    name: x\n", "c.yaml")
+    with pytest.raises(RuleErrors) as ei:
+        screener.load_packs([a, b, c])
+    errs = [str(e) for e in ei.value.errors]
+    assert f"{c}:6: YAML syntax error: did not find expected ',' or ']'" in errs
+    assert f"{a}:10 (rule WL001): invalid regex '象牙(?!白)': invalid perl operator: (?!" in errs  # lookaround: refused
+    assert f"{a}:26 (rule WL003): term '🐾 ' normalizes to nothing (only separators/emoji); it could never match" in errs
+    assert f"{b}:6 (rule WL002): duplicate rule id (first defined at {a}:14 (rule WL002))" in errs
+
+
+def test_nested_quantifiers_cannot_hang_a_scan(tmp_path, scan):
+    # (a+)+$ backtracks exponentially in Python's re on "aaa…b"; RE2 runs in linear time, so the
+    # scan of a 200,000-character adversarial title simply finishes with the right answer
+    p = write_pack(tmp_path, HEAD + textwrap.indent(textwrap.dedent("""\
+    - id: WL001
+      name: x
+      severity: high
+      score: 50
+      regex: ['象牙(a+)+$']
+      examples:
+        hit: [象牙aaa]
+        miss: [象牙aab]
+"""), "  "))
+    rs = screener.load_rules([p])
+    evil = "象牙" + "a" * 200_000
+    hits = scan([evil + "b", evil, "象牙aab"], ruleset=rs)
+    assert [(h["row_id"], h["start"], h["end"]) for h in hits] == [(1, 0, len(evil))]
+
+
+def test_alias_bomb_is_refused_quickly(tmp_path):
+    chain = "".join(f"  - &a{k} [" + ",".join([f"*a{k - 1}"] * 9) + "]\n" for k in range(1, 9))
+    p = write_pack(tmp_path, "pack: wildlife\nprefix: WL\nlegal_basis:\n  - &a0 [lol,lol,lol,lol,lol,lol,lol,lol,lol]\n"
+                   + chain + "rules:\n  - id: WL001\n    name: x\n    severity: high\n    score: 50\n    terms: *a8\n"
+                   "    examples: {hit: *a8, miss: *a8}\n")
+    with pytest.raises(RuleErrors) as ei:  # 9⁸ strings if expanded; the loader never expands them
+        screener.load_packs([p])
+    assert 0 < len(ei.value.errors) < 50

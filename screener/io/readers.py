@@ -3,16 +3,23 @@
 Reading is split in two so that the expensive half runs in worker processes:
 
 * :func:`iter_raw` (the reading process) only splits a file into
-  :class:`RawChunk` s — pyarrow's streaming CSV reader with every column as
-  bytes, Parquet record batches, raw JSON lines, XLSX rows — and notes the rows
-  it could not split (ragged CSV records);
+  :class:`RawChunk` s — CSV records as bytes (checked by a record grammar,
+  parsed by pyarrow), Parquet record batches, raw JSON lines, XLSX rows — and
+  notes the records it could not split (malformed quoting, ragged rows);
 * :func:`decode` (any process) turns a raw chunk into a typed canonical table:
   text decoding, JSON parsing, prices, seller types, and a reject for every
-  row that cannot be read (bad bytes, bad JSON, no item_id).
+  row that cannot be read (bad JSON, no item_id, a repeated header).
 
 Each chunk carries a reject for every row it could not read (file, row, reason,
 raw content), so that for every file ``rows_read = rows scanned + rows
-rejected``. Memory stays flat: no reader holds more than one chunk of a file.
+rejected``. Memory stays flat: no reader holds more than one block of a file
+(:data:`CSV_BLOCK_BYTES`, or one record of at most :data:`MAX_RECORD_BYTES`).
+
+Text bytes are decoded row by row (:func:`decode_row`): UTF-8 when the row is
+valid UTF-8, else GB18030 when it is valid GB18030, else with U+FFFD for the
+broken bytes — so a file that switches encoding midway (two exports joined
+together) is read correctly, a character cut in half does not hide the rest
+of its row, and both are counted as warnings.
 """
 
 from __future__ import annotations
@@ -21,13 +28,16 @@ import codecs
 import csv
 import glob
 import io
+import itertools
 import json
+import math
 import os
 import re
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, BinaryIO, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -42,14 +52,24 @@ from .columns import ColumnMapping, canonical_seller_type, map_headers
 FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
            ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx", ".xlsm": "xlsx"}
 DEFAULT_CHUNK_ROWS = 20_000
-CSV_BLOCK_BYTES = 32 << 20
+CSV_BLOCK_BYTES = 32 << 20  # bytes of a CSV file split and parsed at a time
+#: The longest CSV record (one row, all its fields) read; a longer one — in
+#: practice a quote that never closes — is rejected up to the end of the line
+#: where it starts. JSON lines and Parquet/XLSX cells have no such limit.
+MAX_RECORD_BYTES = 64 << 20
 RAW_LIMIT = 4096  # characters of a rejected row kept in rejects.csv
 HEADER_SEARCH_ROWS = 20  # XLSX: how far below the top a header row may sit (title rows above it)
+HEADER_BYTES = 1 << 20  # CSV: the header must end within the file's first MiB
 
 OUTPUT_TEXT_SCHEMA = pa.schema(
     [(n, pa.float64() if n in NUMERIC_FIELDS else pa.string()) for n in CANONICAL_FIELDS]
     + [(SOURCE_FILE, pa.string()), (SOURCE_ROW, pa.int64())]
 )
+
+# warnings (summary.json, per input file)
+W_EMPTY = "empty file"
+W_OTHER_ENCODING = "rows read as {other}, not {primary} (the file mixes encodings)"
+W_DAMAGED = "rows with bytes valid in neither utf-8 nor gb18030 (broken bytes read as U+FFFD)"
 
 
 @dataclass
@@ -120,6 +140,7 @@ class InputFile:
     mapping: ColumnMapping | None = None
     delimiter: str = ","
     warnings: Counter = field(default_factory=Counter)
+    data_offset: int = 0  # CSV: where the first record after the header starts
 
     @property
     def name(self) -> str:
@@ -170,7 +191,12 @@ def detect_format(path: Path) -> str:
 
 
 def detect_encoding(head: bytes) -> str:
-    """UTF-8 (with or without BOM) or GB18030; anything else is refused."""
+    """UTF-8 (with or without BOM) or GB18030, from the first bytes of a file.
+
+    Rows are decoded one by one anyway (UTF-8 if valid, else GB18030), so this
+    only decides the header and what counts as the file's encoding: a file that
+    starts in UTF-8 (valid non-ASCII UTF-8 before the first bad byte) is UTF-8.
+    """
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -182,6 +208,8 @@ def detect_encoding(head: bytes) -> str:
         if exc.start >= len(head) - 3 and exc.reason == "unexpected end of data":
             return "utf-8"  # the sample cut a character in half
         bad_at = exc.start
+    if not head[:bad_at].isascii():
+        return "utf-8"  # starts as UTF-8 and switches: the other rows are read as GB18030
     try:
         head.decode("gb18030")
         return "gb18030"
@@ -192,6 +220,7 @@ def detect_encoding(head: bytes) -> str:
 
 
 # -- shared finishing: raw strings → canonical typed table ----------------------------
+_PLAIN_NUMBER = r"^[0-9]+(\.[0-9]+)?$"
 _PRICE_RE = re.compile(r"^[¥￥$]?\s*([0-9]+(?:\.[0-9]+)?)\s*(?:元|rmb|cny)?$", re.IGNORECASE)
 
 
@@ -212,17 +241,36 @@ def _map_distinct(arr: pa.Array, fn: Callable[[Any], Any], out_type: pa.DataType
     return pc.take(mapped, enc.indices)
 
 
+def _plain(arr: pa.Array) -> pa.Array:
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    return arr
+
+
+def _nested(t: pa.DataType) -> bool:
+    return pa.types.is_nested(t)
+
+
 def _price_array(arr: pa.Array, name: str, warnings: Counter) -> pa.Array:
+    arr = _plain(arr)
     if pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type) or pa.types.is_decimal(arr.type):
-        return arr.cast(pa.float64())
+        out = arr.cast(pa.float64())
+        return pc.if_else(pc.is_nan(out), pa.scalar(None, pa.float64()), out)  # NaN is no price
+    if _nested(arr.type) or pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type):
+        bad = len(arr) - arr.null_count
+        if bad:
+            warnings[f"{name}: values that are not prices (e.g. 价格面议) read as empty"] += bad
+        return pa.nulls(len(arr), pa.float64())
     if not pa.types.is_string(arr.type):
-        arr = arr.cast(pa.string())
+        arr = _text_array(arr)
     arr = pc.utf8_trim_whitespace(arr)
     arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
-    try:
+    # plain decimals only, so that a value reads the same whatever else its chunk holds
+    # (Arrow's own cast would also take 1e3, nan, -5 — but only in a chunk without 价格面议)
+    if pc.all(pc.match_substring_regex(arr, _PLAIN_NUMBER)).as_py() is not False:
         return pc.cast(arr, pa.float64())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
     out = _map_distinct(arr, parse_price, pa.float64())
     bad = pc.sum(pc.and_(pc.is_valid(arr), pc.is_null(out))).as_py() or 0
     if bad:
@@ -230,14 +278,143 @@ def _price_array(arr: pa.Array, name: str, warnings: Counter) -> pa.Array:
     return out
 
 
+def _scalar_text(v: Any) -> str | None:
+    if v is None or isinstance(v, str):
+        return v
+    if isinstance(v, float):
+        if math.isnan(v):
+            return None
+        return str(int(v)) if v.is_integer() else repr(v)
+    if isinstance(v, (dict, list, tuple)):
+        return json.dumps(v, ensure_ascii=False, default=str)
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "backslashreplace")
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    return str(v)
+
+
 def _text_array(arr: pa.Array) -> pa.Array:
+    """Any Arrow column as text: numbers as written, nested values as JSON."""
+    arr = _plain(arr)
     if pa.types.is_string(arr.type):
         return arr
     if pa.types.is_large_string(arr.type) or pa.types.is_integer(arr.type) or pa.types.is_boolean(arr.type):
         return arr.cast(pa.string())
-    if pa.types.is_floating(arr.type):
-        return pa.array([None if v is None else (str(int(v)) if float(v).is_integer() else repr(v)) for v in arr.to_pylist()], pa.string())
-    return pa.array([None if v is None else (v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)) for v in arr.to_pylist()], pa.string())
+    if pa.types.is_null(arr.type):
+        return pa.nulls(len(arr), pa.string())
+    if not _nested(arr.type) and not pa.types.is_floating(arr.type) and not pa.types.is_binary(arr.type) \
+            and not pa.types.is_large_binary(arr.type):
+        try:
+            return arr.cast(pa.string())  # decimals, string views
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+    return pa.array([_scalar_text(v) for v in arr.to_pylist()], pa.string())
+
+
+def _is_bytes_type(t: pa.DataType) -> bool:
+    return pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t) or \
+        (hasattr(pa.types, "is_binary_view") and pa.types.is_binary_view(t))
+
+
+def decode_text_bytes(value: bytes, primary: str = "utf-8") -> tuple[str, str, bool]:
+    """(text, encoding, damaged) for the bytes of one row (see :func:`decode_row`)."""
+    texts, enc, damaged = decode_row([value], primary)
+    return texts[0] or "", enc, damaged
+
+
+def decode_row(cells: Sequence[bytes | None], primary: str = "utf-8") -> tuple[list[str | None], str, bool]:
+    """Decode a row's cells in one encoding: (texts, encoding, damaged).
+
+    UTF-8 when the row is valid UTF-8. Otherwise GB18030 when the row is valid
+    GB18030 and does not look like UTF-8 with a few broken bytes (an export
+    that cut a character in half: more valid multi-byte UTF-8 characters than
+    broken sequences). Otherwise the row is damaged: decoded in the file's
+    encoding with U+FFFD for the broken bytes, and still scanned — so no
+    seller text is left unscreened because of a stray byte.
+    """
+    present = [c for c in cells if c]
+    try:
+        return [None if c is None else c.decode("utf-8") for c in cells], "utf-8", False
+    except UnicodeDecodeError:
+        pass
+    blob = b"\n".join(present)
+    as_utf8 = blob.decode("utf-8", "replace")
+    broken = as_utf8.count("\ufffd") - blob.count(b"\xef\xbf\xbd")
+    valid_multibyte = sum(1 for ch in as_utf8 if ch > "\x7f") - as_utf8.count("\ufffd")
+    if valid_multibyte <= broken:
+        try:
+            return [None if c is None else c.decode("gb18030") for c in cells], "gb18030", False
+        except UnicodeDecodeError:
+            pass
+        enc = "gb18030" if primary == "gb18030" else "utf-8"
+    else:
+        enc = "utf-8"
+    return [None if c is None else c.decode(enc, "replace") for c in cells], enc, True
+
+
+def _decode_bytes_columns(
+    cols: Mapping[str, tuple[str, pa.Array]], n: int, primary: str
+) -> tuple[dict[str, pa.Array], Counter]:
+    """Bytes columns → text, each row in one encoding (:func:`decode_row`); warnings counted."""
+    primary = "gb18030" if primary == "gb18030" else "utf-8"
+    out: dict[str, pa.Array] = {}
+    raw: dict[str, pa.Array] = {}
+    slow: dict[str, list] = {}
+    for name, (_, arr) in cols.items():
+        arr = _plain(arr)
+        if not _is_bytes_type(arr.type):
+            out[name] = _text_array(arr)
+            continue
+        raw[name] = arr
+        try:
+            out[name] = arr.cast(pa.string())  # all valid UTF-8: the fast path
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            slow[name] = arr.to_pylist()
+    not_utf8: set[int] = set()
+    for values in slow.values():
+        for i, v in enumerate(values):
+            if v is not None and i not in not_utf8:
+                try:
+                    v.decode("utf-8")
+                except UnicodeDecodeError:
+                    not_utf8.add(i)
+    warnings: Counter = Counter()
+    names = list(raw)
+    fixed: dict[int, list[str | None]] = {}
+    for i in sorted(not_utf8):
+        cells = [slow[name][i] if name in slow else raw[name][i].as_py() for name in names]
+        texts, enc, damaged = decode_row(cells, primary)
+        fixed[i] = texts
+        if damaged:
+            warnings[W_DAMAGED] += 1
+        elif enc != primary:
+            warnings[W_OTHER_ENCODING.format(primary=primary, other=enc)] += 1
+    for j, name in enumerate(names):
+        if name in slow:
+            texts = [None if (v is None or i in not_utf8) else v.decode("utf-8") for i, v in enumerate(slow[name])]
+        elif fixed:
+            texts = out[name].to_pylist()
+        else:
+            continue
+        for i, row in fixed.items():
+            texts[i] = row[j]
+        out[name] = pa.array(texts, pa.string())
+    if primary == "gb18030" and n:
+        # a GB18030 file: rows read as UTF-8 that are not plain ASCII are in the other encoding
+        nonascii = np.zeros(n, bool)
+        for name in names:
+            if name in slow:
+                for i, v in enumerate(slow[name]):
+                    if v is not None and not v.isascii():
+                        nonascii[i] = True
+            else:
+                nonascii |= ~pc.fill_null(pc.string_is_ascii(out[name]), True).to_numpy(zero_copy_only=False)
+        if not_utf8:
+            nonascii[sorted(not_utf8)] = False
+        if nonascii.any():
+            warnings[W_OTHER_ENCODING.format(primary=primary, other="utf-8")] += int(nonascii.sum())
+    return out, warnings
 
 
 def finish(
@@ -275,57 +452,39 @@ def finish(
     return Chunk(table, rejects, warnings)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+W_SURROGATES = "lone surrogates (invalid Unicode) in JSON strings read as U+FFFD"
+
+
+def _no_surrogates(text: str) -> str:
+    """Lone surrogates (JSON allows \\ud800) cannot be written as UTF-8: U+FFFD instead."""
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+
+
 def _clip(raw: str) -> str:
-    return raw if len(raw) <= RAW_LIMIT else raw[:RAW_LIMIT] + f"…[{len(raw) - RAW_LIMIT} more characters]"
+    raw = raw if len(raw) <= RAW_LIMIT else raw[:RAW_LIMIT] + f"…[{len(raw) - RAW_LIMIT} more characters]"
+    return _no_surrogates(raw)
 
 
-def _printable(s: str) -> str:
-    return s.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+def _raw_text(data: bytes) -> str:
+    """Bytes of a rejected record, readable: UTF-8, else GB18030, else with \\x escapes."""
+    data = bytes(data[: RAW_LIMIT * 4 + 16])
+    texts, _, damaged = decode_row([data])
+    return data.decode("utf-8", "backslashreplace") if damaged else (texts[0] or "")
 
 
 # -- decoding (any process) ---------------------------------------------------------------
 def decode(raw: RawChunk) -> Chunk:
     """Turn a raw chunk into typed canonical rows plus rejects."""
     chunk = _DECODERS[(raw.info.format, raw.kind)](raw)
-    chunk.rejects[:0] = raw.rejects
+    if raw.rejects:  # rejects in file order, whoever found them
+        chunk.rejects = sorted(raw.rejects + chunk.rejects, key=lambda r: -1 if r.row is None else r.row)
     return chunk
 
 
-def _decode_csv_arrow(raw: RawChunk) -> Chunk:
-    info, batch = raw.info, raw.data
-    mapping = info.mapping
-    enc = "utf-8" if info.encoding in ("utf-8", "utf-8-sig") else info.encoding
-    n = batch.num_rows
-    bad_rows: dict[int, str] = {}
-    decoded: dict[str, pa.Array] = {}
-    for canonical, idx in mapping.sources.items():
-        col = batch.column(idx)
-        arr = None
-        if enc == "utf-8":
-            try:
-                arr = col.cast(pa.string())
-            except pa.ArrowInvalid:
-                arr = None
-        if arr is None:
-            values = []
-            for i, v in enumerate(col.to_pylist()):
-                try:
-                    values.append(v.decode(enc))
-                except UnicodeDecodeError as exc:
-                    bad_rows.setdefault(i, f"bytes not valid {info.encoding} in column {mapping.headers[idx]!r} at byte {exc.start}")
-                    values.append(None)
-            arr = pa.array(values, pa.string())
-        decoded[canonical] = arr
-
-    def raw_of(i: int) -> str:
-        cells = []
-        for j in range(batch.num_columns):
-            v = batch.column(j)[i].as_py()
-            cells.append(v.decode("utf-8", "backslashreplace") if isinstance(v, bytes) else str(v))
-        return _clip(info.delimiter.join(cells))
-
-    warnings: Counter = Counter()
-    numbers = raw.numbers
+def _filtered_finish(raw: RawChunk, decoded: dict[str, pa.Array], n: int, bad_rows: Mapping[int, str],
+                     raw_of: Callable[[int], str], warnings: Counter) -> Chunk:
+    info, numbers = raw.info, raw.numbers
     if not bad_rows:
         return finish(decoded, n, info.name, numbers, raw_of, warnings)
     keep = np.ones(n, bool)
@@ -337,8 +496,41 @@ def _decode_csv_arrow(raw: RawChunk) -> Chunk:
     kept_index = np.flatnonzero(keep)
     chunk = finish({k: v.filter(mask) for k, v in decoded.items()}, int(keep.sum()), info.name, numbers[keep],
                    lambda i: raw_of(int(kept_index[i])), warnings)
-    chunk.rejects[:0] = rejects
+    chunk.rejects = sorted(rejects + chunk.rejects, key=lambda r: -1 if r.row is None else r.row)
     return chunk
+
+
+def _header_rows(decoded: Mapping[str, pa.Array], mapping: ColumnMapping, n: int) -> np.ndarray:
+    """Rows that repeat the header (exports concatenated with their headers)."""
+    if not n:
+        return np.zeros(0, bool)
+    headers = {c: mapping.headers[mapping.sources[c]].strip().lstrip("\ufeff") for c in ("item_id", "title")}
+    item = pc.utf8_trim_whitespace(decoded["item_id"])  # item ids are short: the cheap test first
+    hit = pc.fill_null(pc.or_(pc.equal(item, headers["item_id"]), pc.equal(item, "\ufeff" + headers["item_id"])), False)
+    out = hit.to_numpy(zero_copy_only=False)
+    for i in np.flatnonzero(out):
+        title = decoded["title"][int(i)].as_py()
+        out[i] = title is not None and title.strip() == headers["title"]
+    return out
+
+
+def _decode_csv_arrow(raw: RawChunk) -> Chunk:
+    info, batch = raw.info, raw.data
+    mapping = info.mapping
+    n = batch.num_rows
+    cols = {canonical: (mapping.headers[idx], batch.column(idx)) for canonical, idx in mapping.sources.items()}
+    decoded, warnings = _decode_bytes_columns(cols, n, info.encoding or "utf-8")
+    repeated = np.flatnonzero(_header_rows(decoded, mapping, n))
+    bad_rows = {int(i): "the header row again (files joined together?)" for i in repeated}
+
+    def raw_of(i: int) -> str:
+        cells = []
+        for j in range(batch.num_columns):
+            v = batch.column(j)[i].as_py()
+            cells.append(_raw_text(v) if isinstance(v, bytes) else ("" if v is None else str(v)))
+        return _clip(info.delimiter.join(cells))
+
+    return _filtered_finish(raw, decoded, n, bad_rows, raw_of, warnings)
 
 
 def _decode_rows(raw: RawChunk) -> Chunk:
@@ -354,16 +546,23 @@ def _decode_jsonl(raw: RawChunk) -> Chunk:
     records: list[dict] = []
     numbers: list[int] = []
     rejects: list[Reject] = []
+    warnings: Counter = Counter()
     for lineno, line in zip(raw.numbers.tolist(), raw.data):
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            rejects.append(Reject(info.name, lineno, f"bytes not valid UTF-8 at byte {exc.start}", _clip(line.decode("utf-8", "backslashreplace"))))
-            continue
+        text, enc, damaged = decode_text_bytes(line)
+        if damaged:
+            warnings[W_DAMAGED] += 1
+        elif enc != "utf-8":
+            warnings[W_OTHER_ENCODING.format(primary="utf-8", other=enc)] += 1
         try:
             obj = json.loads(text)
         except json.JSONDecodeError as exc:
             rejects.append(Reject(info.name, lineno, f"invalid JSON: {exc.msg} at column {exc.colno}", _clip(text.rstrip())))
+            continue
+        except RecursionError:
+            rejects.append(Reject(info.name, lineno, "invalid JSON: nested too deeply", _clip(text.rstrip())))
+            continue
+        except ValueError as exc:  # e.g. an integer longer than Python converts
+            rejects.append(Reject(info.name, lineno, f"invalid JSON: {exc}", _clip(text.rstrip())))
             continue
         if not isinstance(obj, dict):
             rejects.append(Reject(info.name, lineno, "a line must hold one JSON object", _clip(text.rstrip())))
@@ -372,222 +571,448 @@ def _decode_jsonl(raw: RawChunk) -> Chunk:
         numbers.append(lineno)
     cols = {}
     for canonical, key in zip(info.mapping.sources, keys):
-        vals = [r.get(key) for r in records]
-        cols[canonical] = pa.array([_json_text(v) for v in vals], pa.string())
-    chunk = finish(cols, len(records), info.name, np.asarray(numbers, np.int64),
-                   lambda i: _clip(json.dumps(records[i], ensure_ascii=False)), Counter())
-    chunk.rejects[:0] = rejects
+        values = [_json_text(r.get(key)) for r in records]
+        try:
+            cols[canonical] = pa.array(values, pa.string())
+        except (pa.ArrowInvalid, UnicodeEncodeError):  # a lone surrogate: a seller must not get a row skipped with one
+            clean = [None if v is None else _no_surrogates(v) for v in values]
+            warnings[W_SURROGATES] += sum(1 for a, b in zip(values, clean) if a is not b)
+            cols[canonical] = pa.array(clean, pa.string())
+
+    def raw_of(i: int) -> str:
+        try:
+            return _clip(json.dumps(records[i], ensure_ascii=False, default=str))
+        except (ValueError, RecursionError):
+            return _clip(str(records[i]))
+
+    chunk = finish(cols, len(records), info.name, np.asarray(numbers, np.int64), raw_of, warnings)
+    chunk.rejects = sorted(rejects + chunk.rejects, key=lambda r: r.row)
     return chunk
 
 
 def _json_text(v: Any) -> str | None:
     if v is None or isinstance(v, str):
         return v
+    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+        return None
     if isinstance(v, (dict, list)):
-        return json.dumps(v, ensure_ascii=False)
+        try:
+            return json.dumps(v, ensure_ascii=False)
+        except (ValueError, RecursionError):
+            return str(v)
+    if isinstance(v, bool):
+        return "true" if v else "false"
     return str(v)
 
 
 def _decode_parquet(raw: RawChunk) -> Chunk:
     info, batch = raw.info, raw.data
-    cols = {c: batch.column(info.mapping.headers[i]) for c, i in info.mapping.sources.items()}
-    return finish(cols, batch.num_rows, info.name, raw.numbers,
-                  lambda i: _clip(json.dumps(batch.slice(i, 1).to_pylist()[0], ensure_ascii=False, default=str)), Counter())
+    n = batch.num_rows
+    cols = {c: (info.mapping.headers[i], batch.column(info.mapping.headers[i])) for c, i in info.mapping.sources.items()}
+    decoded, warnings = _decode_bytes_columns(cols, n, "utf-8")
+
+    def raw_of(i: int) -> str:
+        try:
+            return _clip(json.dumps(batch.slice(i, 1).to_pylist()[0], ensure_ascii=False, default=_scalar_text))
+        except (ValueError, RecursionError):
+            return _clip(str(batch.slice(i, 1).to_pylist()[0]))
+
+    return _filtered_finish(raw, decoded, n, {}, raw_of, warnings)
+
+
+def _decode_rejects_only(raw: RawChunk) -> Chunk:
+    return Chunk(OUTPUT_TEXT_SCHEMA.empty_table(), [], Counter())
 
 
 _DECODERS: dict[tuple[str, str], Callable[[RawChunk], Chunk]] = {
     ("csv", "arrow"): _decode_csv_arrow,
     ("csv", "rows"): _decode_rows,
+    ("csv", "none"): _decode_rejects_only,
     ("xlsx", "rows"): _decode_rows,
     ("jsonl", "lines"): _decode_jsonl,
     ("parquet", "arrow"): _decode_parquet,
+    ("parquet", "none"): _decode_rejects_only,
 }
 
 
-# -- CSV / TSV (reading process) -------------------------------------------------------
-def _sniff_delimiter(path: Path, header_line: str) -> str:
-    if path.suffix.lower() == ".tsv":
-        return "\t"
-    return "\t" if header_line.count("\t") > header_line.count(",") else ","
+# -- CSV / TSV: the record grammar (reading process) ---------------------------------------
+# pyarrow parses CSV fast but silently: a quote that opens and never closes
+# swallows every following line into one field (and the rows are lost inside
+# a "ragged row" or, worse, a well-formed one). So the reading process first
+# checks the bytes against the grammar pyarrow applies, made strict where it
+# matters, and only hands pyarrow runs of well-formed records:
+#
+# * an unquoted field is anything up to the next delimiter or line end (a
+#   quote inside it is a character: 他说"好", 6"屏);
+# * a quoted field starts with a quote, doubles inner quotes, and ends with a
+#   quote followed by a delimiter, a line end or the end of the file; it may
+#   span lines (a multi-line description, as Excel writes it);
+# * a quoted field on ONE line may have text after its closing quote
+#   ("5"寸 reads as 5寸, as in pyarrow and Excel).
+#
+# A record that breaks this — a quote that never closes, or that closes on a
+# later line followed by text — is rejected from its start to the end of the
+# line where the offending quote opened, and reading resumes on the next line.
+_ATOMIC_SYNTAX = sys.version_info >= (3, 11)
+_group_ids = itertools.count()
 
 
-def _read_header(path: Path, encoding: str) -> tuple[list[str], str]:
-    """Header cells and the delimiter."""
-    with open(path, "r", encoding=encoding, errors="replace", newline="") as fh:
-        first = fh.readline()
-        if not first.strip():
-            return [], ","
-        delim = _sniff_delimiter(path, first)
-        fh.seek(0)
-        header = next(csv.reader(fh, delimiter=delim), [])
-        return [h.strip().lstrip("\ufeff") for h in header], delim
+def _atomic(body: bytes, native: bool = _ATOMIC_SYNTAX) -> bytes:
+    """An atomic group (no backtracking into it): linear-time matching."""
+    if native:
+        return b"(?>" + body + b")"
+    name = f"a{next(_group_ids)}".encode()  # Python 3.10: lookahead capture + backreference
+    return b"(?=(?P<" + name + b">" + body + b"))(?P=" + name + b")"
 
 
-def _open_csv(source: InputFile, explicit: Mapping[str, str] | None) -> bool:
-    """Detect encoding, delimiter and columns; False for an empty file."""
-    with open(source.path, "rb") as fh:
-        head = fh.read(1 << 20)
-    if not head.strip():
-        return False
-    enc = detect_encoding(head)
-    if enc == "utf-16":
-        raise InputError("UTF-16 files are not supported: save the export as UTF-8 or GB18030 CSV", Location(source.name))
-    source.encoding = enc
-    header, source.delimiter = _read_header(source.path, enc)
-    source.mapping = map_headers(header, explicit, source.name)
-    return True
+class CsvGrammar:
+    """Compiled patterns for one delimiter (see the comment above)."""
+
+    def __init__(self, delimiter: str, native: bool = _ATOMIC_SYNTAX):
+        def A(body: bytes) -> bytes:
+            return _atomic(body, native)
+
+        d = re.escape(delimiter.encode("ascii"))
+        stop = b"[" + d + rb"\r\n]"
+        notstop = b"[^" + d + rb"\r\n]"
+        nl = rb"(?:\r\n|\n|\r)"
+
+        # functions, not strings: each use needs its own groups when atomic groups are emulated
+        def fld() -> bytes:
+            quoted = rb'"' + A(rb'[^"]*(?:""[^"]*)*') + rb'"(?=' + stop + rb"|\Z)"
+            one_line = rb'"' + A(rb'[^"\r\n]*(?:""[^"\r\n]*)*') + rb'"' + A(notstop + b"*")
+            unquoted = rb'(?:[^"' + d + rb"\r\n]" + A(notstop + b"*") + rb")?"
+            return A(quoted + b"|" + one_line + b"|" + unquoted)
+
+        def record() -> bytes:
+            plain = A(rb'[^"\r\n]*') + nl  # a line without quotes is a record
+            return A(plain + b"|" + fld() + A(b"(?:" + d + fld() + b")*") + nl)
+
+        self.records = re.compile(A(b"(?:" + record() + b")*"))
+        self.record = re.compile(record())
+        self.field_sep = re.compile(fld() + d)
+        self.fields = re.compile(A(b"(?:" + fld() + d + b")*"))
+        self.last_field = re.compile(fld() + rb"\Z")
+        self.open_quote = re.compile(rb'"' + A(rb'[^"]*(?:""[^"]*)*') + rb'"?\Z')
+        self.newline = re.compile(nl)
+
+    def valid_end(self, buf: bytes, pos: int = 0) -> int:
+        """End of the run of complete, well-formed records that starts at ``pos`` (``pos``: none)."""
+        q = buf.find(b'"', pos)
+        if q < 0:  # no quote: records are lines (memchr speed)
+            return max(pos, buf.rfind(b"\n", pos) + 1, buf.rfind(b"\r", pos) + 1)
+        start = max(pos, buf.rfind(b"\n", pos, q) + 1, buf.rfind(b"\r", pos, q) + 1)
+        return self.records.match(buf, start).end()
+
+    def diagnose(self, buf: bytes, pos: int = 0) -> tuple[str, int]:
+        """Why the record at ``pos`` is not complete: (state, offset of the field at fault).
+
+        ``more``: it may complete with more bytes; ``open``: a quote not closed
+        (yet); ``bad``: a quote that closes on a later line followed by text.
+        """
+        q = self.fields.match(buf, pos).end()
+        if self.last_field.match(buf, q):
+            return "more", q
+        if buf[q : q + 1] == b'"' and self.open_quote.match(buf, q):
+            return "open", q
+        return "bad", q
+
+    def field_number(self, buf: bytes, pos: int, q: int) -> int:
+        return sum(1 for _ in self.field_sep.finditer(buf, pos, q)) + 1
 
 
-def _raw_csv(source: InputFile, explicit: Mapping[str, str] | None, chunk_rows: int) -> Iterator[RawChunk]:
-    """pyarrow's streaming reader, every column read as bytes.
+def _split_records(fh: BinaryIO, grammar: CsvGrammar, offset: int, block: int = CSV_BLOCK_BYTES,
+                   limit: int = MAX_RECORD_BYTES) -> Iterator[tuple[bytes | None, str, int]]:
+    """Runs of well-formed records ``(bytes, "", end)`` and rejected lines ``(None, reason+raw, end)``.
 
-    Bytes, not strings, so that one row with broken encoding is one reject
-    rather than a failed file. Should pyarrow give up midway (a row longer than
-    its block, say), :func:`_raw_csv_python` continues from the first record not
-    yet delivered.
+    ``end`` is the file offset after the item. A rejected item is one record;
+    its raw text travels in the reason slot as ``reason\\0raw``. The buffer
+    is read from a position, never sliced, so a file of broken lines costs
+    no more than a good one.
     """
-    if not _open_csv(source, explicit):
-        source.warnings["empty file"] += 1
-        return
-    info = source.info()
-    names = [f"c{i}" for i in range(len(info.mapping.headers))]
+    buf: bytes | bytearray = b""
+    pos = 0
+    eof = False
+
+    def fill() -> None:
+        nonlocal buf, pos, eof
+        rest = len(buf) - pos
+        grown = bytearray(rest + block)  # the rest, then the next block straight after it
+        grown[:rest] = memoryview(buf)[pos:]
+        got = fh.readinto(memoryview(grown)[rest:])
+        if got:
+            del grown[rest + got :]
+            buf, pos = grown, 0
+        else:
+            eof = True
+            buf, pos = bytes(memoryview(buf)[pos:]), 0
+            if buf and buf[-1:] not in (b"\n", b"\r"):
+                buf += b"\n"  # the last record needs no line end
+
+    while True:
+        while not eof and len(buf) - pos < block:
+            fill()
+        if pos >= len(buf):
+            return
+        end = grammar.valid_end(buf, pos)
+        if end > pos:
+            piece = memoryview(buf)[pos:end]
+            offset += end - pos
+            pos = end
+            yield piece, "", offset
+            continue
+        state, q = grammar.diagnose(buf, pos)
+        if state in ("more", "open") and not eof and len(buf) - pos <= limit:
+            fill()
+            continue
+        k = grammar.field_number(buf, pos, q)
+        if state == "more":
+            reason = f"record longer than {limit >> 20} MiB without a line end"
+        elif state == "open" and eof:
+            reason = f"malformed CSV: the quote opening field {k} is never closed"
+        elif state == "open":
+            reason = (f"malformed CSV: the quote opening field {k} is not closed within {limit >> 20} MiB "
+                      "(a quote left open, or a field over the limit)")
+        else:
+            reason = (f"malformed CSV: the quote opening field {k} closes on a later line followed by text, "
+                      "not a delimiter (a quote left open?)")
+        if state != "more":
+            reason += "; the line where it opened is rejected and reading resumes on the next line"
+        # reject up to the end of the line holding the offending quote (or the over-long line)
+        m = grammar.newline.search(buf, q + 1 if state != "more" else q)
+        raw = _raw_text(buf[pos : m.start() if m is not None else pos + RAW_LIMIT * 4])
+        if m is not None:
+            offset += m.end() - pos
+            pos = m.end()
+            yield None, reason + "\0" + raw, offset
+            continue
+        # no line end in sight: skip to the next one, block by block
+        offset += len(buf) - pos
+        buf, pos = b"", 0
+        while not eof:
+            fill()
+            m = grammar.newline.search(buf)
+            if m is not None:
+                offset += m.end()
+                pos = m.end()
+                break
+            offset += len(buf)
+            buf, pos = b"", 0
+        yield None, reason + "\0" + raw, offset
+
+
+def _parse_piece(piece: bytes, names: list[str], delimiter: str) -> tuple[pa.RecordBatch, list[tuple[int, str, int, int]]]:
+    """pyarrow over a run of well-formed records: (batch of bytes columns, invalid rows)."""
     invalid: list[tuple[int, str, int, int]] = []
 
     def on_invalid(row) -> str:
         invalid.append((row.number, row.text, row.expected_columns, row.actual_columns))
         return "skip"
 
-    read_opts = pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=CSV_BLOCK_BYTES, use_threads=False)
-    parse_opts = pacsv.ParseOptions(delimiter=info.delimiter, newlines_in_values=True, invalid_row_handler=on_invalid)
+    read_opts = pacsv.ReadOptions(column_names=names, block_size=max(len(piece) + 64, 1 << 16), use_threads=False)
+    parse_opts = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, invalid_row_handler=on_invalid)
     conv_opts = pacsv.ConvertOptions(column_types={n: pa.binary() for n in names}, strings_can_be_null=False,
                                      quoted_strings_can_be_null=False)
-    delivered = 0  # records (valid or rejected) handed out so far, header excluded
-    next_record = 2  # record numbers are 1-based and the header is record 1
-    fh = open(source.path, "rb")
+    # pyarrow cannot hand over a ragged row that is not UTF-8 (it fails decoding row.text before
+    # calling us) and then gives up on the piece: expected, so keep it off stderr (see _raw_csv)
+    previous = sys.unraisablehook
+
+    def quiet(unraisable) -> None:
+        if unraisable.object is not on_invalid:
+            previous(unraisable)
+
+    if bytes(piece[:3]) == codecs.BOM_UTF8:
+        piece = b"\n" + bytes(piece)  # pyarrow drops a BOM at the start of its input, and only there
+    sys.unraisablehook = quiet
     try:
-        try:
-            reader = pacsv.open_csv(fh, read_options=read_opts, parse_options=parse_opts, convert_options=conv_opts)
-        except pa.ArrowInvalid:
-            yield from _raw_csv_python(source, info, skip_records=0, chunk_rows=chunk_rows)
-            return
-        while True:
-            # The handler runs while pyarrow parses a block: at open for the first
-            # block, then inside each read_next_batch (no readahead: use_threads=False).
-            try:
-                batch = reader.read_next_batch()
-            except StopIteration:
-                break
-            except (pa.ArrowInvalid, pa.ArrowException, OSError):
-                # rejects gathered during the failed read belong to records not yet delivered
-                yield from _raw_csv_python(source, info, skip_records=delivered, chunk_rows=chunk_rows)
-                return
-            bad = list(invalid)
-            invalid.clear()
-            bad_numbers = sorted(num for num, *_ in bad)
-            n_valid = batch.num_rows
-            total = n_valid + len(bad)
-            numbers = np.arange(next_record, next_record + total, dtype=np.int64)
-            if bad_numbers and all(b > 0 for b in bad_numbers):
-                valid_numbers = numbers[~np.isin(numbers, bad_numbers)]
-            else:
-                valid_numbers = numbers[:n_valid]
-            rejects = [
-                Reject(info.name, num if num > 0 else None, f"expected {exp} fields, found {act}", _clip(text))
-                for num, text, exp, act in bad
-            ]
-            position = fh.tell()
-            if n_valid == 0 and rejects:
-                yield RawChunk(info, "arrow", batch, valid_numbers, rejects, position)
-            for start in range(0, n_valid, chunk_rows):
-                part = batch.slice(start, chunk_rows)
-                yield RawChunk(info, "arrow", part, valid_numbers[start : start + part.num_rows],
-                               rejects if start == 0 else [], position)
-            delivered += total
-            next_record += total
+        table = pacsv.read_csv(pa.py_buffer(piece), read_options=read_opts, parse_options=parse_opts,
+                               convert_options=conv_opts)
     finally:
-        fh.close()
+        sys.unraisablehook = previous
+    if any(num is None or num <= 0 for num, *_ in invalid):
+        raise pa.ArrowInvalid("invalid row without a number")
+    batch = table.combine_chunks().to_batches()
+    batch = batch[0] if batch else pa.RecordBatch.from_arrays([pa.array([], pa.binary())] * len(names), names=names)
+    return batch, invalid
 
 
-class _NulFreeText(io.TextIOBase):
-    """Feeds the csv module text with NULs replaced (it refuses lines with NUL)."""
-
-    def __init__(self, fh, counter: Counter):
-        self._fh = fh
-        self._counter = counter
-
-    def readline(self, size: int = -1) -> str:  # noqa: D401 - io protocol
-        line = self._fh.readline(size)
-        if "\x00" in line:
-            self._counter["NUL characters replaced by spaces"] += line.count("\x00")
-            line = line.replace("\x00", " ")
-        return line
-
-    def __iter__(self):
-        return self
-
-    def __next__(self) -> str:
-        line = self.readline()
-        if not line:
-            raise StopIteration
-        return line
-
-
-def _raw_csv_python(source: InputFile, info: SourceInfo, skip_records: int, chunk_rows: int) -> Iterator[RawChunk]:
-    """Tolerant path: Python's csv module, record by record, with the same numbering."""
-    width = len(info.mapping.headers)
-    delim = info.delimiter
-    with open(source.path, "r", encoding=info.encoding, errors="surrogateescape", newline="") as fh:
-        reader = csv.reader(_NulFreeText(fh, source.warnings), delimiter=delim)
-        next(reader, None)  # header
-        rows: list[list[str]] = []
-        numbers: list[int] = []
-        rejects: list[Reject] = []
-        seen = 0
-        while True:
-            try:
-                rec = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as exc:
-                seen += 1
-                if seen > skip_records:
-                    rejects.append(Reject(info.name, seen + 1, f"malformed CSV: {exc}", ""))
-                continue
+def _parse_piece_python(piece: bytes, names: list[str], delimiter: str) -> tuple[pa.RecordBatch, list[tuple[int, str, int, int]]]:
+    """The same with Python's csv module (should pyarrow fail): bytes in, bytes out."""
+    text = bytes(piece).decode("latin-1")  # one character per byte: CSV syntax is ASCII in UTF-8 and GB18030 alike
+    nul = "\x00" in text
+    if nul:
+        text = text.replace("\x00", "\ue000")  # csv refuses NUL before Python 3.11; latin-1 text has no U+E000
+    width = len(names)
+    columns: list[list[bytes]] = [[] for _ in names]
+    invalid: list[tuple[int, str, int, int]] = []
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, MAX_RECORD_BYTES + CSV_BLOCK_BYTES))
+    try:
+        number = 0
+        for rec in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False):
             if not rec:
                 continue  # a blank line is not a record (pyarrow skips them too)
-            seen += 1
-            if seen <= skip_records:
-                continue
-            number = seen + 1  # record number, the header being record 1 (as pyarrow counts)
-            raw = delim.join(rec)
+            number += 1
+            if nul:
+                rec = [c.replace("\ue000", "\x00") for c in rec]
             if len(rec) != width:
-                rejects.append(Reject(info.name, number, f"expected {width} fields, found {len(rec)}", _clip(_printable(raw))))
-            elif any("\udc80" <= ch <= "\udcff" for c in rec for ch in c):
-                rejects.append(Reject(info.name, number, f"bytes not valid {info.encoding}", _clip(_printable(raw))))
+                invalid.append((number, _raw_text(delimiter.join(rec).encode("latin-1")), width, len(rec)))
+                continue
+            for j, c in enumerate(rec):
+                columns[j].append(c.encode("latin-1"))
+    finally:
+        csv.field_size_limit(limit)
+    batch = pa.RecordBatch.from_arrays([pa.array(c, pa.binary()) for c in columns], names=names)
+    return batch, invalid
+
+
+W_PYTHON_CSV = "records parsed by the Python csv module (pyarrow could not)"
+PYTHON_CSV_BYTES = 1 << 20  # pyarrow failing on more than this: split, so only the bad records' MiB go slow
+
+
+def _parse_records(piece, names: list[str], delimiter: str, g: CsvGrammar,
+                   warnings: Counter) -> tuple[pa.RecordBatch, list[tuple[int, str, int, int]]]:
+    """pyarrow; where it fails (e.g. a ragged row that is not UTF-8), halves of the run, then Python."""
+    try:
+        return _parse_piece(piece, names, delimiter)
+    except (pa.ArrowException, OSError):
+        pass
+    cut = g.valid_end(bytes(piece[: len(piece) // 2])) if len(piece) > PYTHON_CSV_BYTES else 0
+    if not cut:
+        batch, invalid = _parse_piece_python(piece, names, delimiter)
+        warnings[W_PYTHON_CSV] += batch.num_rows + len(invalid)
+        return batch, invalid
+    view = memoryview(piece)
+    b1, inv1 = _parse_records(view[:cut], names, delimiter, g, warnings)
+    b2, inv2 = _parse_records(view[cut:], names, delimiter, g, warnings)
+    shift = b1.num_rows + len(inv1)
+    table = pa.Table.from_batches([b1, b2]).combine_chunks()
+    batches = table.to_batches()
+    return (batches[0] if batches else b1), inv1 + [(n + shift, t, e, a) for n, t, e, a in inv2]
+
+
+def _sniff_delimiter(path: Path, header_line: bytes) -> str:
+    if path.suffix.lower() == ".tsv":
+        return "\t"
+    return "\t" if header_line.count(b"\t") > header_line.count(b",") else ","
+
+
+def _open_csv(source: InputFile, explicit: Mapping[str, str] | None) -> bool:
+    """Detect encoding, delimiter and columns; False for an empty file."""
+    with open(source.path, "rb") as fh:
+        head = fh.read(HEADER_BYTES)
+    if not head.strip():
+        return False
+    enc = detect_encoding(head)
+    if enc == "utf-16":
+        raise InputError("UTF-16 files are not supported: save the export as UTF-8 or GB18030 CSV", Location(source.name))
+    source.encoding = enc
+    start = len(codecs.BOM_UTF8) if enc == "utf-8-sig" else 0
+    while head[start : start + 1] in (b"\n", b"\r"):  # blank lines above the header
+        start += 1
+    if len(head) < HEADER_BYTES and head[-1:] not in (b"\n", b"\r"):
+        head += b"\n"  # a header-only file without a line end
+    m = re.compile(rb"\r\n|\n|\r").search(head, start)
+    source.delimiter = _sniff_delimiter(source.path, head[start : m.start() if m else len(head)])
+    g = _grammar(source.delimiter)
+    one = g.record.match(head, start)
+    # the header is one well-formed record (names may be quoted, even span lines); else its first line
+    end = one.end() if one else (m.end() if m else len(head))
+    text = head[start:end].decode("gb18030" if enc == "gb18030" else "utf-8", "replace")
+    header = next(csv.reader(io.StringIO(text, newline=""), delimiter=source.delimiter), [])
+    source.mapping = map_headers([h.strip().lstrip("\ufeff") for h in header], explicit, source.name)
+    source.data_offset = min(end, source.size)
+    return True
+
+
+_GRAMMARS: dict[str, CsvGrammar] = {}
+_CONTENT = re.compile(rb"[^\r\n]")
+
+
+def _grammar(delimiter: str) -> CsvGrammar:
+    if delimiter not in _GRAMMARS:
+        _GRAMMARS[delimiter] = CsvGrammar(delimiter)
+    return _GRAMMARS[delimiter]
+
+
+def _raw_csv(source: InputFile, explicit: Mapping[str, str] | None, chunk_rows: int) -> Iterator[RawChunk]:
+    """Records as bytes columns: the grammar splits, pyarrow parses.
+
+    Bytes, not strings, so that decoding happens row by row in the workers.
+    Should pyarrow fail on a run of records, the Python csv module parses the
+    part of it that fails (:func:`_parse_records`).
+    """
+    if not _open_csv(source, explicit):
+        source.warnings[W_EMPTY] += 1
+        return
+    info = source.info()
+    names = [f"c{i}" for i in range(len(info.mapping.headers))]
+    g = _grammar(info.delimiter)
+    next_record = 2  # record numbers are 1-based and the header is record 1
+    pending: list[Reject] = []
+    with open(source.path, "rb") as fh:
+        fh.seek(source.data_offset)
+        for piece, bad, position in _split_records(fh, g, source.data_offset, CSV_BLOCK_BYTES, MAX_RECORD_BYTES):
+            if piece is None:
+                reason, raw = bad.split("\0", 1)
+                pending.append(Reject(info.name, next_record, reason, _clip(raw)))
+                next_record += 1
+                continue
+            if _CONTENT.search(piece) is None:
+                continue  # blank lines only
+            batch, invalid = _parse_records(piece, names, info.delimiter, g, source.warnings)
+            total = batch.num_rows + len(invalid)
+            numbers = np.arange(next_record, next_record + total, dtype=np.int64)
+            if invalid:
+                bad_numbers = np.asarray([next_record + num - 1 for num, *_ in invalid], np.int64)
+                valid_numbers = numbers[~np.isin(numbers, bad_numbers)]
             else:
-                rows.append(rec)
-                numbers.append(number)
-            if len(rows) >= chunk_rows:
-                yield RawChunk(info, "rows", rows, np.asarray(numbers, np.int64), rejects)
-                rows, numbers, rejects = [], [], []
-        if rows or rejects:
-            yield RawChunk(info, "rows", rows, np.asarray(numbers, np.int64), rejects)
+                valid_numbers = numbers
+            rejects = pending + [
+                Reject(info.name, next_record + num - 1, f"expected {exp} fields, found {act}", _clip(text))
+                for num, text, exp, act in invalid
+            ]
+            pending = []
+            next_record += total
+            n_valid = batch.num_rows
+            if n_valid == 0:
+                if rejects:
+                    yield RawChunk(info, "none", None, valid_numbers[:0], rejects, position)
+                continue
+            for start in range(0, n_valid, chunk_rows):
+                part = batch.slice(start, chunk_rows)
+                nums = valid_numbers[start : start + part.num_rows]
+                # the rejects that come before this part's last row travel with it (in file order)
+                mine = [r for r in rejects if r.row <= nums[-1]] if start + chunk_rows < n_valid else rejects
+                rejects = rejects[len(mine):]
+                yield RawChunk(info, "arrow", part, nums, mine, position)
+        if pending:
+            yield RawChunk(info, "none", None, np.zeros(0, np.int64), pending, source.size)
 
 
 # -- JSON lines ----------------------------------------------------------------------------
 def _open_jsonl(source: InputFile, explicit: Mapping[str, str] | None) -> bool:
     """Columns from the keys of the first objects (up to 1000 lines)."""
     keys: list[str] = []
+    seen: set[str] = set()
     with open(source.path, "rb") as fh:
         for lineno, line in enumerate(fh, start=1):
             if lineno > 1000:
                 break
+            if lineno == 1 and line.startswith(codecs.BOM_UTF8):
+                line = line[3:]
+            text, _, _ = decode_text_bytes(line)
             try:
-                obj = json.loads(line.decode("utf-8-sig"))
-            except (UnicodeDecodeError, json.JSONDecodeError):
+                obj = json.loads(text)
+            except (ValueError, RecursionError):
                 continue
             if isinstance(obj, dict):
-                keys.extend(str(k) for k in obj if str(k) not in keys)
+                for k in obj:
+                    if _SURROGATE.search(str(k)):
+                        continue  # not a column name anyone can map
+                    if str(k) not in seen:
+                        seen.add(str(k))
+                        keys.append(str(k))
     if not keys:
         return False
     source.encoding = "utf-8"
@@ -595,18 +1020,20 @@ def _open_jsonl(source: InputFile, explicit: Mapping[str, str] | None) -> bool:
     return True
 
 
+def _check_jsonl(source: InputFile, explicit: Mapping[str, str] | None) -> bool:
+    """:func:`_open_jsonl`, and a file with lines but no JSON object is an error (not JSON lines at all)."""
+    if _open_jsonl(source, explicit):
+        return True
+    with open(source.path, "rb") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if line.strip():
+                raise InputError("no line holds a JSON object with listing fields", Location(source.name, lineno))
+    return False
+
+
 def _raw_jsonl(source: InputFile, explicit: Mapping[str, str] | None, chunk_rows: int) -> Iterator[RawChunk]:
-    if not _open_jsonl(source, explicit):
-        # nothing to map columns from: every non-blank line is a reject
-        rejects = []
-        with open(source.path, "rb") as fh:
-            for lineno, line in enumerate(fh, start=1):
-                if line.strip():
-                    rejects.append(Reject(source.name, lineno, "no JSON object in the file's first 1000 lines",
-                                          _clip(line.decode("utf-8", "backslashreplace").rstrip())))
-        if rejects:
-            raise InputError("no line holds a JSON object with listing fields", Location(source.name, rejects[0].row))
-        source.warnings["empty file"] += 1
+    if not _check_jsonl(source, explicit):
+        source.warnings[W_EMPTY] += 1
         return
     info = source.info()
     lines: list[bytes] = []
@@ -628,11 +1055,12 @@ def _raw_jsonl(source: InputFile, explicit: Mapping[str, str] | None, chunk_rows
 
 # -- Parquet --------------------------------------------------------------------------------
 def _raw_parquet(source: InputFile, explicit: Mapping[str, str] | None, chunk_rows: int) -> Iterator[RawChunk]:
+    """Record batches, row group by row group; a row group that cannot be read is rejected row by row."""
     import pyarrow.parquet as pq
 
     try:
         pf = pq.ParquetFile(source.path)
-    except (pa.ArrowInvalid, OSError) as exc:
+    except (pa.ArrowException, OSError) as exc:
         raise InputError(f"not a readable Parquet file: {exc}", Location(source.name)) from None
     names = pf.schema_arrow.names
     source.mapping = map_headers(names, explicit, source.name)
@@ -640,39 +1068,66 @@ def _raw_parquet(source: InputFile, explicit: Mapping[str, str] | None, chunk_ro
     wanted = [names[i] for i in source.mapping.sources.values()]
     total = max(pf.metadata.num_rows, 1)
     record = 1
-    for batch in pf.iter_batches(batch_size=chunk_rows, columns=wanted):
-        n = batch.num_rows
-        yield RawChunk(info, "arrow", batch, np.arange(record, record + n, dtype=np.int64),
-                       position=int(source.size * (record + n - 1) / total))
-        record += n
+    for rg in range(pf.metadata.num_row_groups):
+        group_rows = pf.metadata.row_group(rg).num_rows
+        group_end = record + group_rows
+        try:
+            for batch in pf.iter_batches(batch_size=chunk_rows, row_groups=[rg], columns=wanted):
+                n = batch.num_rows
+                yield RawChunk(info, "arrow", batch, np.arange(record, record + n, dtype=np.int64),
+                               position=int(source.size * (record + n - 1) / total))
+                record += n
+        except (pa.ArrowException, OSError) as exc:
+            reason = f"unreadable Parquet data (row group {rg}): {str(exc).splitlines()[0][:200]}"
+            for start in range(record, group_end, chunk_rows):
+                stop = min(start + chunk_rows, group_end)
+                yield RawChunk(info, "none", None, np.zeros(0, np.int64),
+                               [Reject(info.name, r, reason, "") for r in range(start, stop)],
+                               position=int(source.size * (stop - 1) / total))
+            record = group_end
 
 
 # -- XLSX -------------------------------------------------------------------------------------
-def _raw_xlsx(source: InputFile, explicit: Mapping[str, str] | None, chunk_rows: int) -> Iterator[RawChunk]:
+def _xlsx_header(source: InputFile, rows_iter, explicit: Mapping[str, str] | None) -> int:
+    """Find the header row (title rows above it are skipped); sets the mapping."""
+    header_row, first_error = None, None
+    for rowno, values in enumerate(rows_iter, start=1):
+        cells = ["" if v is None else str(v).strip() for v in values]
+        if not any(cells):
+            if rowno >= HEADER_SEARCH_ROWS:
+                break
+            continue
+        try:
+            source.mapping = map_headers(cells, explicit, source.name)
+            header_row = rowno
+            break
+        except InputError as exc:
+            first_error = first_error or exc
+            if rowno >= HEADER_SEARCH_ROWS:
+                break
+    if header_row is None:
+        if first_error is not None:
+            raise InputError(f"{first_error.message} (looked for the header in the first {HEADER_SEARCH_ROWS} rows)",
+                             Location(source.name, first_error.location.line if first_error.location else None))
+        raise InputError("no header row found", Location(source.name))
+    return header_row
+
+
+def _open_workbook(source: InputFile):
     import openpyxl
 
     try:
-        wb = openpyxl.load_workbook(source.path, read_only=True, data_only=True)
+        return openpyxl.load_workbook(source.path, read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for broken files
         raise InputError(f"not a readable XLSX workbook: {exc}", Location(source.name)) from None
+
+
+def _raw_xlsx(source: InputFile, explicit: Mapping[str, str] | None, chunk_rows: int) -> Iterator[RawChunk]:
+    wb = _open_workbook(source)
     try:
         ws = wb.worksheets[0]
         rows_iter = ws.iter_rows(values_only=True)
-        header_row, first_error = None, None
-        for rowno, values in enumerate(rows_iter, start=1):
-            cells = ["" if v is None else str(v).strip() for v in values]
-            if not any(cells):
-                continue
-            try:
-                source.mapping = map_headers(cells, explicit, source.name)
-                header_row = rowno
-                break
-            except InputError as exc:
-                first_error = first_error or exc
-                if rowno >= HEADER_SEARCH_ROWS:
-                    break
-        if header_row is None:
-            raise first_error or InputError("no header row found", Location(source.name))
+        header_row = _xlsx_header(source, rows_iter, explicit)
         if header_row > 1:
             source.warnings[f"header found on row {header_row}; rows above it (titles) skipped"] += 1
         source.delimiter = "\t"
@@ -727,15 +1182,22 @@ def preflight(source: InputFile, explicit: Mapping[str, str] | None = None) -> N
     if source.format == "csv":
         _open_csv(source, explicit)
     elif source.format == "jsonl":
-        _open_jsonl(source, explicit)
+        _check_jsonl(source, explicit)
     elif source.format == "parquet":
         import pyarrow.parquet as pq
 
         try:
             names = pq.read_schema(source.path).names
-        except (pa.ArrowInvalid, OSError) as exc:
+        except (pa.ArrowException, OSError) as exc:
             raise InputError(f"not a readable Parquet file: {exc}", Location(source.name)) from None
         map_headers(names, explicit, source.name)
+    elif source.format == "xlsx":
+        wb = _open_workbook(source)
+        try:
+            _xlsx_header(InputFile(source.path, source.format, source.size), wb.worksheets[0].iter_rows(values_only=True),
+                         explicit)
+        finally:
+            wb.close()
 
 
 def open_source(path: Path) -> InputFile:

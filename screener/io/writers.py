@@ -1,9 +1,16 @@
-"""Writing a scan's outputs incrementally and atomically.
+"""Writing a scan's outputs atomically, and the checkpoints that let a killed scan resume.
 
 Everything is written to hidden ``.partial`` files and renamed into place only
 when the scan completes; ``summary.json`` goes last and is removed first, so a
 directory with a summary is always a complete scan and a crash never leaves a
 half-written file under a final name.
+
+While it runs, a local scan keeps each chunk's results as part files in
+``OUTDIR/.screener-work/`` (each written to a temporary name, synced, then
+renamed) and, after every chunk, a checkpoint naming how many chunks are done
+with the counters so far (:class:`ScanParts`). At the end the parts are
+streamed, in order, into the four outputs — so a scan resumed after a crash
+writes exactly what an uninterrupted one does — and the directory is removed.
 """
 
 from __future__ import annotations
@@ -11,9 +18,11 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -28,20 +37,31 @@ FLAGGED_CSV = "flagged.csv"
 REJECTS_FILE = "rejects.csv"
 SUMMARY_FILE = "summary.json"
 OUTPUT_FILES = (HITS_FILE, FLAGGED_FILE, FLAGGED_CSV, REJECTS_FILE, SUMMARY_FILE)
+WORK_DIR = ".screener-work"
+CHECKPOINT_FILE = "checkpoint.json"
+LOCK_FILE = "lock"
+REJECTS_SCHEMA = pa.schema([("source_file", pa.string()), ("row", pa.int64()), ("reason", pa.string()), ("raw", pa.string())])
 
 
 def _partial(path: Path) -> Path:
     return path.with_name(f".{path.name}.partial")
 
 
-def write_json_atomic(path: Path, doc: Any) -> None:
+def write_json_atomic(path: Path, doc: Any, indent: int | None = 2) -> None:
     tmp = _partial(path)
     with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(doc, fh, ensure_ascii=False, indent=2, default=str)
+        json.dump(doc, fh, ensure_ascii=False, indent=indent, default=str)
         fh.write("\n")
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def rejects_table(rejects: list[Reject]) -> pa.Table:
+    if not rejects:
+        return REJECTS_SCHEMA.empty_table()
+    columns = ([r.source_file for r in rejects], [r.row for r in rejects], [r.reason for r in rejects], [r.raw for r in rejects])
+    return pa.Table.from_arrays([pa.array(c, f.type) for c, f in zip(columns, REJECTS_SCHEMA)], schema=REJECTS_SCHEMA)
 
 
 def write_csv(path: Path, header: Iterable[str], rows: Iterable[list[Any]]) -> None:
@@ -76,15 +96,22 @@ class ScanOutputs:
         self._rej.writerow(REJECT_COLUMNS)
         self.closed = False
 
-    def write(self, hits: pa.Table, flagged: pa.Table, rejects: list[Reject]) -> None:
-        if hits.num_rows:
+    def write(self, hits: pa.Table | None, flagged: pa.Table | None, rejects: list[Reject] | pa.Table | None) -> None:
+        """One chunk's results (None: none); ``rejects`` as :class:`Reject` s or a table of :data:`REJECT_COLUMNS`."""
+        if hits is not None and hits.num_rows:
             self._hits.write_table(hits)
-        if flagged.num_rows:
+        if flagged is not None and flagged.num_rows:
             self._flagged.write_table(flagged)
             for row in flagged.to_pylist():
                 self._csv.writerow(safe_row(["" if row[c] is None else row[c] for c in FLAGGED_SCHEMA.names]))
-        for r in rejects:
-            self._rej.writerow(safe_row([r.source_file, "" if r.row is None else r.row, r.reason, r.raw]))
+        if rejects is None:
+            rows = iter(())
+        elif isinstance(rejects, pa.Table):
+            rows = zip(*(rejects.column(c).to_pylist() for c in REJECT_COLUMNS))
+        else:
+            rows = ((r.source_file, r.row, r.reason, r.raw) for r in rejects)
+        for source_file, row, reason, raw in rows:
+            self._rej.writerow(safe_row([source_file, "" if row is None else row, reason, raw]))
 
     def _close(self) -> None:
         if not self.closed:
@@ -104,3 +131,129 @@ class ScanOutputs:
         self._close()
         for name in OUTPUT_FILES:
             _partial(self.path[name]).unlink(missing_ok=True)
+
+
+# -- checkpoints: resuming a killed scan ----------------------------------------------------
+class WorkDirBusy(OutputError):
+    """Another scan holds the output directory."""
+
+
+class ScanParts:
+    """The parts and checkpoint of a scan in progress (``OUTDIR/.screener-work``).
+
+    Part ``k`` holds chunk ``k``'s hits, flagged listings, rejects and item_id
+    hashes, each file written to a temporary name, synced and renamed; the
+    checkpoint (written the same way, after the parts) says how many chunks are
+    complete. A part numbered at or past the checkpoint is from a chunk that
+    did not finish and is removed on resume. A lock (``flock``) keeps a second
+    scan out of the same directory; the kernel releases it when a scan dies.
+    """
+
+    def __init__(self, outdir: str | os.PathLike):
+        self.outdir = Path(outdir)
+        self.dir = self.outdir / WORK_DIR
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            self._lock_fh = open(self.dir / LOCK_FILE, "a+")
+        except OSError as exc:
+            raise OutputError(f"cannot write outputs: {exc.strerror}", Location(str(self.outdir))) from None
+        try:
+            import fcntl
+
+            fcntl.flock(self._lock_fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except ImportError:  # pragma: no cover - Windows: no lock
+            pass
+        except OSError:
+            self._lock_fh.close()
+            raise WorkDirBusy("another scan is writing to this directory", Location(str(self.outdir))) from None
+        # this directory's old summary no longer describes its outputs
+        (self.outdir / SUMMARY_FILE).unlink(missing_ok=True)
+
+    # checkpoint
+    def load_checkpoint(self) -> dict | None:
+        path = self.dir / CHECKPOINT_FILE
+        try:
+            with open(path, encoding="utf-8") as fh:
+                doc = json.load(fh)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise OutputError(f"unreadable checkpoint ({exc}); run without --resume to start over", Location(str(path))) from None
+        return doc if isinstance(doc, dict) else None
+
+    def save_checkpoint(self, state: dict) -> None:
+        write_json_atomic(self.dir / CHECKPOINT_FILE, state, indent=None)
+
+    def reset(self) -> None:
+        """Start over: remove every part and the checkpoint."""
+        for p in self.dir.iterdir():
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            elif p.name != LOCK_FILE:
+                p.unlink(missing_ok=True)
+
+    def discard_from(self, seq: int) -> None:
+        """Remove parts of chunks that never completed (numbered ``seq`` or later) and temporary files."""
+        for p in self.dir.iterdir():
+            head = p.name.split(".", 1)[0]
+            if p.name.endswith(".tmp") or (head.isdigit() and int(head) >= seq):
+                p.unlink(missing_ok=True)
+
+    # parts
+    def _path(self, seq: int, kind: str) -> Path:
+        return self.dir / f"{seq:09d}.{kind}"
+
+    def _atomic(self, path: Path, write) -> None:
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+
+    def write_part(self, seq: int, hits: pa.Table, flagged: pa.Table, rejects: list[Reject], ids: np.ndarray) -> None:
+        for kind, table in (("hits.arrow", hits), ("flagged.arrow", flagged),
+                            ("rejects.arrow", rejects_table(rejects) if rejects else None)):
+            if table is not None and table.num_rows:
+                self._atomic(self._path(seq, kind), lambda fh, t=table: _write_ipc(fh, t))
+        if len(ids):
+            self._atomic(self._path(seq, "ids.npy"), lambda fh: np.save(fh, np.ascontiguousarray(ids, np.uint64)))
+
+    def read_ids(self, seq: int) -> np.ndarray:
+        path = self._path(seq, "ids.npy")
+        if not path.exists():
+            return np.zeros(0, np.uint64)
+        return np.load(path, allow_pickle=False)
+
+    def _read(self, seq: int, kind: str) -> pa.Table | None:
+        path = self._path(seq, kind)
+        if not path.exists():
+            return None  # nothing of that kind in the chunk
+        with pa.memory_map(str(path)) as src:
+            return pa.ipc.open_file(src).read_all()
+
+    def iter_parts(self, n: int) -> Iterator[tuple[pa.Table | None, pa.Table | None, pa.Table | None]]:
+        for seq in range(n):
+            yield self._read(seq, "hits.arrow"), self._read(seq, "flagged.arrow"), self._read(seq, "rejects.arrow")
+
+    def merge(self, n: int, summary: dict) -> None:
+        """Stream parts 0..n-1 into the four outputs, commit them, remove the work directory."""
+        outputs = ScanOutputs(self.outdir)
+        try:
+            for hits, flagged, rejects in self.iter_parts(n):
+                outputs.write(hits, flagged, rejects)
+            outputs.commit(summary)
+        except BaseException:
+            outputs.abort()  # the parts and checkpoint stay: a resume merges again
+            raise
+        self.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def close(self) -> None:
+        if not self._lock_fh.closed:
+            self._lock_fh.close()  # releases the lock
+
+
+def _write_ipc(fh, table: pa.Table) -> None:
+    with pa.ipc.new_file(fh, table.schema) as w:
+        w.write_table(table)
