@@ -18,6 +18,7 @@ with 8-byte hashes (:class:`SeenIds`), kept and scanned.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import multiprocessing
 import os
 import sys
@@ -231,15 +232,31 @@ def default_workers() -> int:
 
 def _mp_context():
     # forkserver/spawn: a forked child of a process with pyarrow's threads can deadlock
-    method = "forkserver" if sys.platform.startswith("linux") else "spawn"
-    return multiprocessing.get_context(method)
+    if not sys.platform.startswith("linux"):
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["screener._preload"])  # workers start with the code and jieba loaded
+    return ctx
 
 
 def _results(
-    raws: Iterator[tuple[object, RawChunk, int]], rs: RuleSet, workers: int
+    raws: Iterator[tuple[object, RawChunk, int]], rs: RuleSet, workers: int, pool_rows: int = 0
 ) -> Iterator[tuple[object, RawChunk, ChunkResult]]:
-    """(tag, raw chunk, result) in input order; ``tag`` is passed through."""
-    if workers <= 1:
+    """(tag, raw chunk, result) in input order; ``tag`` is passed through.
+
+    Inputs of less than two full chunks (``pool_rows``) are scanned in this
+    process: starting the pool costs more than it saves (~3 s: the forkserver,
+    jieba's dictionary, the automata).
+    """
+    raws = iter(raws)
+    head: list[tuple[object, RawChunk, int]] = []
+    for item in raws:
+        head.append(item)
+        if sum(raw.n for _, raw, _ in head) >= pool_rows:
+            break
+    pooled = workers > 1 and sum(raw.n for _, raw, _ in head) >= pool_rows
+    raws = itertools.chain(head, raws)
+    if not pooled:
         for fi, raw, first in raws:
             yield fi, raw, process_chunk(raw, first, rs)
         return
@@ -385,7 +402,7 @@ def _scan(sources: list[InputFile], parts: ScanParts, state: dict, rs: RuleSet, 
                 seq += 1
                 next_row += raw.n
 
-    for (fi, seq, first_row), raw, res in _results(raws(), rs, workers):
+    for (fi, seq, first_row), raw, res in _results(raws(), rs, workers, pool_rows=2 * chunk_rows):
         st = stats[fi]
         repeats = seen.add(res.id_hashes)
         parts.write_part(seq, res.hits, res.flagged, res.rejects, res.id_hashes)

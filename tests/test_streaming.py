@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import screener
+from screener import runner
 from conftest import RULES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,3 +60,19 @@ def test_chunked_equals_one_batch_and_workers_agree(tmp_path, export, rules):
 def outputs_of(outdir, export, rules, chunk_rows, workers):
     screener.scan_files([export], outdir, rules, chunk_rows=chunk_rows, workers=workers)
     return outputs(outdir)
+
+
+def test_pool_starts_only_for_two_chunks_of_work(tmp_path, export, rules, monkeypatch):
+    started = []
+    real = runner.ProcessPoolExecutor
+
+    def spy(*args, **kwargs):
+        started.append(kwargs.get("max_workers"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "ProcessPoolExecutor", spy)
+    whole = outputs_of(tmp_path / "whole", export, rules, chunk_rows=2000, workers=2)  # 6002 rows: three chunks
+    assert started == [2]
+    inline = outputs_of(tmp_path / "inline", export, rules, chunk_rows=4000, workers=2)  # under two chunks
+    assert started == [2]
+    assert inline["hits"].equals(whole["hits"]) and inline["counts"] == whole["counts"]
