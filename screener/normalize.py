@@ -21,11 +21,14 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from ._version import __version__
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 from .model import CharMapping
 
 N_CODEPOINTS = 0x110000
@@ -313,7 +316,7 @@ class NormalizedBatch:
         self._raw_str: str | None = None
 
     @classmethod
-    def from_arrow(cls, normalizer: Normalizer, arrays: Sequence["pa.Array"]) -> "NormalizedBatch":
+    def from_arrow(cls, normalizer: Normalizer, arrays: Sequence[pa.Array]) -> "NormalizedBatch":
         """Texts of Arrow string arrays (nulls read as empty), in order, as one batch.
 
         Arrow appends the sentinel to every value and hands over one buffer, so

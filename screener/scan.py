@@ -19,13 +19,12 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from .checks import EVIDENCE_PRIORITY, REGISTRY, Columns
-from .compile import ADJUST, ANCHOR, CANONICAL, COMPACT, RX_ANCHOR, WITH, WITHOUT, RuleSet, conditions_of
+from .compile import ADJUST, ANCHOR, CANONICAL, COMPACT, RX_ANCHOR, WITH, WITHOUT, RuleSet
 from .model import NUMERIC_FIELDS, Condition
 from .normalize import NormalizedBatch, reason_names
 from .schema import HITS_SCHEMA, ROW_ID

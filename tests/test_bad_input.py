@@ -23,7 +23,7 @@ import pytest
 
 import screener
 from screener.errors import InputError
-from screener.io import readers
+from screener.io import csvrecords, readers
 from screener.io.readers import open_source, read_input
 from screener.runner import SeenIds
 from conftest import RULES
@@ -172,7 +172,7 @@ def test_gbk_file_with_a_ragged_row(tmp_path, rules):
 
 
 def test_only_the_records_pyarrow_cannot_parse_go_to_python(tmp_path, rules, monkeypatch):
-    monkeypatch.setattr(readers, "PYTHON_CSV_BYTES", 256)  # 1 MiB in real runs
+    monkeypatch.setattr(csvrecords, "PYTHON_CSV_BYTES", 256)  # 1 MiB in real runs
     rows = [f"{i},保温杯{i},店\n" for i in range(1, 301)]
     rows[149] = "150,茶杯\n"
     data = "商品ID,商品标题,店铺\n".encode("gb18030") + "".join(rows).encode("gb18030")
@@ -441,7 +441,7 @@ def test_python_fallback_reads_exactly_like_pyarrow(tmp_path, rules, monkeypatch
     def broken(*a, **k):
         raise pa.ArrowInvalid("simulated")
 
-    monkeypatch.setattr(readers, "_parse_piece", broken)
+    monkeypatch.setattr(csvrecords, "parse_piece", broken)
     got = run(tmp_path, "fb2.csv", data, rules)
     assert got.scanned == want.scanned and got.rejects == want.rejects
     assert [(n, r) for n, r in got.raw.items()] == [(n, r) for n, r in want.raw.items()]
@@ -501,7 +501,7 @@ def test_a_scan_that_fails_midway_leaves_no_summary(tmp_path, rules, monkeypatch
     def failing(*a, **k):
         raise InputError("simulated: the disk went away")
 
-    monkeypatch.setattr(readers, "_parse_records", failing)
+    monkeypatch.setattr(readers, "parse_records", failing)
     with pytest.raises(InputError, match="simulated"):
         screener.scan_files([tmp_path / "a.csv"], out, rules)
     # outputs of the earlier scan may remain, but without a summary nothing passes for a complete scan

@@ -27,8 +27,9 @@ from hypothesis import strategies as st
 import screener
 from screener.compile import compile_rules
 from screener.errors import RuleError, RuleErrors
-from screener.io import readers
-from screener.io.readers import CsvGrammar, open_source, read_input
+from screener.io import csvrecords, readers
+from screener.io.csvrecords import CsvGrammar
+from screener.io.readers import open_source, read_input
 from conftest import RULES, make_batch
 
 SETTINGS = dict(suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large])
@@ -230,16 +231,16 @@ def test_csv_outcome_does_not_depend_on_the_block_size(tmp_path_factory, body, b
 @settings(max_examples=300, **SETTINGS)
 @given(csv_bodies)
 def test_python_csv_fallback_parses_like_pyarrow(body):
-    g = readers._grammar(",")
+    g = csvrecords.grammar(",")
     names = ["c0", "c1", "c2"]
-    for piece, _bad, _end in readers._split_records(io.BytesIO(body), g, 0, 1 << 20, 1 << 20):
-        if piece is None or readers._CONTENT.search(piece) is None:
+    for piece, _bad, _end in csvrecords.split_records(io.BytesIO(body), g, 0, 1 << 20, 1 << 20):
+        if piece is None or csvrecords.CONTENT.search(piece) is None:
             continue
         try:
-            batch, invalid = readers._parse_piece(piece, names, ",")
+            batch, invalid = csvrecords.parse_piece(piece, names, ",")
         except pa.ArrowInvalid:
             continue  # pyarrow refused (a ragged row it cannot decode): the fallback is all there is
-        py_batch, py_invalid = readers._parse_piece_python(piece, names, ",")
+        py_batch, py_invalid = csvrecords.parse_piece_python(piece, names, ",")
         assert py_batch.to_pylist() == batch.to_pylist()
         assert [(n, e, a) for n, _, e, a in py_invalid] == [(n, e, a) for n, _, e, a in invalid]
 

@@ -4,7 +4,7 @@ Reading is split in two so that the expensive half runs in worker processes:
 
 * :func:`iter_raw` (the reading process) only splits a file into
   :class:`RawChunk` s — CSV records as bytes (checked by a record grammar,
-  parsed by pyarrow), Parquet record batches, raw JSON lines, XLSX rows — and
+  parsed by pyarrow: :mod:`screener.io.csvrecords`), Parquet record batches, raw JSON lines, XLSX rows — and
   notes the records it could not split (malformed quoting, ragged rows);
 * :func:`decode` (any process) turns a raw chunk into a typed canonical table:
   text decoding, JSON parsing, prices, seller types, and a reject for every
@@ -15,7 +15,7 @@ raw content), so that for every file ``rows_read = rows scanned + rows
 rejected``. Memory stays flat: no reader holds more than one block of a file
 (:data:`CSV_BLOCK_BYTES`, or one record of at most :data:`MAX_RECORD_BYTES`).
 
-Text bytes are decoded row by row (:func:`decode_row`): UTF-8 when the row is
+Text bytes are decoded row by row (:func:`screener.io.decoding.decode_row`): UTF-8 when the row is
 valid UTF-8, else GB18030 when it is valid GB18030, else with U+FFFD for the
 broken bytes — so a file that switches encoding midway (two exports joined
 together) is read correctly, a character cut in half does not hide the rest
@@ -28,36 +28,29 @@ import codecs
 import csv
 import glob
 import io
-import itertools
 import json
 import math
 import os
 import re
-import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
 from ..errors import InputError, Location
 from ..model import CANONICAL_FIELDS, NUMERIC_FIELDS
 from ..schema import SOURCE_FILE, SOURCE_ROW
 from .columns import ColumnMapping, canonical_seller_type, map_headers
+from .csvrecords import CONTENT, CSV_BLOCK_BYTES, MAX_RECORD_BYTES, grammar, parse_records, split_records
+from .decoding import SURROGATE, W_SURROGATES, clip_raw, decode_row, decode_text_bytes, no_surrogates, raw_text
 
 FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
            ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx", ".xlsm": "xlsx"}
 DEFAULT_CHUNK_ROWS = 20_000
-CSV_BLOCK_BYTES = 32 << 20  # bytes of a CSV file split and parsed at a time
-#: The longest CSV record (one row, all its fields) read; a longer one — in
-#: practice a quote that never closes — is rejected up to the end of the line
-#: where it starts. JSON lines and Parquet/XLSX cells have no such limit.
-MAX_RECORD_BYTES = 64 << 20
-RAW_LIMIT = 4096  # characters of a rejected row kept in rejects.csv
 HEADER_SEARCH_ROWS = 20  # XLSX: how far below the top a header row may sit (title rows above it)
 HEADER_BYTES = 1 << 20  # CSV: the header must end within the file's first MiB
 
@@ -317,42 +310,6 @@ def _is_bytes_type(t: pa.DataType) -> bool:
         (hasattr(pa.types, "is_binary_view") and pa.types.is_binary_view(t))
 
 
-def decode_text_bytes(value: bytes, primary: str = "utf-8") -> tuple[str, str, bool]:
-    """(text, encoding, damaged) for the bytes of one row (see :func:`decode_row`)."""
-    texts, enc, damaged = decode_row([value], primary)
-    return texts[0] or "", enc, damaged
-
-
-def decode_row(cells: Sequence[bytes | None], primary: str = "utf-8") -> tuple[list[str | None], str, bool]:
-    """Decode a row's cells in one encoding: (texts, encoding, damaged).
-
-    UTF-8 when the row is valid UTF-8. Otherwise GB18030 when the row is valid
-    GB18030 and does not look like UTF-8 with a few broken bytes (an export
-    that cut a character in half: more valid multi-byte UTF-8 characters than
-    broken sequences). Otherwise the row is damaged: decoded in the file's
-    encoding with U+FFFD for the broken bytes, and still scanned — so no
-    seller text is left unscreened because of a stray byte.
-    """
-    present = [c for c in cells if c]
-    try:
-        return [None if c is None else c.decode("utf-8") for c in cells], "utf-8", False
-    except UnicodeDecodeError:
-        pass
-    blob = b"\n".join(present)
-    as_utf8 = blob.decode("utf-8", "replace")
-    broken = as_utf8.count("\ufffd") - blob.count(b"\xef\xbf\xbd")
-    valid_multibyte = sum(1 for ch in as_utf8 if ch > "\x7f") - as_utf8.count("\ufffd")
-    if valid_multibyte <= broken:
-        try:
-            return [None if c is None else c.decode("gb18030") for c in cells], "gb18030", False
-        except UnicodeDecodeError:
-            pass
-        enc = "gb18030" if primary == "gb18030" else "utf-8"
-    else:
-        enc = "utf-8"
-    return [None if c is None else c.decode(enc, "replace") for c in cells], enc, True
-
-
 def _decode_bytes_columns(
     cols: Mapping[str, tuple[str, pa.Array]], n: int, primary: str
 ) -> tuple[dict[str, pa.Array], Counter]:
@@ -452,27 +409,6 @@ def finish(
     return Chunk(table, rejects, warnings)
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-W_SURROGATES = "lone surrogates (invalid Unicode) in JSON strings read as U+FFFD"
-
-
-def _no_surrogates(text: str) -> str:
-    """Lone surrogates (JSON allows \\ud800) cannot be written as UTF-8: U+FFFD instead."""
-    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
-
-
-def _clip(raw: str) -> str:
-    raw = raw if len(raw) <= RAW_LIMIT else raw[:RAW_LIMIT] + f"…[{len(raw) - RAW_LIMIT} more characters]"
-    return _no_surrogates(raw)
-
-
-def _raw_text(data: bytes) -> str:
-    """Bytes of a rejected record, readable: UTF-8, else GB18030, else with \\x escapes."""
-    data = bytes(data[: RAW_LIMIT * 4 + 16])
-    texts, _, damaged = decode_row([data])
-    return data.decode("utf-8", "backslashreplace") if damaged else (texts[0] or "")
-
-
 # -- decoding (any process) ---------------------------------------------------------------
 def decode(raw: RawChunk) -> Chunk:
     """Turn a raw chunk into typed canonical rows plus rejects."""
@@ -527,8 +463,8 @@ def _decode_csv_arrow(raw: RawChunk) -> Chunk:
         cells = []
         for j in range(batch.num_columns):
             v = batch.column(j)[i].as_py()
-            cells.append(_raw_text(v) if isinstance(v, bytes) else ("" if v is None else str(v)))
-        return _clip(info.delimiter.join(cells))
+            cells.append(raw_text(v) if isinstance(v, bytes) else ("" if v is None else str(v)))
+        return clip_raw(info.delimiter.join(cells))
 
     return _filtered_finish(raw, decoded, n, bad_rows, raw_of, warnings)
 
@@ -537,7 +473,7 @@ def _decode_rows(raw: RawChunk) -> Chunk:
     info, rows = raw.info, raw.data
     cols = {c: pa.array([r[i] if i < len(r) else None for r in rows], pa.string()) for c, i in info.mapping.sources.items()}
     return finish(cols, len(rows), info.name, raw.numbers,
-                  lambda i: _clip(info.delimiter.join("" if v is None else str(v) for v in rows[i])), Counter())
+                  lambda i: clip_raw(info.delimiter.join("" if v is None else str(v) for v in rows[i])), Counter())
 
 
 def _decode_jsonl(raw: RawChunk) -> Chunk:
@@ -556,16 +492,16 @@ def _decode_jsonl(raw: RawChunk) -> Chunk:
         try:
             obj = json.loads(text)
         except json.JSONDecodeError as exc:
-            rejects.append(Reject(info.name, lineno, f"invalid JSON: {exc.msg} at column {exc.colno}", _clip(text.rstrip())))
+            rejects.append(Reject(info.name, lineno, f"invalid JSON: {exc.msg} at column {exc.colno}", clip_raw(text.rstrip())))
             continue
         except RecursionError:
-            rejects.append(Reject(info.name, lineno, "invalid JSON: nested too deeply", _clip(text.rstrip())))
+            rejects.append(Reject(info.name, lineno, "invalid JSON: nested too deeply", clip_raw(text.rstrip())))
             continue
         except ValueError as exc:  # e.g. an integer longer than Python converts
-            rejects.append(Reject(info.name, lineno, f"invalid JSON: {exc}", _clip(text.rstrip())))
+            rejects.append(Reject(info.name, lineno, f"invalid JSON: {exc}", clip_raw(text.rstrip())))
             continue
         if not isinstance(obj, dict):
-            rejects.append(Reject(info.name, lineno, "a line must hold one JSON object", _clip(text.rstrip())))
+            rejects.append(Reject(info.name, lineno, "a line must hold one JSON object", clip_raw(text.rstrip())))
             continue
         records.append(obj)
         numbers.append(lineno)
@@ -575,15 +511,15 @@ def _decode_jsonl(raw: RawChunk) -> Chunk:
         try:
             cols[canonical] = pa.array(values, pa.string())
         except (pa.ArrowInvalid, UnicodeEncodeError):  # a lone surrogate: a seller must not get a row skipped with one
-            clean = [None if v is None else _no_surrogates(v) for v in values]
+            clean = [None if v is None else no_surrogates(v) for v in values]
             warnings[W_SURROGATES] += sum(1 for a, b in zip(values, clean) if a is not b)
             cols[canonical] = pa.array(clean, pa.string())
 
     def raw_of(i: int) -> str:
         try:
-            return _clip(json.dumps(records[i], ensure_ascii=False, default=str))
+            return clip_raw(json.dumps(records[i], ensure_ascii=False, default=str))
         except (ValueError, RecursionError):
-            return _clip(str(records[i]))
+            return clip_raw(str(records[i]))
 
     chunk = finish(cols, len(records), info.name, np.asarray(numbers, np.int64), raw_of, warnings)
     chunk.rejects = sorted(rejects + chunk.rejects, key=lambda r: r.row)
@@ -613,9 +549,9 @@ def _decode_parquet(raw: RawChunk) -> Chunk:
 
     def raw_of(i: int) -> str:
         try:
-            return _clip(json.dumps(batch.slice(i, 1).to_pylist()[0], ensure_ascii=False, default=_scalar_text))
+            return clip_raw(json.dumps(batch.slice(i, 1).to_pylist()[0], ensure_ascii=False, default=_scalar_text))
         except (ValueError, RecursionError):
-            return _clip(str(batch.slice(i, 1).to_pylist()[0]))
+            return clip_raw(str(batch.slice(i, 1).to_pylist()[0]))
 
     return _filtered_finish(raw, decoded, n, {}, raw_of, warnings)
 
@@ -633,262 +569,6 @@ _DECODERS: dict[tuple[str, str], Callable[[RawChunk], Chunk]] = {
     ("parquet", "arrow"): _decode_parquet,
     ("parquet", "none"): _decode_rejects_only,
 }
-
-
-# -- CSV / TSV: the record grammar (reading process) ---------------------------------------
-# pyarrow parses CSV fast but silently: a quote that opens and never closes
-# swallows every following line into one field (and the rows are lost inside
-# a "ragged row" or, worse, a well-formed one). So the reading process first
-# checks the bytes against the grammar pyarrow applies, made strict where it
-# matters, and only hands pyarrow runs of well-formed records:
-#
-# * an unquoted field is anything up to the next delimiter or line end (a
-#   quote inside it is a character: 他说"好", 6"屏);
-# * a quoted field starts with a quote, doubles inner quotes, and ends with a
-#   quote followed by a delimiter, a line end or the end of the file; it may
-#   span lines (a multi-line description, as Excel writes it);
-# * a quoted field on ONE line may have text after its closing quote
-#   ("5"寸 reads as 5寸, as in pyarrow and Excel).
-#
-# A record that breaks this — a quote that never closes, or that closes on a
-# later line followed by text — is rejected from its start to the end of the
-# line where the offending quote opened, and reading resumes on the next line.
-_ATOMIC_SYNTAX = sys.version_info >= (3, 11)
-_group_ids = itertools.count()
-
-
-def _atomic(body: bytes, native: bool = _ATOMIC_SYNTAX) -> bytes:
-    """An atomic group (no backtracking into it): linear-time matching."""
-    if native:
-        return b"(?>" + body + b")"
-    name = f"a{next(_group_ids)}".encode()  # Python 3.10: lookahead capture + backreference
-    return b"(?=(?P<" + name + b">" + body + b"))(?P=" + name + b")"
-
-
-class CsvGrammar:
-    """Compiled patterns for one delimiter (see the comment above)."""
-
-    def __init__(self, delimiter: str, native: bool = _ATOMIC_SYNTAX):
-        def A(body: bytes) -> bytes:
-            return _atomic(body, native)
-
-        d = re.escape(delimiter.encode("ascii"))
-        stop = b"[" + d + rb"\r\n]"
-        notstop = b"[^" + d + rb"\r\n]"
-        nl = rb"(?:\r\n|\n|\r)"
-
-        # functions, not strings: each use needs its own groups when atomic groups are emulated
-        def fld() -> bytes:
-            quoted = rb'"' + A(rb'[^"]*(?:""[^"]*)*') + rb'"(?=' + stop + rb"|\Z)"
-            one_line = rb'"' + A(rb'[^"\r\n]*(?:""[^"\r\n]*)*') + rb'"' + A(notstop + b"*")
-            unquoted = rb'(?:[^"' + d + rb"\r\n]" + A(notstop + b"*") + rb")?"
-            return A(quoted + b"|" + one_line + b"|" + unquoted)
-
-        def record() -> bytes:
-            plain = A(rb'[^"\r\n]*') + nl  # a line without quotes is a record
-            return A(plain + b"|" + fld() + A(b"(?:" + d + fld() + b")*") + nl)
-
-        self.records = re.compile(A(b"(?:" + record() + b")*"))
-        self.record = re.compile(record())
-        self.field_sep = re.compile(fld() + d)
-        self.fields = re.compile(A(b"(?:" + fld() + d + b")*"))
-        self.last_field = re.compile(fld() + rb"\Z")
-        self.open_quote = re.compile(rb'"' + A(rb'[^"]*(?:""[^"]*)*') + rb'"?\Z')
-        self.newline = re.compile(nl)
-
-    def valid_end(self, buf: bytes, pos: int = 0) -> int:
-        """End of the run of complete, well-formed records that starts at ``pos`` (``pos``: none)."""
-        q = buf.find(b'"', pos)
-        if q < 0:  # no quote: records are lines (memchr speed)
-            return max(pos, buf.rfind(b"\n", pos) + 1, buf.rfind(b"\r", pos) + 1)
-        start = max(pos, buf.rfind(b"\n", pos, q) + 1, buf.rfind(b"\r", pos, q) + 1)
-        return self.records.match(buf, start).end()
-
-    def diagnose(self, buf: bytes, pos: int = 0) -> tuple[str, int]:
-        """Why the record at ``pos`` is not complete: (state, offset of the field at fault).
-
-        ``more``: it may complete with more bytes; ``open``: a quote not closed
-        (yet); ``bad``: a quote that closes on a later line followed by text.
-        """
-        q = self.fields.match(buf, pos).end()
-        if self.last_field.match(buf, q):
-            return "more", q
-        if buf[q : q + 1] == b'"' and self.open_quote.match(buf, q):
-            return "open", q
-        return "bad", q
-
-    def field_number(self, buf: bytes, pos: int, q: int) -> int:
-        return sum(1 for _ in self.field_sep.finditer(buf, pos, q)) + 1
-
-
-def _split_records(fh: BinaryIO, grammar: CsvGrammar, offset: int, block: int = CSV_BLOCK_BYTES,
-                   limit: int = MAX_RECORD_BYTES) -> Iterator[tuple[bytes | None, str, int]]:
-    """Runs of well-formed records ``(bytes, "", end)`` and rejected lines ``(None, reason+raw, end)``.
-
-    ``end`` is the file offset after the item. A rejected item is one record;
-    its raw text travels in the reason slot as ``reason\\0raw``. The buffer
-    is read from a position, never sliced, so a file of broken lines costs
-    no more than a good one.
-    """
-    buf: bytes | bytearray = b""
-    pos = 0
-    eof = False
-
-    def fill() -> None:
-        nonlocal buf, pos, eof
-        rest = len(buf) - pos
-        grown = bytearray(rest + block)  # the rest, then the next block straight after it
-        grown[:rest] = memoryview(buf)[pos:]
-        got = fh.readinto(memoryview(grown)[rest:])
-        if got:
-            del grown[rest + got :]
-            buf, pos = grown, 0
-        else:
-            eof = True
-            buf, pos = bytes(memoryview(buf)[pos:]), 0
-            if buf and buf[-1:] not in (b"\n", b"\r"):
-                buf += b"\n"  # the last record needs no line end
-
-    while True:
-        while not eof and len(buf) - pos < block:
-            fill()
-        if pos >= len(buf):
-            return
-        end = grammar.valid_end(buf, pos)
-        if end > pos:
-            piece = memoryview(buf)[pos:end]
-            offset += end - pos
-            pos = end
-            yield piece, "", offset
-            continue
-        state, q = grammar.diagnose(buf, pos)
-        if state in ("more", "open") and not eof and len(buf) - pos <= limit:
-            fill()
-            continue
-        k = grammar.field_number(buf, pos, q)
-        if state == "more":
-            reason = f"record longer than {limit >> 20} MiB without a line end"
-        elif state == "open" and eof:
-            reason = f"malformed CSV: the quote opening field {k} is never closed"
-        elif state == "open":
-            reason = (f"malformed CSV: the quote opening field {k} is not closed within {limit >> 20} MiB "
-                      "(a quote left open, or a field over the limit)")
-        else:
-            reason = (f"malformed CSV: the quote opening field {k} closes on a later line followed by text, "
-                      "not a delimiter (a quote left open?)")
-        if state != "more":
-            reason += "; the line where it opened is rejected and reading resumes on the next line"
-        # reject up to the end of the line holding the offending quote (or the over-long line)
-        m = grammar.newline.search(buf, q + 1 if state != "more" else q)
-        raw = _raw_text(buf[pos : m.start() if m is not None else pos + RAW_LIMIT * 4])
-        if m is not None:
-            offset += m.end() - pos
-            pos = m.end()
-            yield None, reason + "\0" + raw, offset
-            continue
-        # no line end in sight: skip to the next one, block by block
-        offset += len(buf) - pos
-        buf, pos = b"", 0
-        while not eof:
-            fill()
-            m = grammar.newline.search(buf)
-            if m is not None:
-                offset += m.end()
-                pos = m.end()
-                break
-            offset += len(buf)
-            buf, pos = b"", 0
-        yield None, reason + "\0" + raw, offset
-
-
-def _parse_piece(piece: bytes, names: list[str], delimiter: str) -> tuple[pa.RecordBatch, list[tuple[int, str, int, int]]]:
-    """pyarrow over a run of well-formed records: (batch of bytes columns, invalid rows)."""
-    invalid: list[tuple[int, str, int, int]] = []
-
-    def on_invalid(row) -> str:
-        invalid.append((row.number, row.text, row.expected_columns, row.actual_columns))
-        return "skip"
-
-    read_opts = pacsv.ReadOptions(column_names=names, block_size=max(len(piece) + 64, 1 << 16), use_threads=False)
-    parse_opts = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, invalid_row_handler=on_invalid)
-    conv_opts = pacsv.ConvertOptions(column_types={n: pa.binary() for n in names}, strings_can_be_null=False,
-                                     quoted_strings_can_be_null=False)
-    # pyarrow cannot hand over a ragged row that is not UTF-8 (it fails decoding row.text before
-    # calling us) and then gives up on the piece: expected, so keep it off stderr (see _raw_csv)
-    previous = sys.unraisablehook
-
-    def quiet(unraisable) -> None:
-        if unraisable.object is not on_invalid:
-            previous(unraisable)
-
-    if bytes(piece[:3]) == codecs.BOM_UTF8:
-        piece = b"\n" + bytes(piece)  # pyarrow drops a BOM at the start of its input, and only there
-    sys.unraisablehook = quiet
-    try:
-        table = pacsv.read_csv(pa.py_buffer(piece), read_options=read_opts, parse_options=parse_opts,
-                               convert_options=conv_opts)
-    finally:
-        sys.unraisablehook = previous
-    if any(num is None or num <= 0 for num, *_ in invalid):
-        raise pa.ArrowInvalid("invalid row without a number")
-    batch = table.combine_chunks().to_batches()
-    batch = batch[0] if batch else pa.RecordBatch.from_arrays([pa.array([], pa.binary())] * len(names), names=names)
-    return batch, invalid
-
-
-def _parse_piece_python(piece: bytes, names: list[str], delimiter: str) -> tuple[pa.RecordBatch, list[tuple[int, str, int, int]]]:
-    """The same with Python's csv module (should pyarrow fail): bytes in, bytes out."""
-    text = bytes(piece).decode("latin-1")  # one character per byte: CSV syntax is ASCII in UTF-8 and GB18030 alike
-    nul = "\x00" in text
-    if nul:
-        text = text.replace("\x00", "\ue000")  # csv refuses NUL before Python 3.11; latin-1 text has no U+E000
-    width = len(names)
-    columns: list[list[bytes]] = [[] for _ in names]
-    invalid: list[tuple[int, str, int, int]] = []
-    limit = csv.field_size_limit()
-    csv.field_size_limit(max(limit, MAX_RECORD_BYTES + CSV_BLOCK_BYTES))
-    try:
-        number = 0
-        for rec in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False):
-            if not rec:
-                continue  # a blank line is not a record (pyarrow skips them too)
-            number += 1
-            if nul:
-                rec = [c.replace("\ue000", "\x00") for c in rec]
-            if len(rec) != width:
-                invalid.append((number, _raw_text(delimiter.join(rec).encode("latin-1")), width, len(rec)))
-                continue
-            for j, c in enumerate(rec):
-                columns[j].append(c.encode("latin-1"))
-    finally:
-        csv.field_size_limit(limit)
-    batch = pa.RecordBatch.from_arrays([pa.array(c, pa.binary()) for c in columns], names=names)
-    return batch, invalid
-
-
-W_PYTHON_CSV = "records parsed by the Python csv module (pyarrow could not)"
-PYTHON_CSV_BYTES = 1 << 20  # pyarrow failing on more than this: split, so only the bad records' MiB go slow
-
-
-def _parse_records(piece, names: list[str], delimiter: str, g: CsvGrammar,
-                   warnings: Counter) -> tuple[pa.RecordBatch, list[tuple[int, str, int, int]]]:
-    """pyarrow; where it fails (e.g. a ragged row that is not UTF-8), halves of the run, then Python."""
-    try:
-        return _parse_piece(piece, names, delimiter)
-    except (pa.ArrowException, OSError):
-        pass
-    cut = g.valid_end(bytes(piece[: len(piece) // 2])) if len(piece) > PYTHON_CSV_BYTES else 0
-    if not cut:
-        batch, invalid = _parse_piece_python(piece, names, delimiter)
-        warnings[W_PYTHON_CSV] += batch.num_rows + len(invalid)
-        return batch, invalid
-    view = memoryview(piece)
-    b1, inv1 = _parse_records(view[:cut], names, delimiter, g, warnings)
-    b2, inv2 = _parse_records(view[cut:], names, delimiter, g, warnings)
-    shift = b1.num_rows + len(inv1)
-    table = pa.Table.from_batches([b1, b2]).combine_chunks()
-    batches = table.to_batches()
-    return (batches[0] if batches else b1), inv1 + [(n + shift, t, e, a) for n, t, e, a in inv2]
 
 
 def _sniff_delimiter(path: Path, header_line: bytes) -> str:
@@ -914,7 +594,7 @@ def _open_csv(source: InputFile, explicit: Mapping[str, str] | None) -> bool:
         head += b"\n"  # a header-only file without a line end
     m = re.compile(rb"\r\n|\n|\r").search(head, start)
     source.delimiter = _sniff_delimiter(source.path, head[start : m.start() if m else len(head)])
-    g = _grammar(source.delimiter)
+    g = grammar(source.delimiter)
     one = g.record.match(head, start)
     # the header is one well-formed record (names may be quoted, even span lines); else its first line
     end = one.end() if one else (m.end() if m else len(head))
@@ -925,42 +605,32 @@ def _open_csv(source: InputFile, explicit: Mapping[str, str] | None) -> bool:
     return True
 
 
-_GRAMMARS: dict[str, CsvGrammar] = {}
-_CONTENT = re.compile(rb"[^\r\n]")
-
-
-def _grammar(delimiter: str) -> CsvGrammar:
-    if delimiter not in _GRAMMARS:
-        _GRAMMARS[delimiter] = CsvGrammar(delimiter)
-    return _GRAMMARS[delimiter]
-
-
 def _raw_csv(source: InputFile, explicit: Mapping[str, str] | None, chunk_rows: int) -> Iterator[RawChunk]:
     """Records as bytes columns: the grammar splits, pyarrow parses.
 
     Bytes, not strings, so that decoding happens row by row in the workers.
     Should pyarrow fail on a run of records, the Python csv module parses the
-    part of it that fails (:func:`_parse_records`).
+    part of it that fails (:func:`parse_records`).
     """
     if not _open_csv(source, explicit):
         source.warnings[W_EMPTY] += 1
         return
     info = source.info()
     names = [f"c{i}" for i in range(len(info.mapping.headers))]
-    g = _grammar(info.delimiter)
+    g = grammar(info.delimiter)
     next_record = 2  # record numbers are 1-based and the header is record 1
     pending: list[Reject] = []
     with open(source.path, "rb") as fh:
         fh.seek(source.data_offset)
-        for piece, bad, position in _split_records(fh, g, source.data_offset, CSV_BLOCK_BYTES, MAX_RECORD_BYTES):
+        for piece, bad, position in split_records(fh, g, source.data_offset, CSV_BLOCK_BYTES, MAX_RECORD_BYTES):
             if piece is None:
                 reason, raw = bad.split("\0", 1)
-                pending.append(Reject(info.name, next_record, reason, _clip(raw)))
+                pending.append(Reject(info.name, next_record, reason, clip_raw(raw)))
                 next_record += 1
                 continue
-            if _CONTENT.search(piece) is None:
+            if CONTENT.search(piece) is None:
                 continue  # blank lines only
-            batch, invalid = _parse_records(piece, names, info.delimiter, g, source.warnings)
+            batch, invalid = parse_records(piece, names, info.delimiter, g, source.warnings)
             total = batch.num_rows + len(invalid)
             numbers = np.arange(next_record, next_record + total, dtype=np.int64)
             if invalid:
@@ -969,7 +639,7 @@ def _raw_csv(source: InputFile, explicit: Mapping[str, str] | None, chunk_rows: 
             else:
                 valid_numbers = numbers
             rejects = pending + [
-                Reject(info.name, next_record + num - 1, f"expected {exp} fields, found {act}", _clip(text))
+                Reject(info.name, next_record + num - 1, f"expected {exp} fields, found {act}", clip_raw(text))
                 for num, text, exp, act in invalid
             ]
             pending = []
@@ -1008,7 +678,7 @@ def _open_jsonl(source: InputFile, explicit: Mapping[str, str] | None) -> bool:
                 continue
             if isinstance(obj, dict):
                 for k in obj:
-                    if _SURROGATE.search(str(k)):
+                    if SURROGATE.search(str(k)):
                         continue  # not a column name anyone can map
                     if str(k) not in seen:
                         seen.add(str(k))
