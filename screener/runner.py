@@ -314,6 +314,37 @@ def _loc(path: str) -> Location:
     return Location(path)
 
 
+def build_summary(*, engine: dict, rs: RuleSet, inputs: list[dict], flagged: int, hits: int,
+                  hits_per_category: Mapping[str, int], flagged_per_category: Mapping[str, int],
+                  hits_per_rule: Mapping[str, int], undecided: Mapping[str, int], workers: int, started_at: str,
+                  seconds: float, bytes_total: int) -> dict:
+    """summary.json of a scan, local or Spark; the row counts are the sums over ``inputs``."""
+    rows_read = sum(d["rows_read"] for d in inputs)
+    return {
+        "engine": engine,
+        "rules": ruleset_info(rs),
+        "rows_read": rows_read,
+        "rows_scanned": sum(d["rows_scanned"] for d in inputs),
+        "rows_rejected": sum(d["rows_rejected"] for d in inputs),
+        "rows_flagged": flagged,
+        "hits": hits,
+        "hits_per_category": dict(sorted(hits_per_category.items())),
+        "flagged_per_category": dict(sorted(flagged_per_category.items())),
+        "hits_per_rule": dict(sorted(hits_per_rule.items())),
+        "checks_undecided": dict(sorted(undecided.items())),
+        "inputs": inputs,
+        "workers": workers,
+        "started_at": started_at,
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "seconds": round(seconds, 3),
+        "throughput": {
+            "rows_per_second": round(rows_read / seconds, 1) if seconds else None,
+            "mb_per_second": round(bytes_total / 1e6 / seconds, 2) if seconds else None,
+        },
+        "outputs": {name: name for name in OUTPUT_FILES},
+    }
+
+
 def scan_files(
     inputs: Sequence[str | Path],
     outdir: str | Path,
@@ -440,29 +471,11 @@ def _scan(sources: list[InputFile], parts: ScanParts, state: dict, rs: RuleSet, 
     rows_read = sum(s.rows_read for s in stats)
     rows_scanned = sum(s.rows_scanned for s in stats)
     rows_rejected = sum(s.rows_rejected for s in stats)
-    summary = {
-        "engine": {"name": "screener", "version": __version__},
-        "rules": ruleset_info(rs),
-        "rows_read": rows_read,
-        "rows_scanned": rows_scanned,
-        "rows_rejected": rows_rejected,
-        "rows_flagged": n_flagged,
-        "hits": n_hits,
-        "hits_per_category": dict(sorted(hits_per_category.items())),
-        "flagged_per_category": dict(sorted(flagged_per_category.items())),
-        "hits_per_rule": dict(sorted(hits_per_rule.items())),
-        "checks_undecided": dict(sorted(undecided.items())),
-        "inputs": [s.as_dict() for s in stats],
-        "workers": workers,
-        "started_at": state["started_at"],
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "seconds": round(seconds, 3),
-        "throughput": {
-            "rows_per_second": round(rows_read / seconds, 1) if seconds else None,
-            "mb_per_second": round(progress.bytes_total / 1e6 / seconds, 2) if seconds else None,
-        },
-        "outputs": {name: name for name in OUTPUT_FILES},
-    }
+    summary = build_summary(
+        engine={"name": "screener", "version": __version__}, rs=rs, inputs=[s.as_dict() for s in stats],
+        flagged=n_flagged, hits=n_hits, hits_per_category=hits_per_category, flagged_per_category=flagged_per_category,
+        hits_per_rule=hits_per_rule, undecided=undecided, workers=workers, started_at=state["started_at"],
+        seconds=seconds, bytes_total=progress.bytes_total)
     # present only when there is something to say (the Spark engine's summary has neither)
     if n_duplicates:
         summary["duplicate_item_ids"] = n_duplicates  # rows whose item_id repeats an earlier row's

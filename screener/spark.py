@@ -100,9 +100,9 @@ from .compile import RuleSet, compile_packset, compile_rules
 from .errors import InputError, Location, ScreenerError
 from .io.columns import ColumnMapping, map_headers
 from .io.readers import InputFile, RawChunk, Reject, SourceInfo, detect_format, discover
-from .io.writers import OUTPUT_FILES, ScanOutputs
+from .io.writers import ScanOutputs
 from .packs import PackSet
-from .runner import FileStats, process_chunk, ruleset_info
+from .runner import FileStats, build_summary, process_chunk
 from .schema import FLAGGED_SCHEMA, HITS_SCHEMA, REJECT_COLUMNS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -705,34 +705,14 @@ def scan_files_spark(
                 "columns": {c: cm.headers[i] for c, i in cm.sources.items()}, "ignored_columns": list(cm.ignored),
                 "warnings": dict(d["warnings"]) | {n: 1 for n in cm.notes},
             })
-    rows_read = sum(d["rows_read"] for d in input_docs)
-    rows_scanned = sum(d["rows_scanned"] for d in input_docs)
-    rows_rejected = sum(d["rows_rejected"] for d in input_docs)
-    bytes_total = sum(d["size"] or 0 for d in input_docs)
-    summary = {
-        "engine": {"name": "screener", "version": __version__, "runner": "spark", "spark": spark.version,
-                   "master": spark.sparkContext.master},
-        "rules": ruleset_info(rs),
-        "rows_read": rows_read,
-        "rows_scanned": rows_scanned,
-        "rows_rejected": rows_rejected,
-        "rows_flagged": n_flagged,
-        "hits": n_hits,
-        "hits_per_category": dict(sorted(hits_per_category.items())),
-        "flagged_per_category": dict(sorted(flagged_per_category.items())),
-        "hits_per_rule": dict(sorted(hits_per_rule.items())),
-        "checks_undecided": dict(sorted(undecided.items())),
-        "inputs": input_docs,
-        "workers": spark.sparkContext.defaultParallelism,
-        "started_at": started_wall.isoformat(timespec="seconds"),
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "seconds": round(seconds, 3),
-        "throughput": {
-            "rows_per_second": round(rows_read / seconds, 1) if seconds else None,
-            "mb_per_second": round(bytes_total / 1e6 / seconds, 2) if seconds else None,
-        },
-        "outputs": {name: name for name in OUTPUT_FILES},
-    }
+    summary = build_summary(
+        engine={"name": "screener", "version": __version__, "runner": "spark", "spark": spark.version,
+                "master": spark.sparkContext.master},
+        rs=rs, inputs=input_docs, flagged=n_flagged, hits=n_hits, hits_per_category=hits_per_category,
+        flagged_per_category=flagged_per_category, hits_per_rule=hits_per_rule, undecided=undecided,
+        workers=spark.sparkContext.defaultParallelism, started_at=started_wall.isoformat(timespec="seconds"),
+        seconds=seconds, bytes_total=sum(d["size"] or 0 for d in input_docs))
+    rows_read, rows_scanned, rows_rejected = (summary[k] for k in ("rows_read", "rows_scanned", "rows_rejected"))
     try:
         _check_accounting({"rows_read": rows_read, "rows_scanned": rows_scanned, "rows_rejected": rows_rejected}, res.rows)
     except BaseException:
