@@ -105,6 +105,17 @@ class ChunkResult:
     rows_read: int
     rows_scanned: int
     id_hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))  # 8 bytes per scanned row
+    peak_rss_kb: int = 0  # of the worker process that made it (0: scanned in the calling process)
+
+
+def peak_rss_kb() -> int:
+    """This process's peak resident memory so far, in KiB (0 where unknown)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return 0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak // 1024 if sys.platform == "darwin" else peak  # bytes on macOS, KiB on Linux
 
 
 class SeenIds:
@@ -220,7 +231,11 @@ def _init_worker(rs: RuleSet) -> None:
 
 def _work(raw: RawChunk, first_row_id: int) -> ChunkResult:
     assert _WORKER_RULES is not None
-    return process_chunk(raw, first_row_id, _WORKER_RULES)
+    res = process_chunk(raw, first_row_id, _WORKER_RULES)
+    # a worker is not the scan's child but the forkserver's: its memory is invisible to
+    # the caller's rusage or /usr/bin/time, so it reports its own
+    res.peak_rss_kb = peak_rss_kb()
+    return res
 
 
 def default_workers() -> int:
@@ -317,8 +332,12 @@ def _loc(path: str) -> Location:
 def build_summary(*, engine: dict, rs: RuleSet, inputs: list[dict], flagged: int, hits: int,
                   hits_per_category: Mapping[str, int], flagged_per_category: Mapping[str, int],
                   hits_per_rule: Mapping[str, int], undecided: Mapping[str, int], workers: int, started_at: str,
-                  seconds: float, bytes_total: int) -> dict:
-    """summary.json of a scan, local or Spark; the row counts are the sums over ``inputs``."""
+                  seconds: float, bytes_total: int, worker_rss_kb: int | None = None) -> dict:
+    """summary.json of a scan, local or Spark; the row counts are the sums over ``inputs``.
+
+    ``memory``: peak resident memory of this process and of the largest worker
+    process (``None`` where not measured, e.g. Spark executors).
+    """
     rows_read = sum(d["rows_read"] for d in inputs)
     return {
         "engine": engine,
@@ -341,6 +360,7 @@ def build_summary(*, engine: dict, rs: RuleSet, inputs: list[dict], flagged: int
             "rows_per_second": round(rows_read / seconds, 1) if seconds else None,
             "mb_per_second": round(bytes_total / 1e6 / seconds, 2) if seconds else None,
         },
+        "memory": {"peak_rss_kb": peak_rss_kb(), "worker_peak_rss_kb": worker_rss_kb or None},
         "outputs": {name: name for name in OUTPUT_FILES},
     }
 
@@ -413,6 +433,7 @@ def _scan(sources: list[InputFile], parts: ScanParts, state: dict, rs: RuleSet, 
     flagged_per_category: Counter = Counter(state["flagged_per_category"])
     undecided: Counter = Counter(state["undecided"])
     n_hits, n_flagged, n_duplicates = state["hits"], state["flagged"], state["duplicates"]
+    worker_rss = 0
     seen = SeenIds()
     for seq in range(done):
         seen.add(parts.read_ids(seq))
@@ -436,6 +457,7 @@ def _scan(sources: list[InputFile], parts: ScanParts, state: dict, rs: RuleSet, 
     for (fi, seq, first_row), raw, res in _results(raws(), rs, workers, pool_rows=2 * chunk_rows):
         st = stats[fi]
         repeats = seen.add(res.id_hashes)
+        worker_rss = max(worker_rss, res.peak_rss_kb)
         parts.write_part(seq, res.hits, res.flagged, res.rejects, res.id_hashes)
         st.rows_read += res.rows_read
         st.rows_scanned += res.rows_scanned
@@ -475,7 +497,7 @@ def _scan(sources: list[InputFile], parts: ScanParts, state: dict, rs: RuleSet, 
         engine={"name": "screener", "version": __version__}, rs=rs, inputs=[s.as_dict() for s in stats],
         flagged=n_flagged, hits=n_hits, hits_per_category=hits_per_category, flagged_per_category=flagged_per_category,
         hits_per_rule=hits_per_rule, undecided=undecided, workers=workers, started_at=state["started_at"],
-        seconds=seconds, bytes_total=progress.bytes_total)
+        seconds=seconds, bytes_total=progress.bytes_total, worker_rss_kb=worker_rss)
     # present only when there is something to say (the Spark engine's summary has neither)
     if n_duplicates:
         summary["duplicate_item_ids"] = n_duplicates  # rows whose item_id repeats an earlier row's

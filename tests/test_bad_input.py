@@ -228,11 +228,11 @@ def test_records_beyond_the_size_limit_are_rejected_without_losing_the_rest(tmp_
     o = run(tmp_path, "limit.csv", H + b"1,a,s\n" + long_quoted + long_line + open_quote + b"6,z,s\n", rules)
     assert o.scanned[0] == (2, "1", "a") and o.scanned[-1] == (306, "6", "z") and len(o.scanned) == 302
     assert o.rejects == [
-        (3, "malformed CSV: the quote opening field 2 is not closed within 0 MiB (a quote left open, or a field over "
+        (3, "malformed CSV: the quote opening field 2 is not closed within 1,024 bytes (a quote left open, or a field over "
             "the limit); "
             "the line where it opened is rejected and reading resumes on the next line"),
-        (4, "record longer than 0 MiB without a line end"),
-        (5, "malformed CSV: the quote opening field 2 is not closed within 0 MiB (a quote left open, or a field over "
+        (4, "record longer than 1,024 bytes without a line end"),
+        (5, "malformed CSV: the quote opening field 2 is not closed within 1,024 bytes (a quote left open, or a field over "
             "the limit); "
             "the line where it opened is rejected and reading resumes on the next line"),
     ]

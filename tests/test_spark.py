@@ -232,7 +232,7 @@ def assert_same_outputs(local: Path, spark_out: Path, s_local: dict, s_spark: di
     for name in ("flagged.csv", "rejects.csv"):
         assert (local / name).read_bytes() == (spark_out / name).read_bytes(), name
     assert set(s_local) == set(s_spark)
-    timing = {"started_at", "finished_at", "seconds", "throughput", "engine", "workers"}
+    timing = {"started_at", "finished_at", "seconds", "throughput", "engine", "workers", "memory"}
     assert {k: v for k, v in s_local.items() if k not in timing} == {k: v for k, v in s_spark.items() if k not in timing}
     assert s_spark["rows_read"] == s_spark["rows_scanned"] + s_spark["rows_rejected"]
     assert json.loads((spark_out / "summary.json").read_text(encoding="utf-8"))["hits"] == s_spark["hits"]

@@ -113,6 +113,10 @@ class CsvGrammar:
         return sum(1 for _ in self.field_sep.finditer(buf, pos, q)) + 1
 
 
+def _size(n: int) -> str:
+    return f"{n >> 20} MiB" if n >= 1 << 20 else f"{n:,} bytes"
+
+
 def split_records(fh: BinaryIO, grammar: CsvGrammar, offset: int, block: int = CSV_BLOCK_BYTES,
                    limit: int = MAX_RECORD_BYTES) -> Iterator[tuple[bytes | None, str, int]]:
     """Runs of well-formed records ``(bytes, "", end)`` and rejected lines ``(None, reason+raw, end)``.
@@ -159,11 +163,11 @@ def split_records(fh: BinaryIO, grammar: CsvGrammar, offset: int, block: int = C
             continue
         k = grammar.field_number(buf, pos, q)
         if state == "more":
-            reason = f"record longer than {limit >> 20} MiB without a line end"
+            reason = f"record longer than {_size(limit)} without a line end"
         elif state == "open" and eof:
             reason = f"malformed CSV: the quote opening field {k} is never closed"
         elif state == "open":
-            reason = (f"malformed CSV: the quote opening field {k} is not closed within {limit >> 20} MiB "
+            reason = (f"malformed CSV: the quote opening field {k} is not closed within {_size(limit)} "
                       "(a quote left open, or a field over the limit)")
         else:
             reason = (f"malformed CSV: the quote opening field {k} closes on a later line followed by text, "
