@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import random
 import sys
 from pathlib import Path
@@ -146,24 +147,28 @@ def rows(n: int, seed: int = 42) -> Iterator[list[str]]:
 
 
 def write(n: int, path: Path, seed: int = 42, chunk: int = 50_000) -> None:
+    """Write ``n`` listings to ``path`` (.parquet or CSV), atomically: an interrupted run leaves no short file."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".partial")
     it = rows(n, seed)
     if path.suffix == ".parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         schema = pa.schema([(c, pa.string()) for c in COLUMNS])
-        with pq.ParquetWriter(path, schema) as w:
+        with pq.ParquetWriter(tmp, schema) as w:
             while True:
                 block = [r for _, r in zip(range(chunk), it)]
                 if not block:
                     break
                 w.write_table(pa.Table.from_pylist([dict(zip(COLUMNS, r)) for r in block], schema=schema))
     else:
-        with open(path, "w", encoding="utf-8", newline="") as fh:
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
             w = csv.writer(fh)
             w.writerow(COLUMNS)
             for r in it:
                 w.writerow(r)
+    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> int:
