@@ -13,9 +13,7 @@
 from __future__ import annotations
 
 import io
-import json
 import re
-import textwrap
 from pathlib import Path
 
 import pyarrow as pa
@@ -30,7 +28,7 @@ from screener.errors import RuleError, RuleErrors
 from screener.io import csvrecords, readers
 from screener.io.csvrecords import CsvGrammar
 from screener.io.readers import open_source, read_input
-from conftest import RULES, make_batch
+from conftest import RULES, make_batch, term_pack
 
 SETTINGS = dict(suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large])
 _RS: dict = {}
@@ -143,18 +141,6 @@ def test_scanning_any_valid_unicode_never_crashes(texts):
 
 
 # -- spans, for any term ----------------------------------------------------------------------------
-PACK = textwrap.dedent("""\
-    pack: wildlife
-    prefix: WL
-    legal_basis: [{law: 《野生动物保护法》, article: 第二十八条}]
-    rules:
-      - id: WL001
-        name: any term
-        severity: high
-        score: 50
-        terms: [TERM]
-        examples: {hit: [TERM], miss: [手镯]}
-""")
 term_alphabet = st.sampled_from(list("象牙穿山甲猫池刷单第一國際麝香犀角虎骨熊胆") + list("goipxyz") + list("0123456789"))
 separators = st.text(alphabet=st.sampled_from(list(" *-·.、🌟\u200b\u0301\u202e👍🏽")), max_size=2)
 
@@ -164,7 +150,7 @@ separators = st.text(alphabet=st.sampled_from(list(" *-·.、🌟\u200b\u0301\u2
                                                                         max_size=4))
 def test_any_term_any_text_spans_renormalize_to_the_term(tmp_path_factory, term, parts):
     d = tmp_path_factory.mktemp("t")
-    (d / "p.yaml").write_text(PACK.replace("TERM", json.dumps(term, ensure_ascii=False)), encoding="utf-8")
+    (d / "p.yaml").write_text(term_pack([term], hit=term), encoding="utf-8")
     try:
         rs = compile_rules([d], cache=False)
     except RuleErrors:

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import textwrap
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import screener
-from conftest import make_batch
+from conftest import make_batch, term_pack
 
-PACK = textwrap.dedent("""\
-    pack: wildlife
-    prefix: WL
-    legal_basis: [{law: 《野生动物保护法》, article: 第二十八条}]
-    rules:
-      - id: WL001
-        name: terms
-        severity: high
-        score: 50
-        terms: [象牙, 穿山甲, 猫池, goip, 刷单]
-        examples: {hit: [象牙], miss: [手镯]}
-""")
 TERMS = ["象牙", "穿山甲", "猫池", "goip", "刷单"]
+PACK = term_pack(TERMS)
 _RS = {}
 
 
