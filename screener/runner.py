@@ -265,11 +265,13 @@ def _results(
     """
     raws = iter(raws)
     head: list[tuple[object, RawChunk, int]] = []
+    rows = 0
     for item in raws:
         head.append(item)
-        if sum(raw.n for _, raw, _ in head) >= pool_rows:
+        rows += item[1].n
+        if rows >= pool_rows:
             break
-    pooled = workers > 1 and sum(raw.n for _, raw, _ in head) >= pool_rows
+    pooled = workers > 1 and rows >= pool_rows
     raws = itertools.chain(head, raws)
     if not pooled:
         for fi, raw, first in raws:
@@ -306,27 +308,23 @@ def _check_resumable(state: dict, expected: dict, outdir: Path) -> None:
     where = str(outdir)
     if state.get("format") != CHECKPOINT_FORMAT or state.get("engine") != expected["engine"]:
         raise ResumeError(f"the interrupted scan was made by another screener version ({state.get('engine')}); "
-                          "run without --resume to start over", _loc(where))
+                          "run without --resume to start over", Location(where))
     if state["rules_hash"] != expected["rules_hash"]:
         raise ResumeError(f"the rules changed since the interrupted scan (rule-pack hash {state['rules_hash'][:12]} → "
-                          f"{expected['rules_hash'][:12]}); run without --resume to start over", _loc(where))
+                          f"{expected['rules_hash'][:12]}); run without --resume to start over", Location(where))
     old, new = state["inputs"], expected["inputs"]
     if [i["path"] for i in old] != [i["path"] for i in new]:
         raise ResumeError("the inputs differ from the interrupted scan's ("
-                          + ", ".join(i["path"] for i in old) + "); run without --resume to start over", _loc(where))
+                          + ", ".join(i["path"] for i in old) + "); run without --resume to start over", Location(where))
     for o, n in zip(old, new):
         for key, what in (("resolved", "is another file"), ("size", "changed size"), ("mtime_ns", "was modified")):
             if o[key] != n[key]:
                 raise ResumeError(f"input {n['path']} {what} since the interrupted scan; run without --resume to start over",
-                                  _loc(where))
+                                  Location(where))
     for key, what in (("mapping", "--map"), ("chunk_rows", "--chunk-rows")):
         if state[key] != expected[key]:
             raise ResumeError(f"the interrupted scan used {what} {state[key]!r}, not {expected[key]!r}: resume with the same "
-                              "options, or run without --resume to start over", _loc(where))
-
-
-def _loc(path: str) -> Location:
-    return Location(path)
+                              "options, or run without --resume to start over", Location(where))
 
 
 def build_summary(*, engine: dict, rs: RuleSet, inputs: list[dict], flagged: int, hits: int,
@@ -449,7 +447,7 @@ def _scan(sources: list[InputFile], parts: ScanParts, state: dict, rs: RuleSet, 
                 if seq >= done:
                     if seq == done and next_row != state["next_row"]:
                         raise ResumeError(f"the inputs no longer split as they did (row {next_row} ≠ {state['next_row']}); "
-                                          "run without --resume to start over", _loc(str(parts.outdir)))
+                                          "run without --resume to start over", Location(str(parts.outdir)))
                     yield (fi, seq, next_row), raw, next_row
                 seq += 1
                 next_row += raw.n

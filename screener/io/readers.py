@@ -242,16 +242,12 @@ def _plain(arr: pa.Array) -> pa.Array:
     return arr
 
 
-def _nested(t: pa.DataType) -> bool:
-    return pa.types.is_nested(t)
-
-
 def _price_array(arr: pa.Array, name: str, warnings: Counter) -> pa.Array:
     arr = _plain(arr)
     if pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type) or pa.types.is_decimal(arr.type):
         out = arr.cast(pa.float64())
         return pc.if_else(pc.is_nan(out), pa.scalar(None, pa.float64()), out)  # NaN is no price
-    if _nested(arr.type) or pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type):
+    if pa.types.is_nested(arr.type) or pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type):
         bad = len(arr) - arr.null_count
         if bad:
             warnings[f"{name}: values that are not prices (e.g. 价格面议) read as empty"] += bad
@@ -296,7 +292,7 @@ def _text_array(arr: pa.Array) -> pa.Array:
         return arr.cast(pa.string())
     if pa.types.is_null(arr.type):
         return pa.nulls(len(arr), pa.string())
-    if not _nested(arr.type) and not pa.types.is_floating(arr.type) and not pa.types.is_binary(arr.type) \
+    if not pa.types.is_nested(arr.type) and not pa.types.is_floating(arr.type) and not pa.types.is_binary(arr.type) \
             and not pa.types.is_large_binary(arr.type):
         try:
             return arr.cast(pa.string())  # decimals, string views
@@ -311,14 +307,14 @@ def _is_bytes_type(t: pa.DataType) -> bool:
 
 
 def _decode_bytes_columns(
-    cols: Mapping[str, tuple[str, pa.Array]], n: int, primary: str
+    cols: Mapping[str, pa.Array], n: int, primary: str
 ) -> tuple[dict[str, pa.Array], Counter]:
     """Bytes columns → text, each row in one encoding (:func:`decode_row`); warnings counted."""
     primary = "gb18030" if primary == "gb18030" else "utf-8"
     out: dict[str, pa.Array] = {}
     raw: dict[str, pa.Array] = {}
     slow: dict[str, list] = {}
-    for name, (_, arr) in cols.items():
+    for name, arr in cols.items():
         arr = _plain(arr)
         if not _is_bytes_type(arr.type):
             out[name] = _text_array(arr)
@@ -410,11 +406,15 @@ def finish(
 
 
 # -- decoding (any process) ---------------------------------------------------------------
+def _in_file_order(rejects: list[Reject]) -> list[Reject]:
+    return sorted(rejects, key=lambda r: -1 if r.row is None else r.row)
+
+
 def decode(raw: RawChunk) -> Chunk:
     """Turn a raw chunk into typed canonical rows plus rejects."""
     chunk = _DECODERS[(raw.info.format, raw.kind)](raw)
     if raw.rejects:  # rejects in file order, whoever found them
-        chunk.rejects = sorted(raw.rejects + chunk.rejects, key=lambda r: -1 if r.row is None else r.row)
+        chunk.rejects = _in_file_order(raw.rejects + chunk.rejects)
     return chunk
 
 
@@ -432,7 +432,7 @@ def _filtered_finish(raw: RawChunk, decoded: dict[str, pa.Array], n: int, bad_ro
     kept_index = np.flatnonzero(keep)
     chunk = finish({k: v.filter(mask) for k, v in decoded.items()}, int(keep.sum()), info.name, numbers[keep],
                    lambda i: raw_of(int(kept_index[i])), warnings)
-    chunk.rejects = sorted(rejects + chunk.rejects, key=lambda r: -1 if r.row is None else r.row)
+    chunk.rejects = _in_file_order(rejects + chunk.rejects)
     return chunk
 
 
@@ -454,7 +454,7 @@ def _decode_csv_arrow(raw: RawChunk) -> Chunk:
     info, batch = raw.info, raw.data
     mapping = info.mapping
     n = batch.num_rows
-    cols = {canonical: (mapping.headers[idx], batch.column(idx)) for canonical, idx in mapping.sources.items()}
+    cols = {canonical: batch.column(idx) for canonical, idx in mapping.sources.items()}
     decoded, warnings = _decode_bytes_columns(cols, n, info.encoding or "utf-8")
     repeated = np.flatnonzero(_header_rows(decoded, mapping, n))
     bad_rows = {int(i): "the header row again (files joined together?)" for i in repeated}
@@ -522,7 +522,7 @@ def _decode_jsonl(raw: RawChunk) -> Chunk:
             return clip_raw(str(records[i]))
 
     chunk = finish(cols, len(records), info.name, np.asarray(numbers, np.int64), raw_of, warnings)
-    chunk.rejects = sorted(rejects + chunk.rejects, key=lambda r: r.row)
+    chunk.rejects = _in_file_order(rejects + chunk.rejects)
     return chunk
 
 
@@ -544,7 +544,7 @@ def _json_text(v: Any) -> str | None:
 def _decode_parquet(raw: RawChunk) -> Chunk:
     info, batch = raw.info, raw.data
     n = batch.num_rows
-    cols = {c: (info.mapping.headers[i], batch.column(info.mapping.headers[i])) for c, i in info.mapping.sources.items()}
+    cols = {c: batch.column(info.mapping.headers[i]) for c, i in info.mapping.sources.items()}
     decoded, warnings = _decode_bytes_columns(cols, n, "utf-8")
 
     def raw_of(i: int) -> str:
