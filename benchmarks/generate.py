@@ -20,15 +20,64 @@ import csv
 import os
 import random
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
-COLUMNS = ["item_id", "title", "description", "category", "price", "original_price", "shop_id", "shop_name",
-           "seller_type", "shop_license_no", "self_declaration", "url", "platform"]
+COLUMNS = [
+    "item_id",
+    "title",
+    "description",
+    "category",
+    "price",
+    "original_price",
+    "shop_id",
+    "shop_name",
+    "seller_type",
+    "shop_license_no",
+    "self_declaration",
+    "url",
+    "platform",
+]
 
-BRANDS = ["小米", "华为", "美的", "格力", "海尔", "苏泊尔", "九阳", "罗技", "得力", "晨光", "南极人", "恒源祥", "李宁",
-          "安踏", "波司登", "百雀羚", "自然堂", "蓝月亮", "立白", "三只松鼠", "良品铺子", "公牛", "飞利浦", "戴尔", "联想",
-          "Anker", "Apple", "Nike", "Adidas", "UGREEN", "TP-LINK", "Midea", "OPPO", "vivo", "荣耀", "雅鹿", "回力"]
+BRANDS = [
+    "小米",
+    "华为",
+    "美的",
+    "格力",
+    "海尔",
+    "苏泊尔",
+    "九阳",
+    "罗技",
+    "得力",
+    "晨光",
+    "南极人",
+    "恒源祥",
+    "李宁",
+    "安踏",
+    "波司登",
+    "百雀羚",
+    "自然堂",
+    "蓝月亮",
+    "立白",
+    "三只松鼠",
+    "良品铺子",
+    "公牛",
+    "飞利浦",
+    "戴尔",
+    "联想",
+    "Anker",
+    "Apple",
+    "Nike",
+    "Adidas",
+    "UGREEN",
+    "TP-LINK",
+    "Midea",
+    "OPPO",
+    "vivo",
+    "荣耀",
+    "雅鹿",
+    "回力",
+]
 PRODUCTS = {
     "数码>手机配件": ["手机壳", "钢化膜", "数据线", "充电器", "充电宝", "蓝牙耳机", "手机支架", "车载充电器"],
     "电脑>外设": ["无线鼠标", "机械键盘", "显示器支架", "USB扩展坞", "移动硬盘", "U盘", "摄像头", "鼠标垫"],
@@ -43,21 +92,92 @@ PRODUCTS = {
     "母婴>用品": ["纸尿裤", "奶瓶", "婴儿湿巾", "儿童餐椅", "安抚奶嘴", "爬行垫", "婴儿推车", "保温杯"],
     "五金>工具": ["螺丝刀套装", "电钻", "扳手", "卷尺", "工具箱", "水平仪", "热熔胶枪", "万用表"],
 }
-ATTRS = ["新款", "加厚", "大容量", "便携", "家用", "静音", "防水", "透气", "轻薄", "耐磨", "纯棉", "不锈钢", "多功能",
-         "简约", "ins风", "北欧风", "韩版", "宽松", "修身", "高清", "快充", "无线", "可折叠", "升级款", "旗舰款", "2024款"]
-PROMOS = ["【官方正品】", "【顺丰包邮】", "【限时特惠】", "【新品上市】", "【买2送1】", "【工厂直销】", "【现货速发】", ""]
-SPECS = ["500ml", "1.5m", "2米", "3件套", "10支装", "XL", "M码", "白色", "黑色", "灰色", "64GB", "20000mAh",
-         "适用iPhone15", "适用华为P60", "A4", "36cm", "1kg", "6寸", "USB-C", "220V"]
+ATTRS = [
+    "新款",
+    "加厚",
+    "大容量",
+    "便携",
+    "家用",
+    "静音",
+    "防水",
+    "透气",
+    "轻薄",
+    "耐磨",
+    "纯棉",
+    "不锈钢",
+    "多功能",
+    "简约",
+    "ins风",
+    "北欧风",
+    "韩版",
+    "宽松",
+    "修身",
+    "高清",
+    "快充",
+    "无线",
+    "可折叠",
+    "升级款",
+    "旗舰款",
+    "2024款",
+]
+PROMOS = [
+    "【官方正品】",
+    "【顺丰包邮】",
+    "【限时特惠】",
+    "【新品上市】",
+    "【买2送1】",
+    "【工厂直销】",
+    "【现货速发】",
+    "",
+]
+SPECS = [
+    "500ml",
+    "1.5m",
+    "2米",
+    "3件套",
+    "10支装",
+    "XL",
+    "M码",
+    "白色",
+    "黑色",
+    "灰色",
+    "64GB",
+    "20000mAh",
+    "适用iPhone15",
+    "适用华为P60",
+    "A4",
+    "36cm",
+    "1kg",
+    "6寸",
+    "USB-C",
+    "220V",
+]
 DESC_SENTENCES = [
-    "采用优质材料，做工精细，经久耐用。", "本店所有商品均为现货，48小时内发货。", "支持七天无理由退换货，请放心购买。",
-    "尺寸为手工测量，可能存在1-2厘米误差。", "由于显示器不同，图片与实物可能存在轻微色差。", "收到商品后如有任何问题请联系在线客服。",
-    "包装精美，适合送礼。", "产品通过国家质量检测，安全可靠。", "清洗时请勿使用强酸强碱清洁剂。", "建议首次使用前用温水清洗。",
-    "额定功率以铭牌为准。", "本品适合家庭、办公室、宿舍等多种场景使用。", "质保一年，全国联保。", "节假日正常发货，偏远地区除外。",
-    "面料柔软亲肤，透气不闷热。", "每件商品出库前均经过质检。", "详细参数请查看规格表。", "如需开具发票请在下单时备注。",
+    "采用优质材料，做工精细，经久耐用。",
+    "本店所有商品均为现货，48小时内发货。",
+    "支持七天无理由退换货，请放心购买。",
+    "尺寸为手工测量，可能存在1-2厘米误差。",
+    "由于显示器不同，图片与实物可能存在轻微色差。",
+    "收到商品后如有任何问题请联系在线客服。",
+    "包装精美，适合送礼。",
+    "产品通过国家质量检测，安全可靠。",
+    "清洗时请勿使用强酸强碱清洁剂。",
+    "建议首次使用前用温水清洗。",
+    "额定功率以铭牌为准。",
+    "本品适合家庭、办公室、宿舍等多种场景使用。",
+    "质保一年，全国联保。",
+    "节假日正常发货，偏远地区除外。",
+    "面料柔软亲肤，透气不闷热。",
+    "每件商品出库前均经过质检。",
+    "详细参数请查看规格表。",
+    "如需开具发票请在下单时备注。",
 ]
 SHOP_SUFFIX = ["旗舰店", "专营店", "专卖店", "企业店", "小铺", "优选", "生活馆", "官方店"]
 PLATFORMS = ["淘宝", "天猫", "京东", "拼多多", "抖音", "快手", "闲鱼", "微店"]
-DECLARATIONS = ["个人从事零星小额交易活动，依法不需要办理市场主体登记", "个人从事零星小额交易，依据《电子商务法》第十条无需办理登记"]
+DECLARATIONS = [
+    "个人从事零星小额交易活动，依法不需要办理市场主体登记",
+    "个人从事零星小额交易，依据《电子商务法》第十条无需办理登记",
+]
 LICENSED = ("食品>零食", "母婴>用品", "美妆>护肤")  # natural persons (免登记) do not sell these lawfully
 
 # (category label, plain phrase, evasive phrase) — one violation per listing that gets one
@@ -126,8 +246,13 @@ def rows(n: int, seed: int = 42) -> Iterator[list[str]]:
         if recent_titles and rng.random() < 0.08:
             title = rng.choice(recent_titles)  # exports repeat titles (variants, relistings)
         else:
-            parts = [rng.choice(PROMOS), rng.choice(BRANDS), " ".join(rng.sample(ATTRS, rng.randint(1, 4))),
-                     rng.choice(PRODUCTS[cat]), " ".join(rng.sample(SPECS, rng.randint(0, 3)))]
+            parts = [
+                rng.choice(PROMOS),
+                rng.choice(BRANDS),
+                " ".join(rng.sample(ATTRS, rng.randint(1, 4))),
+                rng.choice(PRODUCTS[cat]),
+                " ".join(rng.sample(SPECS, rng.randint(0, 3))),
+            ]
             title = " ".join(p for p in parts if p).strip()
             recent_titles.append(title)
             if len(recent_titles) > 500:
@@ -142,8 +267,21 @@ def rows(n: int, seed: int = 42) -> Iterator[list[str]]:
                 desc = desc + phrase + "。"
         price = round(rng.lognormvariate(4, 1.1), 2)
         orig = round(price * rng.choice([1, 1, 1, 1.2, 1.5, 2]), 2) if rng.random() < 0.5 else ""
-        yield [f"B{i:09d}", title, desc, cat, f"{price:.2f}", f"{orig:.2f}" if orig else "", shop[0], shop[1], shop[2],
-               shop[3], shop[4], f"https://item.example.com/{i}", shop[5]]
+        yield [
+            f"B{i:09d}",
+            title,
+            desc,
+            cat,
+            f"{price:.2f}",
+            f"{orig:.2f}" if orig else "",
+            shop[0],
+            shop[1],
+            shop[2],
+            shop[3],
+            shop[4],
+            f"https://item.example.com/{i}",
+            shop[5],
+        ]
 
 
 def write(n: int, path: Path, seed: int = 42, chunk: int = 50_000) -> None:

@@ -46,13 +46,20 @@ def main() -> int:
         row = [len(pack.rules), anchors, context, regexes, checks, examples]
         c = stats[pack.category]
         totals = [a + b for a, b in zip(totals, row + [c.positives])]
-        lines.append(f"| {pack.category} | " + " | ".join(str(x) for x in row) +
-                     f" | {c.positives} | {_pct(c.precision)} | {_pct(c.recall)} |")
+        lines.append(
+            f"| {pack.category} | "
+            + " | ".join(str(x) for x in row)
+            + f" | {c.positives} | {_pct(c.precision)} | {_pct(c.recall)} |"
+        )
     lines.append("| **all** | " + " | ".join(f"**{x}**" for x in totals) + " | | |")
     reasons = {(i.rule_id, i.code) for i, _r in silenced}
-    lines += ["", f"`screener rules lint`: {len(open_lints)} open lints; {len(silenced)} lint instances silenced by "
-                  f"{len(reasons)} written reasons (`lint_ignore`), most of them duplicate terms shared on purpose "
-                  "between rules that split one claim by category scope or by field.", ""]
+    lines += [
+        "",
+        f"`screener rules lint`: {len(open_lints)} open lints; {len(silenced)} lint instances silenced by "
+        f"{len(reasons)} written reasons (`lint_ignore`), most of them duplicate terms shared on purpose "
+        "between rules that split one claim by category scope or by field.",
+        "",
+    ]
     (HERE / "PACKS.md").write_text("\n".join(lines), encoding="utf-8")
     print("\n".join(lines))
     return 0

@@ -76,7 +76,11 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---:|",
     ]
     lines += [f"| {c} | {n} |" for c, n in sorted(flagged_per_cat.items())]
-    lines += ["", "Verdicts, one per (item_id, rule_id), are in `benchmarks/real_titles_review/` (titles are not copied).", ""]
+    lines += [
+        "",
+        "Verdicts, one per (item_id, rule_id), are in `benchmarks/real_titles_review/` (titles are not copied).",
+        "",
+    ]
     args.out.write_text("\n".join(lines), encoding="utf-8")
     print("\n".join(lines))
     for item, rule in missing:

@@ -63,16 +63,36 @@ def sh(cmd: list[str], env: dict | None = None) -> tuple[float, int, str]:
 
 
 def e2e(data: Path, workers: int, engine: str, outdir: Path) -> dict:
-    cmd = [sys.executable, "-m", "screener.cli", "scan", str(data), "-o", str(outdir), "-q",
-           "--workers", str(workers), "--engine", engine]
+    cmd = [
+        sys.executable,
+        "-m",
+        "screener.cli",
+        "scan",
+        str(data),
+        "-o",
+        str(outdir),
+        "-q",
+        "--workers",
+        str(workers),
+        "--engine",
+        engine,
+    ]
     wall, rss, _ = sh(cmd)
     summary = json.loads((outdir / "summary.json").read_text(encoding="utf-8"))
     mem = summary.get("memory") or {}
     # workers are the forkserver's children, invisible to /usr/bin/time: the scan reports them
     rss = max(rss, mem.get("peak_rss_kb") or 0, mem.get("worker_peak_rss_kb") or 0)
-    return {"workers": workers, "engine": engine, "wall": wall, "rows": summary["rows_read"],
-            "seconds": summary["seconds"], "rss_kb": rss, "worker_rss_kb": mem.get("worker_peak_rss_kb"),
-            "flagged": summary["rows_flagged"], "hits": summary["hits"]}
+    return {
+        "workers": workers,
+        "engine": engine,
+        "wall": wall,
+        "rows": summary["rows_read"],
+        "seconds": summary["seconds"],
+        "rss_kb": rss,
+        "worker_rss_kb": mem.get("worker_peak_rss_kb"),
+        "flagged": summary["rows_flagged"],
+        "hits": summary["hits"],
+    }
 
 
 def load_texts(data: Path, limit: int | None = None) -> list[bytes]:
@@ -159,9 +179,10 @@ def bare_matchers(texts: list[bytes], literals: list[str]) -> list[dict]:
 
 def naive(texts: list[bytes], literals: list[str]) -> list[dict]:
     """What a newcomer writes: per row, pyahocorasick on str and jieba.lcut; and a re alternation."""
+    import logging
+
     import ahocorasick
     import jieba
-    import logging
 
     jieba.setLogLevel(logging.WARNING)
     jieba.initialize()
@@ -177,25 +198,43 @@ def naive(texts: list[bytes], literals: list[str]) -> list[dict]:
         list(a.iter(s))
         jieba.lcut(s)
     dt = time.perf_counter() - t
-    out.append({"pipeline": "naive: pyahocorasick(str) + jieba.lcut per row", "rows": len(strs),
-                "rows_per_s": len(strs) / dt, "mb_per_s": nbytes / 1e6 / dt})
+    out.append(
+        {
+            "pipeline": "naive: pyahocorasick(str) + jieba.lcut per row",
+            "rows": len(strs),
+            "rows_per_s": len(strs) / dt,
+            "mb_per_s": nbytes / 1e6 / dt,
+        }
+    )
     rx = re.compile("|".join(re.escape(k) for k in sorted(literals, key=len, reverse=True)))
     t = time.perf_counter()
     for s in strs:
         rx.findall(s)
     dt = time.perf_counter() - t
-    out.append({"pipeline": "Python re alternation of the literals", "rows": len(strs),
-                "rows_per_s": len(strs) / dt, "mb_per_s": nbytes / 1e6 / dt})
+    out.append(
+        {
+            "pipeline": "Python re alternation of the literals",
+            "rows": len(strs),
+            "rows_per_s": len(strs) / dt,
+            "mb_per_s": nbytes / 1e6 / dt,
+        }
+    )
     return out
 
 
 def compile_times(tmp: Path) -> dict:
-    code = ("import time; t=time.perf_counter(); import screener; r=screener.load_rules(); "
-            "[r.matcher(s) for s in (0, 1)]; print(time.perf_counter()-t)")
+    code = (
+        "import time; t=time.perf_counter(); import screener; r=screener.load_rules(); "
+        "[r.matcher(s) for s in (0, 1)]; print(time.perf_counter()-t)"
+    )
     env = dict(os.environ, SCREENER_CACHE=str(tmp / "cache"))
     shutil.rmtree(tmp / "cache", ignore_errors=True)
-    cold = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout)
-    warm = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout)
+    cold = float(
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    )
+    warm = float(
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    )
     return {"cold_s": cold, "warm_s": warm}
 
 
@@ -209,10 +248,13 @@ def machine() -> str:
     except OSError:
         pass
     import pyarrow
+
     import screener
 
-    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, pyarrow {pyarrow.__version__}, "
-            f"screener {screener.__version__}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, pyarrow {pyarrow.__version__}, "
+        f"screener {screener.__version__}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -232,9 +274,13 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(args.data_dir or tempfile.mkdtemp(prefix="screener-bench-"))
     tmp.mkdir(parents=True, exist_ok=True)
     backends = available_backends()
-    results: dict = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
-                     "command": "python benchmarks/run.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-                     "backends": backends, "sizes": {}}
+    results: dict = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "command": "python benchmarks/run.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "backends": backends,
+        "sizes": {},
+    }
     literals = pack_literals()
     results["literals"] = len(literals)
     results["compile"] = compile_times(tmp)
@@ -250,12 +296,17 @@ def main(argv: list[str] | None = None) -> int:
             r["mb_per_s"] = size / 1e6 / r["wall"]
             r["rows_per_s"] = r["rows"] / r["wall"]
             entry["e2e"].append(r)
-            print(f"{n:>9} e2e {b:<15} w={w} {r['rows_per_s']:>10,.0f} rows/s {r['mb_per_s']:7.1f} MB/s "
-                  f"rss {r['rss_kb'] / 1024:6.0f} MB", flush=True)
+            print(
+                f"{n:>9} e2e {b:<15} w={w} {r['rows_per_s']:>10,.0f} rows/s {r['mb_per_s']:7.1f} MB/s "
+                f"rss {r['rss_kb'] / 1024:6.0f} MB",
+                flush=True,
+            )
         texts = load_texts(data)
         entry["bare"] = bare_matchers(texts, literals)
         for r in entry["bare"]:
-            print(f"{n:>9} bare {r['matcher']:<28} {r['rows_per_s']:>10,.0f} rows/s {r['mb_per_s']:7.1f} MB/s", flush=True)
+            print(
+                f"{n:>9} bare {r['matcher']:<28} {r['rows_per_s']:>10,.0f} rows/s {r['mb_per_s']:7.1f} MB/s", flush=True
+            )
         entry["naive"] = naive(texts[: args.naive_rows], literals)
         for r in entry["naive"]:
             print(f"{n:>9} {r['pipeline']:<50} {r['rows_per_s']:>10,.0f} rows/s", flush=True)
@@ -287,14 +338,35 @@ def spark_vs_local(tmp: Path, n: int) -> dict:
     csv_path = tmp / f"listings-{n}.csv"
     pq_path = tmp / f"listings-{n}.parquet"
     if not pq_path.exists():
-        pq.write_table(pacsv.read_csv(csv_path, convert_options=pacsv.ConvertOptions(
-            column_types={c: "string" for c in generate.COLUMNS})), pq_path)
+        pq.write_table(
+            pacsv.read_csv(
+                csv_path, convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(generate.COLUMNS, "string"))
+            ),
+            pq_path,
+        )
     local = e2e(pq_path, 2, "auto", tmp / "out-spark-local")
-    cmd = [sys.executable, "-m", "screener.cli", "scan", str(pq_path), "-o", str(tmp / "out-spark"), "-q",
-           "--engine", "spark", "--master", "local[2]"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "screener.cli",
+        "scan",
+        str(pq_path),
+        "-o",
+        str(tmp / "out-spark"),
+        "-q",
+        "--engine",
+        "spark",
+        "--master",
+        "local[2]",
+    ]
     wall, rss, _ = sh(cmd)
-    return {"rows": n, "local_wall": local["wall"], "local_rows_per_s": n / local["wall"], "spark_wall": wall,
-            "spark_rows_per_s": n / wall}
+    return {
+        "rows": n,
+        "local_wall": local["wall"],
+        "local_rows_per_s": n / local["wall"],
+        "spark_wall": wall,
+        "spark_rows_per_s": n / wall,
+    }
 
 
 def render(r: dict) -> str:
@@ -312,31 +384,58 @@ def render(r: dict) -> str:
         "",
     ]
     for n, e in r["sizes"].items():
-        lines += [f"## {int(n):,} listings ({e['bytes'] / 1e6:.0f} MB CSV)", "",
-                  "End to end (`screener scan`: read CSV → normalize → match → evaluate → write Parquet/CSV):", "",
-                  "| backend | workers | rows/s | MB/s | peak RSS (largest process) | flagged |", "|---|---:|---:|---:|---:|---:|"]
+        lines += [
+            f"## {int(n):,} listings ({e['bytes'] / 1e6:.0f} MB CSV)",
+            "",
+            "End to end (`screener scan`: read CSV → normalize → match → evaluate → write Parquet/CSV):",
+            "",
+            "| backend | workers | rows/s | MB/s | peak RSS (largest process) | flagged |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
         for x in e["e2e"]:
-            lines.append(f"| {x['engine']} | {x['workers']} | {x['rows_per_s']:,.0f} | {x['mb_per_s']:.1f} | "
-                         f"{x['rss_kb'] / 1024:.0f} MB | {x['flagged']:,} |")
-        lines += ["", "Bare per-row pass of each matcher over the same rows' title + description (the limit):", "",
-                  "| matcher | rows/s | MB/s |", "|---|---:|---:|"]
+            lines.append(
+                f"| {x['engine']} | {x['workers']} | {x['rows_per_s']:,.0f} | {x['mb_per_s']:.1f} | "
+                f"{x['rss_kb'] / 1024:.0f} MB | {x['flagged']:,} |"
+            )
+        lines += [
+            "",
+            "Bare per-row pass of each matcher over the same rows' title + description (the limit):",
+            "",
+            "| matcher | rows/s | MB/s |",
+            "|---|---:|---:|",
+        ]
         for x in e["bare"]:
             lines.append(f"| {x['matcher']} | {x['rows_per_s']:,.0f} | {x['mb_per_s']:.1f} |")
-        lines += ["", f"Naive baselines (first {e['naive'][0]['rows']:,} rows):", "", "| pipeline | rows/s | MB/s |",
-                  "|---|---:|---:|"]
+        lines += [
+            "",
+            f"Naive baselines (first {e['naive'][0]['rows']:,} rows):",
+            "",
+            "| pipeline | rows/s | MB/s |",
+            "|---|---:|---:|",
+        ]
         for x in e["naive"]:
             lines.append(f"| {x['pipeline']} | {x['rows_per_s']:,.1f} | {x['mb_per_s']:.2f} |")
         lines += ["", "Targets:", ""] + _targets(e, r) + [""]
     if "flat_memory" in r:
         f = r["flat_memory"]
-        lines += ["## Flat memory", "",
-                  f"{f['rows']:,} listings ({f['bytes'] / 1e9:.1f} GB CSV), 2 workers: peak RSS of the largest process "
-                  f"{f['rss_kb'] / 1024:.0f} MB, {f['rows_per_s']:,.0f} rows/s.", ""]
+        lines += [
+            "## Flat memory",
+            "",
+            f"{f['rows']:,} listings ({f['bytes'] / 1e9:.1f} GB CSV), 2 workers: peak RSS of the largest process "
+            f"{f['rss_kb'] / 1024:.0f} MB, {f['rows_per_s']:,.0f} rows/s.",
+            "",
+        ]
     if "spark" in r:
         s = r["spark"]
-        lines += ["## Spark local[2] vs the local scan", "", "| engine | rows/s | wall |", "|---|---:|---:|",
-                  f"| local, 2 workers | {s['local_rows_per_s']:,.0f} | {s['local_wall']:.1f} s |",
-                  f"| Spark local[2] | {s['spark_rows_per_s']:,.0f} | {s['spark_wall']:.1f} s |", ""]
+        lines += [
+            "## Spark local[2] vs the local scan",
+            "",
+            "| engine | rows/s | wall |",
+            "|---|---:|---:|",
+            f"| local, 2 workers | {s['local_rows_per_s']:,.0f} | {s['local_wall']:.1f} s |",
+            f"| Spark local[2] | {s['spark_rows_per_s']:,.0f} | {s['spark_wall']:.1f} s |",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -349,13 +448,19 @@ def _targets(e: dict, r: dict) -> list[str]:
     hs = next((x for x in e["bare"] if x["matcher"].startswith("hyperscan")), None)
     if hs:
         ratio = one["rows_per_s"] / hs["rows_per_s"]
-        out.append(f"- end to end, 1 worker ({one['engine']}) vs bare per-row hyperscan: {100 * ratio:.0f}% (target ≥ 40%)")
+        out.append(
+            f"- end to end, 1 worker ({one['engine']}) vs bare per-row hyperscan: {100 * ratio:.0f}% (target ≥ 40%)"
+        )
     nv = e["naive"][0]
-    out.append(f"- end to end, 1 worker vs the naive pipeline: {one['rows_per_s'] / nv['rows_per_s']:,.0f}× (target ≥ 100×)")
+    out.append(
+        f"- end to end, 1 worker vs the naive pipeline: {one['rows_per_s'] / nv['rows_per_s']:,.0f}× (target ≥ 100×)"
+    )
     same = next((x for x in e["e2e"] if x["workers"] == 1 and x["engine"] == two["engine"]), one)
     out.append(f"- 2 workers vs 1 ({two['engine']}): {two['rows_per_s'] / same['rows_per_s']:.2f}× (target ≥ 1.8×)")
     out.append(f"- peak RSS: {max(x['rss_kb'] for x in e['e2e']) / 1024:.0f} MB (target < 1 GB)")
-    out.append(f"- load + compile the bundled packs: cold {r['compile']['cold_s']:.2f} s, warm {r['compile']['warm_s']:.2f} s (target < 1 s)")
+    out.append(
+        f"- load + compile the bundled packs: cold {r['compile']['cold_s']:.2f} s, warm {r['compile']['warm_s']:.2f} s (target < 1 s)"
+    )
     return out
 
 

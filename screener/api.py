@@ -9,9 +9,10 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -21,12 +22,13 @@ from .compile import RuleSet, compile_rules
 from .flagged import flag_listings
 from .io.columns import map_headers
 from .io.readers import Reject, finish
-from .schema import ROW_ID, SOURCE_ROW
 from .scan import scan_batch
+from .schema import ROW_ID, SOURCE_ROW
 
 
-def load_rules(paths: Iterable[str | Path] | None = None, overrides: Iterable[str | Path] = (),
-               backend: str = "auto") -> RuleSet:
+def load_rules(
+    paths: Iterable[str | Path] | None = None, overrides: Iterable[str | Path] = (), backend: str = "auto"
+) -> RuleSet:
     """Load, validate and compile rule packs (the bundled ones when ``paths`` is None).
 
     ``backend`` picks the literal matcher: ``auto`` (the fastest installed),
@@ -47,7 +49,9 @@ class TableScan:
     undecided: dict[str, int]
 
 
-def canonical_table(table: pa.Table, mapping: Mapping[str, str] | None = None, name: str = "<table>") -> tuple[pa.Table, list[Reject]]:
+def canonical_table(
+    table: pa.Table, mapping: Mapping[str, str] | None = None, name: str = "<table>"
+) -> tuple[pa.Table, list[Reject]]:
     """Map any export's columns onto the canonical ones, typed; rows without item_id are rejected."""
     cm = map_headers([str(n) for n in table.schema.names], mapping, name)
     cols = {c: table.column(i).combine_chunks() for c, i in cm.sources.items()}
@@ -56,8 +60,9 @@ def canonical_table(table: pa.Table, mapping: Mapping[str, str] | None = None, n
     return chunk.table, chunk.rejects
 
 
-def scan_table(table: pa.Table | pa.RecordBatch, rules: RuleSet | None = None, *,
-               mapping: Mapping[str, str] | None = None) -> TableScan:
+def scan_table(
+    table: pa.Table | pa.RecordBatch, rules: RuleSet | None = None, *, mapping: Mapping[str, str] | None = None
+) -> TableScan:
     """Scan an Arrow table of listings; returns hits and flagged listings as Arrow tables."""
     rs = rules or load_rules()
     if isinstance(table, pa.RecordBatch):

@@ -10,8 +10,9 @@ the summary counts those instead of guessing).
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -47,12 +48,26 @@ def uscc_valid(code: str) -> bool:
 
 # Evidence is read by investigators: fields are named in Chinese, with the column.
 FIELD_LABELS = {
-    "item_id": "商品ID", "title": "商品标题", "description": "商品详情", "category": "类目", "price": "价格",
-    "original_price": "划线价/原价", "shop_id": "店铺ID", "shop_name": "店铺名称", "seller_type": "主体类型",
-    "shop_license_no": "统一社会信用代码", "self_declaration": "自我声明", "url": "商品链接", "platform": "平台",
+    "item_id": "商品ID",
+    "title": "商品标题",
+    "description": "商品详情",
+    "category": "类目",
+    "price": "价格",
+    "original_price": "划线价/原价",
+    "shop_id": "店铺ID",
+    "shop_name": "店铺名称",
+    "seller_type": "主体类型",
+    "shop_license_no": "统一社会信用代码",
+    "self_declaration": "自我声明",
+    "url": "商品链接",
+    "platform": "平台",
 }
-SELLER_TYPE_LABELS = {"enterprise": "企业", "individual_business": "个体工商户", "natural_person": "自然人（免登记）",
-                      "farmers_cooperative": "农民专业合作社"}
+SELLER_TYPE_LABELS = {
+    "enterprise": "企业",
+    "individual_business": "个体工商户",
+    "natural_person": "自然人（免登记）",
+    "farmers_cooperative": "农民专业合作社",
+}
 
 
 def label(name: str) -> str:
@@ -153,8 +168,17 @@ REGISTRY: dict[str, CheckSpec] = {}
 
 #: Which check of a rule names the violation in its evidence (the others select rows):
 #: an invalid code says more than "seller is an enterprise".
-EVIDENCE_PRIORITY = ("uscc_invalid", "uscc_kind_mismatch", "missing", "compare", "matches", "present",
-                     "not_matches", "field_in", "field_not_in")
+EVIDENCE_PRIORITY = (
+    "uscc_invalid",
+    "uscc_kind_mismatch",
+    "missing",
+    "compare",
+    "matches",
+    "present",
+    "not_matches",
+    "field_in",
+    "field_not_in",
+)
 
 
 def _register(name: str, summary: str, **params: Param) -> Callable[[CheckFn], CheckFn]:
@@ -211,24 +235,31 @@ def _membership(call: CheckCall, cols: Columns, rows: np.ndarray, negate: bool) 
     return Result(fires.astype(bool), undecided.astype(bool), name, lambda k: f"{label(name)}={_show(vals[rows[k]])}")
 
 
-@_register("field_in", "the field equals one of the values (case-insensitive)", field=Param("field"), values=Param("texts"))
+@_register(
+    "field_in", "the field equals one of the values (case-insensitive)", field=Param("field"), values=Param("texts")
+)
 def _field_in(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     return _membership(call, cols, rows, negate=False)
 
 
-@_register("field_not_in", "the field is present and equals none of the values", field=Param("field"), values=Param("texts"))
+@_register(
+    "field_not_in", "the field is present and equals none of the values", field=Param("field"), values=Param("texts")
+)
 def _field_not_in(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     return _membership(call, cols, rows, negate=True)
 
 
-@_register("uscc_invalid", "the field holds a value that is not a valid 统一社会信用代码 (GB 32100-2015)", field=Param("field"))
+@_register(
+    "uscc_invalid", "the field holds a value that is not a valid 统一社会信用代码 (GB 32100-2015)", field=Param("field")
+)
 def _uscc_invalid(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     name = call.param("field")
     vals = _LazyValues(cols, name)
     problems = cols.per_value(name, rows, lambda v: None if _blank(v) else uscc_problem(v))
     fires = ~np.equal(problems, None).astype(bool)
-    return Result(fires, np.zeros(len(rows), bool), name,
-                  lambda k: f"{label(name)} {str(vals[rows[k]]).strip()} {problems[k]}")
+    return Result(
+        fires, np.zeros(len(rows), bool), name, lambda k: f"{label(name)} {str(vals[rows[k]]).strip()} {problems[k]}"
+    )
 
 
 @_register(
@@ -257,13 +288,24 @@ def _uscc_kind_mismatch(call: CheckCall, cols: Columns, rows: np.ndarray) -> Res
     has_code = ~np.equal(registered, None).astype(bool)
     undecided = has_code & np.equal(declared, None).astype(bool)
     fires = has_code & ~undecided & (declared != "") & (registered != declared)
-    return Result(fires.astype(bool), undecided, name, lambda k: (
-        f"{label(name)} {str(vals[rows[k]]).strip().upper()} 登记为{SELLER_TYPE_LABELS.get(registered[k], registered[k])}，"
-        f"但{label(tname)}为{_show(types[rows[k]])}"))
+    return Result(
+        fires.astype(bool),
+        undecided,
+        name,
+        lambda k: (
+            f"{label(name)} {str(vals[rows[k]]).strip().upper()} 登记为{SELLER_TYPE_LABELS.get(registered[k], registered[k])}，"
+            f"但{label(tname)}为{_show(types[rows[k]])}"
+        ),
+    )
 
 
 _OPS: dict[str, Callable[[Any, Any], Any]] = {
-    ">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq, "!=": operator.ne,
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+    "==": operator.eq,
+    "!=": operator.ne,
 }
 
 
@@ -317,7 +359,12 @@ def _matches(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     return _regex_check(call, cols, rows, negate=False)
 
 
-@_register("not_matches", "the field is present and does not match the (RE2) pattern", field=Param("field"), pattern=Param("regex"))
+@_register(
+    "not_matches",
+    "the field is present and does not match the (RE2) pattern",
+    field=Param("field"),
+    pattern=Param("regex"),
+)
 def _not_matches(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     return _regex_check(call, cols, rows, negate=True)
 

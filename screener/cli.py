@@ -10,8 +10,8 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import click
 
@@ -41,10 +41,20 @@ def _errors() -> Iterator[None]:
 
 
 def rules_options(fn):
-    fn = click.option("--overrides", "overrides", multiple=True, type=click.Path(exists=True, dir_okay=False),
-                      help="Local overrides file (disable rules, add exclusions, change severity).")(fn)
-    fn = click.option("--rules", "rules", multiple=True, type=click.Path(exists=True),
-                      help="Rule pack file or directory (repeatable). Default: the bundled packs.")(fn)
+    fn = click.option(
+        "--overrides",
+        "overrides",
+        multiple=True,
+        type=click.Path(exists=True, dir_okay=False),
+        help="Local overrides file (disable rules, add exclusions, change severity).",
+    )(fn)
+    fn = click.option(
+        "--rules",
+        "rules",
+        multiple=True,
+        type=click.Path(exists=True),
+        help="Rule pack file or directory (repeatable). Default: the bundled packs.",
+    )(fn)
     return fn
 
 
@@ -60,30 +70,64 @@ def main() -> None:
 
 @main.command()
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("-o", "--outdir", default="screener-out", show_default=True, type=click.Path(file_okay=False),
-              help="Directory for hits.parquet, flagged.parquet/.csv, rejects.csv, summary.json.")
+@click.option(
+    "-o",
+    "--outdir",
+    default="screener-out",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Directory for hits.parquet, flagged.parquet/.csv, rejects.csv, summary.json.",
+)
 @rules_options
-@click.option("--map", "maps", multiple=True, metavar="SOURCE=canonical",
-              help="Map an export column onto a canonical one, e.g. --map 商品标题=title.")
-@click.option("--chunk-rows", default=20_000, show_default=True, type=click.IntRange(min=1),
-              help="Rows per scan batch.")
-@click.option("-w", "--workers", default=0, type=click.IntRange(min=0),
-              help="Worker processes (default 0 = all cores; 1 = scan in this process).")
-@click.option("--engine", type=click.Choice(["auto", "pyahocorasick", "hyperscan", "daachorse", "ahocorasick_rs", "spark"]),
-              default="auto", show_default=True,
-              help="auto: scan here with the fastest installed matcher; a matcher name forces it; "
-                   "spark: run on Apache Spark (Parquet input; pip install 'screener[spark]').")
+@click.option(
+    "--map",
+    "maps",
+    multiple=True,
+    metavar="SOURCE=canonical",
+    help="Map an export column onto a canonical one, e.g. --map 商品标题=title.",
+)
+@click.option(
+    "--chunk-rows", default=20_000, show_default=True, type=click.IntRange(min=1), help="Rows per scan batch."
+)
+@click.option(
+    "-w",
+    "--workers",
+    default=0,
+    type=click.IntRange(min=0),
+    help="Worker processes (default 0 = all cores; 1 = scan in this process).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "pyahocorasick", "hyperscan", "daachorse", "ahocorasick_rs", "spark"]),
+    default="auto",
+    show_default=True,
+    help="auto: scan here with the fastest installed matcher; a matcher name forces it; "
+    "spark: run on Apache Spark (Parquet input; pip install 'screener[spark]').",
+)
 @click.option("--master", default=None, metavar="URL", help="Spark master for --engine spark, e.g. local[4], yarn.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
-@click.option("--report", "make_report", is_flag=True,
-              help="Also write the investigator report (OUTDIR/report.xlsx and report.html); see 'screener report'.")
-@click.option("--previous", type=click.Path(exists=True, file_okay=False), default=None, metavar="OLD_OUTDIR",
-              help="With --report: compare with an earlier scan's outputs (new / still flagged / gone).")
-@click.option("--resume", is_flag=True,
-              help="Continue a killed or interrupted scan into OUTDIR from its last completed chunk "
-                   "(same inputs, rules and options; refused if any changed).")
-def scan(inputs, outdir, rules, overrides, maps, chunk_rows, workers, engine, master, quiet, make_report,
-         previous, resume) -> None:
+@click.option(
+    "--report",
+    "make_report",
+    is_flag=True,
+    help="Also write the investigator report (OUTDIR/report.xlsx and report.html); see 'screener report'.",
+)
+@click.option(
+    "--previous",
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    metavar="OLD_OUTDIR",
+    help="With --report: compare with an earlier scan's outputs (new / still flagged / gone).",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue a killed or interrupted scan into OUTDIR from its last completed chunk "
+    "(same inputs, rules and options; refused if any changed).",
+)
+def scan(
+    inputs, outdir, rules, overrides, maps, chunk_rows, workers, engine, master, quiet, make_report, previous, resume
+) -> None:
     """Scan INPUT files, directories or globs (CSV/TSV, JSONL, Parquet, XLSX)."""
     from .io.columns import parse_map_options
     from .runner import scan_files
@@ -95,8 +139,15 @@ def scan(inputs, outdir, rules, overrides, maps, chunk_rows, workers, engine, ma
                 raise click.UsageError("--resume works with the local engine, not --engine spark")
             from .spark import scan_files_spark
 
-            summary = scan_files_spark(inputs, outdir, list(rules) or None, list(overrides), mapping=mapping,
-                                       master=master, chunk_rows=chunk_rows)
+            summary = scan_files_spark(
+                inputs,
+                outdir,
+                list(rules) or None,
+                list(overrides),
+                mapping=mapping,
+                master=master,
+                chunk_rows=chunk_rows,
+            )
             if not quiet:
                 _print_summary(summary, outdir)
             if make_report:
@@ -106,8 +157,16 @@ def scan(inputs, outdir, rules, overrides, maps, chunk_rows, workers, engine, ma
         from .runner import default_workers
 
         with _progress(quiet) as on_progress:
-            summary = scan_files(inputs, outdir, rs, mapping=mapping, chunk_rows=chunk_rows,
-                                 workers=workers or default_workers(), on_progress=on_progress, resume=resume)
+            summary = scan_files(
+                inputs,
+                outdir,
+                rs,
+                mapping=mapping,
+                chunk_rows=chunk_rows,
+                workers=workers or default_workers(),
+                on_progress=on_progress,
+                resume=resume,
+            )
     if not quiet:
         _print_summary(summary, outdir)
     if make_report:
@@ -121,16 +180,21 @@ def _progress(quiet: bool):
         return
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    with Progress(TextColumn("scanning"), BarColumn(), TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
-                  transient=True) as bar:
+    with Progress(
+        TextColumn("scanning"), BarColumn(), TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), transient=True
+    ) as bar:
         task = bar.add_task("scan", total=None, rate="")
 
         def update(p) -> None:
             import time
 
             dt = max(time.perf_counter() - p.started, 1e-9)
-            bar.update(task, total=p.bytes_total or None, completed=p.bytes_done,
-                       rate=f"{p.rows:,} rows · {p.rows / dt:,.0f} rows/s · {p.bytes_done / 1e6 / dt:,.1f} MB/s")
+            bar.update(
+                task,
+                total=p.bytes_total or None,
+                completed=p.bytes_done,
+                rate=f"{p.rows:,} rows · {p.rows / dt:,.0f} rows/s · {p.bytes_done / 1e6 / dt:,.1f} MB/s",
+            )
 
         yield update
 
@@ -188,8 +252,10 @@ def rules_test(paths, overrides, rule_ids, verbose) -> None:
         elif verbose:
             click.echo(f"ok   {r.name} {r.detail}")
     n_rules = len({r.rule.id for r in results})
-    click.echo(f"{len(results) - len(failed) - len(todo)} passed, {len(failed)} failed, {len(todo)} todo "
-               f"({len(results)} examples in {n_rules} rules)")
+    click.echo(
+        f"{len(results) - len(failed) - len(todo)} passed, {len(failed)} failed, {len(todo)} todo "
+        f"({len(results)} examples in {n_rules} rules)"
+    )
     if failed:
         sys.exit(EXIT_FINDINGS)
 
@@ -216,8 +282,14 @@ def rules_lint(paths, overrides, show_silenced) -> None:
 
 
 @rules.command("stats")
-@click.option("--corpus", "corpus", multiple=True, required=True, type=click.Path(exists=True),
-              help="Listings to mass-check (CSV/TSV, JSONL, Parquet, XLSX; file or directory).")
+@click.option(
+    "--corpus",
+    "corpus",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True),
+    help="Listings to mass-check (CSV/TSV, JSONL, Parquet, XLSX; file or directory).",
+)
 @click.option("--labels", "labels", help="Column with the expected category codes (;-separated, empty = clean).")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
 @rules_options
@@ -243,8 +315,10 @@ def _pct(x) -> str:
 
 
 def _print_stats(rep, top: int) -> None:
-    click.echo(f"{rep.rows:,} listings ({rep.rows_rejected} rejected) in {rep.seconds:.2f}s "
-               f"(matching {rep.match_seconds:.2f}s)")
+    click.echo(
+        f"{rep.rows:,} listings ({rep.rows_rejected} rejected) in {rep.seconds:.2f}s "
+        f"(matching {rep.match_seconds:.2f}s)"
+    )
     head = f"{'category':<22}{'flagged':>9}{'rate':>8}"
     if rep.labelled:
         head += f"{'pos':>6}{'tp':>6}{'fp':>5}{'fn':>5}{'prec':>8}{'recall':>8}"
@@ -272,8 +346,10 @@ def _print_stats(rep, top: int) -> None:
         if items:
             click.echo(f"\n{title}: {len(items)}")
             for m in items[:top]:
-                click.echo(f"  {m.item_id}: expected {','.join(m.expected) or '-'} got {','.join(m.got) or '-'} "
-                           f"{' '.join(m.rules)} | {m.title[:60]}")
+                click.echo(
+                    f"  {m.item_id}: expected {','.join(m.expected) or '-'} got {','.join(m.got) or '-'} "
+                    f"{' '.join(m.rules)} | {m.title[:60]}"
+                )
 
 
 # -- explain -----------------------------------------------------------------------------
@@ -304,7 +380,11 @@ def explain(text, row_json, rules, overrides, as_json) -> None:
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
     if as_json:
-        click.echo(json.dumps({"hits": ex.hits, "suppressed": [s.__dict__ for s in ex.suppressed]}, ensure_ascii=False, indent=2))
+        click.echo(
+            json.dumps(
+                {"hits": ex.hits, "suppressed": [s.__dict__ for s in ex.suppressed]}, ensure_ascii=False, indent=2
+            )
+        )
         return
     if not ex.hits:
         click.echo("not flagged")
@@ -320,34 +400,63 @@ def explain(text, row_json, rules, overrides, as_json) -> None:
 
 
 # -- report and diff -----------------------------------------------------------------------
-def _write_report(outdir, output, previous, *, cases: int = 5, formats=("xlsx", "html"), max_rows: int = 100_000,
-                  quiet: bool = False) -> None:
+def _write_report(
+    outdir, output, previous, *, cases: int = 5, formats=("xlsx", "html"), max_rows: int = 100_000, quiet: bool = False
+) -> None:
     from .report import make_report
 
     with _errors():
-        rep, files = make_report(outdir, output, previous=previous, cases_per_category=cases, formats=formats,
-                                 max_rows=max_rows)
+        rep, files = make_report(
+            outdir, output, previous=previous, cases_per_category=cases, formats=formats, max_rows=max_rows
+        )
     if not quiet:
         t = rep.totals
-        click.echo(f"report: {t['flagged']:,} flagged listings, {t['hits']:,} hits, {t['shops']:,} shops, "
-                   f"{t['cases']} typical cases" + (f"; vs previous: {rep.diff.summary['new']:,} new, "
-                   f"{rep.diff.summary['still']:,} still flagged, {rep.diff.summary['gone']:,} gone or fixed"
-                   if rep.diff is not None else ""))
+        click.echo(
+            f"report: {t['flagged']:,} flagged listings, {t['hits']:,} hits, {t['shops']:,} shops, "
+            f"{t['cases']} typical cases"
+            + (
+                f"; vs previous: {rep.diff.summary['new']:,} new, "
+                f"{rep.diff.summary['still']:,} still flagged, {rep.diff.summary['gone']:,} gone or fixed"
+                if rep.diff is not None
+                else ""
+            )
+        )
         for f in files:
             click.echo(f"  {f}")
 
 
 @main.command()
 @click.argument("outdir", type=click.Path(exists=True, file_okay=False))
-@click.option("-o", "--output", default=None, metavar="REPORT",
-              help="Report path without extension: writes REPORT.xlsx and REPORT.html (default OUTDIR/report).")
-@click.option("--previous", type=click.Path(exists=True, file_okay=False), default=None, metavar="OLD_OUTDIR",
-              help="An earlier scan's outputs: adds the 复查 sheets (new / still flagged / gone or fixed).")
+@click.option(
+    "-o",
+    "--output",
+    default=None,
+    metavar="REPORT",
+    help="Report path without extension: writes REPORT.xlsx and REPORT.html (default OUTDIR/report).",
+)
+@click.option(
+    "--previous",
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    metavar="OLD_OUTDIR",
+    help="An earlier scan's outputs: adds the 复查 sheets (new / still flagged / gone or fixed).",
+)
 @click.option("--cases", default=5, show_default=True, type=click.IntRange(min=0), help="Typical cases per category.")
-@click.option("--format", "formats", multiple=True, type=click.Choice(["xlsx", "html"]),
-              help="Only these formats (repeatable; default both).")
-@click.option("--max-sheet-rows", "max_rows", default=100_000, show_default=True, type=click.IntRange(min=1),
-              help="Rows per workbook sheet; longer ranked lists (shops, diff listings) are cut, with a note.")
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    type=click.Choice(["xlsx", "html"]),
+    help="Only these formats (repeatable; default both).",
+)
+@click.option(
+    "--max-sheet-rows",
+    "max_rows",
+    default=100_000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Rows per workbook sheet; longer ranked lists (shops, diff listings) are cut, with a note.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing.")
 def report(outdir, output, previous, cases, formats, max_rows, quiet) -> None:
     """Investigator report of the scan in OUTDIR: statistics (统计表), shops, typical cases, rules.
@@ -355,15 +464,28 @@ def report(outdir, output, previous, cases, formats, max_rows, quiet) -> None:
     An Excel workbook (one sheet per table) and a self-contained HTML page with
     charts, built from OUTDIR's hits.parquet, flagged.parquet and summary.json.
     """
-    _write_report(outdir, output, previous, cases=cases, formats=tuple(formats) or ("xlsx", "html"), max_rows=max_rows,
-                  quiet=quiet)
+    _write_report(
+        outdir,
+        output,
+        previous,
+        cases=cases,
+        formats=tuple(formats) or ("xlsx", "html"),
+        max_rows=max_rows,
+        quiet=quiet,
+    )
 
 
 @main.command()
 @click.argument("old_outdir", type=click.Path(exists=True, file_okay=False))
 @click.argument("new_outdir", type=click.Path(exists=True, file_okay=False))
-@click.option("-o", "--outdir", "output", default=None, type=click.Path(file_okay=False),
-              help="Directory for the diff files (default NEW_OUTDIR/diff).")
+@click.option(
+    "-o",
+    "--outdir",
+    "output",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Directory for the diff files (default NEW_OUTDIR/diff).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing.")
 def diff(old_outdir, new_outdir, output, quiet) -> None:
     """Compare two scans: listings newly flagged, still flagged (not taken down), gone or fixed.
@@ -378,8 +500,10 @@ def diff(old_outdir, new_outdir, output, quiet) -> None:
         d, files = make_diff(old_outdir, new_outdir, output)
     if not quiet:
         s = d.summary
-        click.echo(f"{s['new']:,} new, {s['still']:,} still flagged, {s['gone']:,} gone or fixed "
-                   f"(previous {s['previous']:,}, current {s['current']:,}; key {'+'.join(s['key'])})")
+        click.echo(
+            f"{s['new']:,} new, {s['still']:,} still flagged, {s['gone']:,} gone or fixed "
+            f"(previous {s['previous']:,}, current {s['current']:,}; key {'+'.join(s['key'])})"
+        )
         if s["rules_changed"]:
             click.echo("note: the two scans used different rule packs; some changes may come from the rules")
         click.echo(f"  files in {Path(files[0]).parent}/")

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Iterable
 
 import numpy as np
 
@@ -136,7 +136,9 @@ class RuleSet:
         name = (surface, context)
         if name not in self._matchers:
             ids = (self.context_keys if context else self.surface_keys)[surface]
-            self._matchers[name] = build_matcher([self.keys[k].text.encode("utf-8") for k in ids], self.backend) if ids else None
+            self._matchers[name] = (
+                build_matcher([self.keys[k].text.encode("utf-8") for k in ids], self.backend) if ids else None
+            )
         return self._matchers[name]
 
     def key_ids(self, surface: int, context: bool = False) -> np.ndarray:
@@ -161,7 +163,7 @@ class RuleSet:
             patterns = [self.rules[ri].rule.regexes[xi].pattern for ri, xi in self.regex_index]
             try:
                 self._matchers["regex_set"] = regex_set(patterns) if patterns else None
-            except Exception:  # noqa: BLE001 - re2.error, or a bare error from Set.Compile
+            except Exception:
                 self._matchers["regex_set"] = None
         return self._matchers["regex_set"]
 
@@ -236,12 +238,23 @@ class _Builder:
             self.excl.append([])
         return self.key_ids[k]
 
-    def add_slot(self, rule: int, role: int, group: int, member: int, term: Term, rule_gap: int,
-                 fields: tuple[str, ...]) -> int:
+    def add_slot(
+        self, rule: int, role: int, group: int, member: int, term: Term, rule_gap: int, fields: tuple[str, ...]
+    ) -> int:
         sid = len(self.slots)
         gap = term.max_gap if term.max_gap is not None else rule_gap
-        self.slots.append(Slot(rule, role, group, member, term, 0 if term.exact else gap, frozenset(fields),
-                               soft_gaps=role in (WITH, WITHOUT, ADJUST)))
+        self.slots.append(
+            Slot(
+                rule,
+                role,
+                group,
+                member,
+                term,
+                0 if term.exact else gap,
+                frozenset(fields),
+                soft_gaps=role in (WITH, WITHOUT, ADJUST),
+            )
+        )
         # when variants coincide (象ya is both a pinyin form and an alias), the
         # more general explanation wins: literal, then pinyin, then alias
         variants = [(term.text, "literal")]
@@ -273,7 +286,9 @@ def compile_packset(packset: PackSet, backend: str = "auto") -> RuleSet:
     for pack in packset.packs:
         for rule in pack.rules:
             ri = len(compiled)
-            anchors = tuple(b.add_slot(ri, ANCHOR, ti, 0, t, rule.max_gap, rule.fields) for ti, t in enumerate(rule.terms))
+            anchors = tuple(
+                b.add_slot(ri, ANCHOR, ti, 0, t, rule.max_gap, rule.fields) for ti, t in enumerate(rule.terms)
+            )
             rx = tuple(
                 b.add_slot(ri, RX_ANCHOR, xi, 0, Term(text=r.anchor, ascii_boundary=False), rule.max_gap, rule.fields)
                 for xi, r in enumerate(rule.regexes)
@@ -287,7 +302,8 @@ def compile_packset(packset: PackSet, backend: str = "auto") -> RuleSet:
                     # Context words are ordinary words: they may be spaced out (兼 职) but
                     # not read across sentence punctuation (小时，工 is not 小时工).
                     cond_slots[(role, ci)] = tuple(
-                        b.add_slot(ri, role, ci, mi, t, rule.max_gap, c.fields or rule.fields) for mi, t in enumerate(c.terms)
+                        b.add_slot(ri, role, ci, mi, t, rule.max_gap, c.fields or rule.fields)
+                        for mi, t in enumerate(c.terms)
                     )
                     for f in c.fields or ():
                         if f not in fields:
@@ -297,8 +313,13 @@ def compile_packset(packset: PackSet, backend: str = "auto") -> RuleSet:
                     fields.append(f)
             compiled.append(
                 CompiledRule(
-                    rule=rule, pack=pack, anchor_slots=anchors, regex_slots=rx, condition_slots=cond_slots,
-                    legal_basis=rule.legal_basis or pack.legal_basis, departments=pack.departments,
+                    rule=rule,
+                    pack=pack,
+                    anchor_slots=anchors,
+                    regex_slots=rx,
+                    condition_slots=cond_slots,
+                    legal_basis=rule.legal_basis or pack.legal_basis,
+                    departments=pack.departments,
                     category_include=tuple(normalizer.canonical(c) for c in rule.categories.include),
                     category_exclude=tuple(normalizer.canonical(c) for c in rule.categories.exclude),
                 )
@@ -314,10 +335,17 @@ def compile_packset(packset: PackSet, backend: str = "auto") -> RuleSet:
             if b.slots[r.slot].role in (WITH, WITHOUT, ADJUST):
                 by_rule.setdefault(b.slots[r.slot].rule, []).append(r)
         keys.append(
-            Key(text=text, surface=surface, lead=char_class(text[0]), trail=char_class(text[-1]),
-                nbytes=len(text.encode("utf-8")), refs=refs, excludes=tuple(b.excl[kid]),
+            Key(
+                text=text,
+                surface=surface,
+                lead=char_class(text[0]),
+                trail=char_class(text[-1]),
+                nbytes=len(text.encode("utf-8")),
+                refs=refs,
+                excludes=tuple(b.excl[kid]),
                 anchor_refs=tuple(r for r in refs if b.slots[r.slot].role == ANCHOR),
-                context_by_rule={ri: tuple(rs_) for ri, rs_ in by_rule.items()})
+                context_by_rule={ri: tuple(rs_) for ri, rs_ in by_rule.items()},
+            )
         )
         rx_slots = sorted({r.slot for r in refs if b.slots[r.slot].role == RX_ANCHOR})
         rx_slot.extend(rx_slots)
@@ -329,16 +357,24 @@ def compile_packset(packset: PackSet, backend: str = "auto") -> RuleSet:
         else:
             context_only[surface].append(kid)
     return RuleSet(
-        packset=packset, normalizer=normalizer, rules=tuple(compiled), slots=tuple(b.slots), keys=tuple(keys),
+        packset=packset,
+        normalizer=normalizer,
+        rules=tuple(compiled),
+        slots=tuple(b.slots),
+        keys=tuple(keys),
         surface_keys=(tuple(per_surface[0]), tuple(per_surface[1])),
-        context_keys=(tuple(context_only[0]), tuple(context_only[1])), fields=tuple(fields), backend=backend,
+        context_keys=(tuple(context_only[0]), tuple(context_only[1])),
+        fields=tuple(fields),
+        backend=backend,
         key_nbytes=np.array([k.nbytes for k in keys], dtype=np.int64),
         key_lead=np.array([k.lead for k in keys], dtype=np.int8),
         key_trail=np.array([k.trail for k in keys], dtype=np.int8),
         key_primary=np.array([bool(k.anchor_refs or k.excludes) for k in keys], dtype=bool),
         key_context=np.array([bool(k.context_by_rule) for k in keys], dtype=bool),
-        key_rx_ptr=np.array(rx_ptr, dtype=np.int64), key_rx_slot=np.array(rx_slot, dtype=np.int64),
-        key_ctx_ptr=np.array(ctx_ptr, dtype=np.int64), key_ctx_rule=np.array(ctx_rule, dtype=np.int64),
+        key_rx_ptr=np.array(rx_ptr, dtype=np.int64),
+        key_rx_slot=np.array(rx_slot, dtype=np.int64),
+        key_ctx_ptr=np.array(ctx_ptr, dtype=np.int64),
+        key_ctx_rule=np.array(ctx_rule, dtype=np.int64),
         slot_rule=np.array([sl.rule for sl in b.slots], dtype=np.int64),
         surface_key_ids=tuple(np.asarray(ids, dtype=np.int64) for ids in per_surface),
         context_key_ids=tuple(np.asarray(ids, dtype=np.int64) for ids in context_only),

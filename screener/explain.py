@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import pyarrow as pa
 
@@ -29,7 +30,7 @@ def explain_row(row: Mapping[str, Any] | str, ruleset: RuleSet) -> Explanation:
     unknown = [k for k in data if k not in INPUT_SCHEMA.names]
     if unknown:
         raise ValueError(f"unknown field(s) {', '.join(unknown)}; use canonical column names")
-    full = {name: None for name in INPUT_SCHEMA.names}
+    full = dict.fromkeys(INPUT_SCHEMA.names)
     full.update(data)
     full["item_id"] = full["item_id"] or "explain"
     full["row_id"] = 0

@@ -38,7 +38,9 @@ def flag_listings(hits: pa.Table, batch: pa.Table | pa.RecordBatch, ruleset: Rul
     def col(name: str) -> list:
         return rows.column(name).to_pylist() if name in names else [None] * rows.num_rows
 
-    fields = {n: col(n) for n in ("item_id", "title", "shop_id", "shop_name", "url", "platform", SOURCE_FILE, SOURCE_ROW)}
+    fields = {
+        n: col(n) for n in ("item_id", "title", "shop_id", "shop_name", "url", "platform", SOURCE_FILE, SOURCE_ROW)
+    }
     by_row: dict[int, list[dict]] = defaultdict(list)
     for h in hits.to_pylist():
         by_row[h["row_id"]].append(h)

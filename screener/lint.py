@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterator
 
 from .compile import RuleSet
 from .errors import Location
@@ -90,8 +90,11 @@ def lint_rule(rule: Rule, pack: Pack, ruleset: RuleSet) -> Iterator[LintIssue]:
         if len(c) == 1 and not (t.exact and not has_cjk(c)):
             yield issue("single-char-term", f"term {t.text!r} is one character")
         elif has_cjk(c) and freq.get(c, 0) >= COMMON_WORD_FREQ and not _constrained(rule):
-            yield issue("common-word-term", f"term {t.text!r} is an everyday word (jieba frequency {freq[c]}) "
-                                            "and the rule has no 'with', 'where' or category scope")
+            yield issue(
+                "common-word-term",
+                f"term {t.text!r} is an everyday word (jieba frequency {freq[c]}) "
+                "and the rule has no 'with', 'where' or category scope",
+            )
         if t.pinyin and "full" in t.pinyin:
             from .compile import pinyin_variants
 
@@ -106,8 +109,11 @@ def lint_rule(rule: Rule, pack: Pack, ruleset: RuleSet) -> Iterator[LintIssue]:
             continue
         for t in c.terms:
             if len(_matched_form(norm, t)) == 1 and t.boundary != "word":
-                yield issue("single-char-term", f"'without' term {t.text!r} is one character and searched across whole "
-                                                "fields: it matches inside other words (use within, boundary: word, or a phrase)")
+                yield issue(
+                    "single-char-term",
+                    f"'without' term {t.text!r} is one character and searched across whole "
+                    "fields: it matches inside other words (use within, boundary: word, or a phrase)",
+                )
     for (a, ca), (b, cb) in ((x, y) for x in compact_terms for y in compact_terms if x is not y):
         if cb in ca and ca != cb and not (b.exclude or b.boundary == "word" or b.exact or b.only_via):
             yield issue("shadowed-term", f"term {a.text!r} contains term {b.text!r}, which already matches it")
@@ -158,8 +164,16 @@ def lint(ruleset: RuleSet) -> tuple[list[LintIssue], list[tuple[LintIssue, str]]
     for rid, rule in rules.items():
         for code, _reason in rule.lint_ignore:
             if code not in LINTS:
-                open_.append(LintIssue("unused-lint-ignore", f"unknown lint code {code!r} (known: {', '.join(LINTS)})", rid, rule.location))
+                open_.append(
+                    LintIssue(
+                        "unused-lint-ignore",
+                        f"unknown lint code {code!r} (known: {', '.join(LINTS)})",
+                        rid,
+                        rule.location,
+                    )
+                )
             elif (rid, code) not in used:
-                open_.append(LintIssue("unused-lint-ignore", f"lint {code!r} is silenced but does not fire", rid, rule.location))
+                open_.append(
+                    LintIssue("unused-lint-ignore", f"lint {code!r} is silenced but does not fire", rid, rule.location)
+                )
     return open_, silenced
-

@@ -18,7 +18,8 @@ differential test holds them to it.
 from __future__ import annotations
 
 import itertools
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -71,8 +72,13 @@ class HyperscanMatcher:
         self._keys = list(keys)
         if not self._empty:
             self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-            self._db.compile(expressions=self._keys, ids=list(range(len(self._keys))), elements=len(self._keys),
-                             flags=0, literal=True)
+            self._db.compile(
+                expressions=self._keys,
+                ids=list(range(len(self._keys))),
+                elements=len(self._keys),
+                flags=0,
+                literal=True,
+            )
             self._scratch = hyperscan.Scratch(self._db)
 
     def find(self, data: bytes) -> tuple[np.ndarray, np.ndarray]:
@@ -160,8 +166,12 @@ BACKENDS = {
 }
 #: Preference of ``auto``, fastest first (measured: benchmarks/RESULTS.md).
 AUTO_ORDER = ("hyperscan", "daachorse", "ahocorasick_rs", "pyahocorasick")
-_IMPORTS = {"pyahocorasick": "ahocorasick", "hyperscan": "hyperscan", "daachorse": "daachorse",
-            "ahocorasick_rs": "ahocorasick_rs"}
+_IMPORTS = {
+    "pyahocorasick": "ahocorasick",
+    "hyperscan": "hyperscan",
+    "daachorse": "daachorse",
+    "ahocorasick_rs": "ahocorasick_rs",
+}
 
 
 def available_backends() -> list[str]:

@@ -18,10 +18,11 @@ from __future__ import annotations
 import hashlib
 import os
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -38,14 +39,42 @@ SENTINEL = "\uffff"
 SENTINEL_CP = 0xFFFF
 
 R_NFKC, R_CASE, R_DIGITS, R_T2S, R_CHARMAP, R_ACCENT = 1, 2, 4, 8, 16, 32
-REASON_NAMES = ((R_NFKC, "nfkc"), (R_CASE, "case"), (R_DIGITS, "digits"), (R_T2S, "t2s"), (R_CHARMAP, "charmap"),
-                (R_ACCENT, "accents"))
+REASON_NAMES = (
+    (R_NFKC, "nfkc"),
+    (R_CASE, "case"),
+    (R_DIGITS, "digits"),
+    (R_T2S, "t2s"),
+    (R_CHARMAP, "charmap"),
+    (R_ACCENT, "accents"),
+)
 
 # Separator classes of the compact surface: whitespace, punctuation, symbols
 # (emoji included), controls, format characters (zero-width), marks
 # (variation selectors, combining accents), unassigned and surrogates.
-_SEPARATOR_CATEGORIES = {"Zs", "Zl", "Zp", "Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po",
-                         "Sm", "Sc", "Sk", "So", "Cc", "Cf", "Cs", "Co", "Cn", "Mn", "Me", "Mc"}
+_SEPARATOR_CATEGORIES = {
+    "Zs",
+    "Zl",
+    "Zp",
+    "Pc",
+    "Pd",
+    "Ps",
+    "Pe",
+    "Pi",
+    "Pf",
+    "Po",
+    "Sm",
+    "Sc",
+    "Sk",
+    "So",
+    "Cc",
+    "Cf",
+    "Cs",
+    "Co",
+    "Cn",
+    "Mn",
+    "Me",
+    "Mc",
+}
 
 # Circled/negative-circled digits that NFKC leaves alone.
 _EXTRA_DIGITS = {}
@@ -115,7 +144,12 @@ def _build_tables() -> Tables:
         if not out.isascii():
             # tone-marked pinyin and accented Latin: xiàng → xiang
             nfd = unicodedata.normalize("NFD", out)
-            if len(nfd) > 1 and nfd[0].isascii() and nfd[0].isalpha() and all(unicodedata.combining(c) for c in nfd[1:]):
+            if (
+                len(nfd) > 1
+                and nfd[0].isascii()
+                and nfd[0].isalpha()
+                and all(unicodedata.combining(c) for c in nfd[1:])
+            ):
                 # ü (ǖǘǚǜ) is written v in toneless pinyin, as pypinyin writes it (绿 → lv)
                 base = "v" if nfd[0] == "u" and "\u0308" in nfd else nfd[0]
                 out, bits = base, bits | R_ACCENT
@@ -235,10 +269,10 @@ class Normalizer:
         return int(np.bitwise_or.reduce(self.tables.reason[_to_codepoints(text)]))
 
     # -- batches -------------------------------------------------------------------
-    def batch(self, texts: Sequence[str]) -> "NormalizedBatch":
+    def batch(self, texts: Sequence[str]) -> NormalizedBatch:
         return NormalizedBatch(self, texts)
 
-    def batch_arrow(self, arrays) -> "NormalizedBatch":
+    def batch_arrow(self, arrays) -> NormalizedBatch:
         return NormalizedBatch.from_arrow(self, arrays)
 
 
@@ -249,7 +283,7 @@ class Surface:
     concatenated canonical text (identity for the canonical surface).
     """
 
-    __slots__ = ("utf8", "to_big")
+    __slots__ = ("to_big", "utf8")
 
     def __init__(self, cps: np.ndarray, to_big: np.ndarray | None):
         self.utf8 = _from_codepoints(cps).encode("utf-8", "surrogatepass")
@@ -291,8 +325,14 @@ class NormalizedBatch:
     any text to Python objects, from Arrow string arrays (:meth:`from_arrow`).
     """
 
-    def __init__(self, normalizer: Normalizer, texts: Sequence[str] | None = None, *,
-                 raw: np.ndarray | None = None, seg_starts: np.ndarray | None = None):
+    def __init__(
+        self,
+        normalizer: Normalizer,
+        texts: Sequence[str] | None = None,
+        *,
+        raw: np.ndarray | None = None,
+        seg_starts: np.ndarray | None = None,
+    ):
         self.normalizer = normalizer
         if raw is None:
             texts = texts or []
@@ -316,7 +356,7 @@ class NormalizedBatch:
         self._raw_str: str | None = None
 
     @classmethod
-    def from_arrow(cls, normalizer: Normalizer, arrays: Sequence[pa.Array]) -> "NormalizedBatch":
+    def from_arrow(cls, normalizer: Normalizer, arrays: Sequence[pa.Array]) -> NormalizedBatch:
         """Texts of Arrow string arrays (nulls read as empty), in order, as one batch.
 
         Arrow appends the sentinel to every value and hands over one buffer, so
@@ -330,8 +370,9 @@ class NormalizedBatch:
         nbytes = sum(a.nbytes for a in arrays) + 3 * sum(len(a) for a in arrays)
         kind = pa.string() if nbytes < (1 << 31) - 1 else pa.large_string()  # 32-bit offsets when they fit
         combined = pa.concat_arrays([a if a.type == kind else a.cast(kind) for a in arrays])
-        joined = pc.binary_join_element_wise(pc.fill_null(combined, pa.scalar("", kind)), pa.scalar(SENTINEL, kind),
-                                             pa.scalar("", kind))
+        joined = pc.binary_join_element_wise(
+            pc.fill_null(combined, pa.scalar("", kind)), pa.scalar(SENTINEL, kind), pa.scalar("", kind)
+        )
         lengths = pc.fill_null(pc.utf8_length(joined), 0).to_numpy(zero_copy_only=False).astype(np.int64)
         seg_starts = np.zeros(len(joined) + 1, dtype=np.int64)
         np.cumsum(lengths, out=seg_starts[1:])

@@ -15,9 +15,10 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from . import checks
 from .errors import Location, RuleError, RuleErrors
@@ -46,8 +47,25 @@ from .yamlsrc import YList, YMap, load_yaml_file
 PACK_KEYS = {"pack", "name", "prefix", "version", "description", "legal_basis", "departments", "defaults", "rules"}
 DEFAULT_KEYS = {"fields", "max_gap", "severity", "score"}
 RULE_KEYS = {
-    "id", "name", "description", "severity", "score", "fields", "terms", "regex", "exclude", "with",
-    "without", "adjust", "where", "categories", "legal_basis", "max_gap", "examples", "lint_ignore", "status",
+    "id",
+    "name",
+    "description",
+    "severity",
+    "score",
+    "fields",
+    "terms",
+    "regex",
+    "exclude",
+    "with",
+    "without",
+    "adjust",
+    "where",
+    "categories",
+    "legal_basis",
+    "max_gap",
+    "examples",
+    "lint_ignore",
+    "status",
 }
 TERM_KEYS = {"term", "aliases", "pinyin", "boundary", "ascii_boundary", "exact", "exclude", "max_gap", "only_via"}
 NORMALIZATION_NAMES = ("separator", "nfkc", "case", "digits", "t2s", "charmap", "accents", "pinyin", "alias")
@@ -197,8 +215,11 @@ def _check_term_text(ctx: _Ctx, text: str, line: int | None, what: str) -> bool:
     dropped = [ch for ch in text if ctx.norm.is_separator(ch) and not ch.isspace() and ord(ch) > 0x2E7F]
     if len(compact) == 1 and dropped:
         # 炸🍊 would match every 炸 (炸锅, 炸鸡): the emoji is read as a separator
-        ctx.err(f"{what} {text!r} normalizes to the single character {compact!r}: {''.join(dropped)!r} is read as a "
-                "separator; map it in charmap.yaml or drop the term", line)
+        ctx.err(
+            f"{what} {text!r} normalizes to the single character {compact!r}: {''.join(dropped)!r} is read as a "
+            "separator; map it in charmap.yaml or drop the term",
+            line,
+        )
         return False
     return True
 
@@ -245,7 +266,10 @@ def _term(ctx: _Ctx, node: Any, line: int | None, what: str = "term") -> Term | 
             if key == "ascii_boundary" and value == "alnum":
                 flags[key] = value
             elif not isinstance(value, bool):
-                ctx.err(f"{key} must be true or false" + (" or 'alnum'" if key == "ascii_boundary" else ""), node.line_of(key))
+                ctx.err(
+                    f"{key} must be true or false" + (" or 'alnum'" if key == "ascii_boundary" else ""),
+                    node.line_of(key),
+                )
             else:
                 flags[key] = value
     max_gap = None
@@ -255,11 +279,23 @@ def _term(ctx: _Ctx, node: Any, line: int | None, what: str = "term") -> Term | 
     only_via = _texts(ctx, node.get("only_via"), node.line_of("only_via"), "only_via")
     for name in only_via:
         if name not in NORMALIZATION_NAMES:
-            ctx.err(f"only_via: {name!r} is not a normalization ({', '.join(NORMALIZATION_NAMES)})", node.line_of("only_via"))
+            ctx.err(
+                f"only_via: {name!r} is not a normalization ({', '.join(NORMALIZATION_NAMES)})",
+                node.line_of("only_via"),
+            )
     if "separator" in only_via and (flags.get("exact") or max_gap == 0):
         ctx.err("only_via: separator needs separators to be allowed (not exact, max_gap > 0)", node.line_of("only_via"))
-    term = Term(text=text, aliases=aliases, pinyin=pinyin, boundary=boundary, exclude=exclude,
-                max_gap=max_gap, only_via=only_via, line=line, **flags)  # type: ignore[arg-type]
+    term = Term(
+        text=text,
+        aliases=aliases,
+        pinyin=pinyin,
+        boundary=boundary,
+        exclude=exclude,
+        max_gap=max_gap,
+        only_via=only_via,
+        line=line,
+        **flags,
+    )  # type: ignore[arg-type]
     for ex in exclude:
         _check_exclusion(ctx, ex, (term,), node.line_of("exclude"))
     return term
@@ -372,7 +408,9 @@ def _regexes(ctx: _Ctx, node: Any, line: int | None) -> tuple[RegexPattern, ...]
         if runs:
             for r, cr in zip(runs, canon_runs or []):
                 if r != cr:
-                    ctx.err(f"regex literal {r!r} is not normalized: patterns run on normalized text, write {cr!r}", iline)
+                    ctx.err(
+                        f"regex literal {r!r} is not normalized: patterns run on normalized text, write {cr!r}", iline
+                    )
         if anchor is None:
             usable = [r for r in (canon_runs or []) if ctx.norm.compact(r)]
             if not usable:
@@ -513,8 +551,13 @@ def _example(ctx: _Ctx, item: Any, line: int | None, expect_hit: bool) -> Exampl
         return None
     matched = item.get("matched")
     todo = item.get("todo")
-    return Example(row=tuple(row), expect_hit=expect_hit, matched=None if matched is None else str(matched),
-                   todo=None if todo is None else str(todo), line=item.line)
+    return Example(
+        row=tuple(row),
+        expect_hit=expect_hit,
+        matched=None if matched is None else str(matched),
+        todo=None if todo is None else str(todo),
+        line=item.line,
+    )
 
 
 def _rule(ctx: _Ctx, node: Any, line: int | None, pack_code: str, prefix: str, defaults: dict) -> Rule | None:
@@ -524,7 +567,10 @@ def _rule(ctx: _Ctx, node: Any, line: int | None, pack_code: str, prefix: str, d
         return None
     rid = node.get("id")
     if not isinstance(rid, str) or not re.fullmatch(re.escape(prefix) + r"\d{3}", rid or ""):
-        ctx.err(f"rule id must be the pack prefix {prefix!r} and three digits (e.g. {prefix}001), got {rid!r}", node.line_of("id"))
+        ctx.err(
+            f"rule id must be the pack prefix {prefix!r} and three digits (e.g. {prefix}001), got {rid!r}",
+            node.line_of("id"),
+        )
         if not isinstance(rid, str):
             return None
     ctx.rule_id = rid
@@ -580,10 +626,27 @@ def _rule(ctx: _Ctx, node: Any, line: int | None, pack_code: str, prefix: str, d
     if len(ctx.errors) > n_err:
         return None
     return Rule(
-        id=rid, name=name, category=pack_code, severity=severity, score=score, fields=fields, terms=terms,
-        regexes=regexes, exclude=exclude, with_=with_, without=without, adjust=adjust, where=where,
-        categories=cats, legal_basis=legal, description=str(node.get("description") or ""), max_gap=max_gap,
-        examples=examples, lint_ignore=lint_ignore, status=status, location=ctx.loc(node.line),
+        id=rid,
+        name=name,
+        category=pack_code,
+        severity=severity,
+        score=score,
+        fields=fields,
+        terms=terms,
+        regexes=regexes,
+        exclude=exclude,
+        with_=with_,
+        without=without,
+        adjust=adjust,
+        where=where,
+        categories=cats,
+        legal_basis=legal,
+        description=str(node.get("description") or ""),
+        max_gap=max_gap,
+        examples=examples,
+        lint_ignore=lint_ignore,
+        status=status,
+        location=ctx.loc(node.line),
     )
 
 
@@ -605,11 +668,17 @@ def parse_pack(doc: YMap, path: str, raw: bytes, normalizer: Normalizer) -> tupl
     name = _as_text(ctx, doc.get("name", cat.name), doc.line_of("name"), "name") or cat.name
     legal = _legal(ctx, doc.get("legal_basis"), doc.line_of("legal_basis"))
     if not legal:
-        ctx.err("a pack needs a legal_basis (law and article)", doc.line_of("legal_basis") if "legal_basis" in doc else doc.line)
+        ctx.err(
+            "a pack needs a legal_basis (law and article)",
+            doc.line_of("legal_basis") if "legal_basis" in doc else doc.line,
+        )
     departments = _texts(ctx, doc.get("departments"), doc.line_of("departments"), "departments") or cat.departments
     missing = [d for d in cat.departments if d not in departments]
     if missing:
-        ctx.err(f"departments must include those the taxonomy names for {code}: {', '.join(missing)}", doc.line_of("departments"))
+        ctx.err(
+            f"departments must include those the taxonomy names for {code}: {', '.join(missing)}",
+            doc.line_of("departments"),
+        )
     defaults = {"fields": DEFAULT_FIELDS, "max_gap": 3, "severity": None, "score": None}
     if "defaults" in doc:
         dn = doc["defaults"]
@@ -618,7 +687,9 @@ def parse_pack(doc: YMap, path: str, raw: bytes, normalizer: Normalizer) -> tupl
         else:
             ctx.check_keys(dn, DEFAULT_KEYS, "defaults")
             if "fields" in dn:
-                defaults["fields"] = _fields(ctx, dn["fields"], dn.line_of("fields"), "defaults.fields") or DEFAULT_FIELDS
+                defaults["fields"] = (
+                    _fields(ctx, dn["fields"], dn.line_of("fields"), "defaults.fields") or DEFAULT_FIELDS
+                )
             if "max_gap" in dn:
                 defaults["max_gap"] = _int(ctx, dn["max_gap"], dn.line_of("max_gap"), "max_gap", 0, MAX_GAP_LIMIT) or 0
             defaults["severity"] = dn.get("severity")
@@ -635,8 +706,16 @@ def parse_pack(doc: YMap, path: str, raw: bytes, normalizer: Normalizer) -> tupl
         ctx.rule_id = None
     version = str(doc.get("version", "1"))
     pack = Pack(
-        category=code, name=name, prefix=prefix, version=version, legal_basis=legal, departments=departments,
-        scope=cat.scope, rules=tuple(rules), description=str(doc.get("description") or ""), path=path,
+        category=code,
+        name=name,
+        prefix=prefix,
+        version=version,
+        legal_basis=legal,
+        departments=departments,
+        scope=cat.scope,
+        rules=tuple(rules),
+        description=str(doc.get("description") or ""),
+        path=path,
         sha256=hashlib.sha256(raw).hexdigest(),
     )
     return pack, ctx.errors
@@ -705,12 +784,24 @@ def parse_overrides(doc: YMap, path: str) -> tuple[list[Override], list[RuleErro
         if not (disable or sev or score is not None or add_ex):
             ctx.err("override changes nothing: give disable, severity, score or add_exclude", line)
             continue
-        out.append(Override(rule_id=rid, reason=reason.strip(), disable=disable, severity=sev, score=score,
-                            add_exclude=add_ex, source=path, line=line))
+        out.append(
+            Override(
+                rule_id=rid,
+                reason=reason.strip(),
+                disable=disable,
+                severity=sev,
+                score=score,
+                add_exclude=add_ex,
+                source=path,
+                line=line,
+            )
+        )
     return out, ctx.errors
 
 
-def apply_overrides(packs: Sequence[Pack], overrides: Sequence[Override], normalizer: Normalizer) -> tuple[list[Pack], list[RuleError]]:
+def apply_overrides(
+    packs: Sequence[Pack], overrides: Sequence[Override], normalizer: Normalizer
+) -> tuple[list[Pack], list[RuleError]]:
     """Return packs with overrides applied; an override naming no rule is an error."""
     errors: list[RuleError] = []
     by_rule: dict[str, list[Override]] = {}
@@ -771,7 +862,9 @@ def load_packs(
     pack_docs = []
     for f, doc, raw in docs:
         if not isinstance(doc, YMap):
-            errors.append(RuleError("expected a mapping starting with 'pack:', 'charmap:' or 'overrides:'", Location(str(f), 1)))
+            errors.append(
+                RuleError("expected a mapping starting with 'pack:', 'charmap:' or 'overrides:'", Location(str(f), 1))
+            )
         elif "pack" in doc:
             pack_docs.append((f, doc, raw))
         elif "charmap" in doc:
@@ -783,7 +876,11 @@ def load_packs(
             override_items.extend(items2)
             errors.extend(errs)
         else:
-            errors.append(RuleError("expected a mapping starting with 'pack:', 'charmap:' or 'overrides:'", Location(str(f), doc.line)))
+            errors.append(
+                RuleError(
+                    "expected a mapping starting with 'pack:', 'charmap:' or 'overrides:'", Location(str(f), doc.line)
+                )
+            )
     seen_src: dict[str, CharMapping] = {}
     for m in charmap:
         if m.source in seen_src and seen_src[m.source].target != m.target:
@@ -821,10 +918,16 @@ def _cross_pack_errors(packs: Sequence[Pack]) -> list[RuleError]:
     seen_rule: dict[str, Rule] = {}
     for p in packs:
         if p.category in seen_cat:
-            errors.append(RuleError(f"category {p.category!r} already defined in {seen_cat[p.category].path}", Location(p.path, 1)))
+            errors.append(
+                RuleError(
+                    f"category {p.category!r} already defined in {seen_cat[p.category].path}", Location(p.path, 1)
+                )
+            )
         seen_cat[p.category] = p
         if p.prefix in seen_prefix and seen_prefix[p.prefix].category != p.category:
-            errors.append(RuleError(f"prefix {p.prefix!r} already used by {seen_prefix[p.prefix].path}", Location(p.path, 1)))
+            errors.append(
+                RuleError(f"prefix {p.prefix!r} already used by {seen_prefix[p.prefix].path}", Location(p.path, 1))
+            )
         seen_prefix[p.prefix] = p
         for r in p.rules:
             if r.id in seen_rule:
@@ -842,4 +945,3 @@ def iter_terms(rule: Rule) -> Iterable[tuple[str, Term]]:
         for c in conds:
             for t in c.terms:
                 yield role, t
-

@@ -13,8 +13,8 @@ from functools import lru_cache
 import re2
 
 try:  # Python 3.11+
-    import re._parser as _sre_parse  # type: ignore[import-not-found]
     import re._constants as _sre_c  # type: ignore[import-not-found]
+    import re._parser as _sre_parse  # type: ignore[import-not-found]
 except ImportError:  # pragma: no cover - Python 3.10
     import sre_constants as _sre_c  # type: ignore[no-redef]
     import sre_parse as _sre_parse  # type: ignore[no-redef]
@@ -24,7 +24,7 @@ _OPTIONS.log_errors = False  # errors are reported by us, with the rule's locati
 
 
 @lru_cache(maxsize=4096)
-def compile_regex(pattern: str) -> "re2._Regexp":
+def compile_regex(pattern: str) -> re2._Regexp:
     """Compile with RE2; a ValueError explains what RE2 refused."""
     try:
         return re2.compile(pattern, _OPTIONS)
@@ -52,7 +52,7 @@ def required_literals(pattern: str) -> list[str] | None:
     """
     try:
         tree = _sre_parse.parse(pattern)
-    except Exception:  # noqa: BLE001 - any parser failure just means "cannot analyse"
+    except Exception:
         return None
     runs: list[str] = []
     _walk(list(tree), runs)
@@ -67,7 +67,7 @@ def anchor_required(pattern: str, anchor: str) -> bool | None:
     """
     try:
         tree = _sre_parse.parse(pattern)
-    except Exception:  # noqa: BLE001
+    except Exception:
         return None
     return _requires(list(tree), anchor)
 
@@ -95,7 +95,7 @@ def branch_anchor(pattern: str) -> str | None:
     """The longest literal that every branch of an alternation requires, if any."""
     try:
         tree = list(_sre_parse.parse(pattern))
-    except Exception:  # noqa: BLE001
+    except Exception:
         return None
     candidates: set[str] = set()
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 from ._version import __version__
 from .normalize import _cache_dir, _tables_key

@@ -46,7 +46,7 @@ def example_rows(rules: list[Rule]) -> tuple[pa.RecordBatch, list[tuple[Rule, Ex
     rows, index = [], []
     for rule in rules:
         for i, ex in enumerate(rule.examples):
-            row = {name: None for name in INPUT_SCHEMA.names}
+            row = dict.fromkeys(INPUT_SCHEMA.names)
             row.update(ex.as_dict())
             row.setdefault("item_id", None)
             row["item_id"] = row["item_id"] or f"{rule.id}#{i}"

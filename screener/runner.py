@@ -24,11 +24,11 @@ import os
 import sys
 import time
 from collections import Counter, deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -37,11 +37,20 @@ from ._version import __version__
 from .compile import RuleSet, compile_rules
 from .errors import Location, ScreenerError
 from .flagged import flag_listings
-from .io.readers import DEFAULT_CHUNK_ROWS, InputFile, RawChunk, Reject, decode, discover, iter_raw, open_source, preflight
+from .io.readers import (
+    DEFAULT_CHUNK_ROWS,
+    InputFile,
+    RawChunk,
+    Reject,
+    decode,
+    discover,
+    iter_raw,
+    open_source,
+    preflight,
+)
 from .io.writers import OUTPUT_FILES, ScanParts
 from .scan import scan_batch
 from .schema import FLAGGED_SCHEMA, HITS_SCHEMA, ROW_ID, SOURCE_ROW
-
 
 W_DUPLICATE = "item_id repeats an earlier row (kept and scanned)"
 CHECKPOINT_FORMAT = "screener-checkpoint-1"
@@ -61,11 +70,19 @@ class FileStats:
     chunk_warnings: Counter = field(default_factory=Counter)
 
     def state(self) -> dict:
-        return {"rows_read": self.rows_read, "rows_scanned": self.rows_scanned, "rows_rejected": self.rows_rejected,
-                "warnings": dict(self.chunk_warnings)}
+        return {
+            "rows_read": self.rows_read,
+            "rows_scanned": self.rows_scanned,
+            "rows_rejected": self.rows_rejected,
+            "warnings": dict(self.chunk_warnings),
+        }
 
     def restore(self, state: dict) -> None:
-        self.rows_read, self.rows_scanned, self.rows_rejected = state["rows_read"], state["rows_scanned"], state["rows_rejected"]
+        self.rows_read, self.rows_scanned, self.rows_rejected = (
+            state["rows_read"],
+            state["rows_scanned"],
+            state["rows_rejected"],
+        )
         self.chunk_warnings = Counter(state["warnings"])
 
     def as_dict(self) -> dict:
@@ -81,7 +98,7 @@ class FileStats:
             "rows_rejected": self.rows_rejected,
             "columns": {c: s.mapping.headers[i] for c, i in s.mapping.sources.items()} if s.mapping else {},
             "ignored_columns": list(s.mapping.ignored) if s.mapping else [],
-            "warnings": dict(s.warnings + self.chunk_warnings) | ({n: 1 for n in s.mapping.notes} if s.mapping else {}),
+            "warnings": dict(s.warnings + self.chunk_warnings) | (dict.fromkeys(s.mapping.notes, 1) if s.mapping else {}),
         }
 
 
@@ -170,13 +187,26 @@ def ruleset_info(rs: RuleSet) -> dict:
         "hash": ps.hash,
         "backend": rs.backend,
         "packs": [
-            {"category": p.category, "version": p.version, "rules": len(p.rules), "sha256": p.sha256, "file": Path(p.path).name,
-             "departments": list(p.departments)}
+            {
+                "category": p.category,
+                "version": p.version,
+                "rules": len(p.rules),
+                "sha256": p.sha256,
+                "file": Path(p.path).name,
+                "departments": list(p.departments),
+            }
             for p in ps.packs
         ],
         "overrides": [
-            {"rule": o.rule_id, "reason": o.reason, "disable": o.disable, "severity": o.severity, "score": o.score,
-             "add_exclude": list(o.add_exclude), "file": o.source}
+            {
+                "rule": o.rule_id,
+                "reason": o.reason,
+                "disable": o.disable,
+                "severity": o.severity,
+                "score": o.score,
+                "add_exclude": list(o.add_exclude),
+                "file": o.source,
+            }
             for o in ps.overrides
         ],
     }
@@ -214,8 +244,16 @@ def process_chunk(raw: RawChunk, first_row_id: int, rs: RuleSet) -> ChunkResult:
         batch = table.combine_chunks().to_batches()[0]
         res = scan_batch(batch, rs)
         hits, flagged, undecided = res.hits, flag_listings(res.hits, batch, rs), res.undecided
-    return ChunkResult(hits, flagged, chunk.rejects, chunk.warnings, undecided, chunk.rows_read, table.num_rows,
-                       id_hashes(table.column("item_id")) if table.num_rows else np.zeros(0, np.uint64))
+    return ChunkResult(
+        hits,
+        flagged,
+        chunk.rejects,
+        chunk.warnings,
+        undecided,
+        chunk.rows_read,
+        table.num_rows,
+        id_hashes(table.column("item_id")) if table.num_rows else np.zeros(0, np.uint64),
+    )
 
 
 # -- worker processes ----------------------------------------------------------------------
@@ -278,8 +316,9 @@ def _results(
             yield fi, raw, process_chunk(raw, first, rs)
         return
     window: deque[tuple[int, RawChunk, Future]] = deque()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(), initializer=_init_worker,
-                             initargs=(rs,)) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=_mp_context(), initializer=_init_worker, initargs=(rs,)
+    ) as pool:
         try:
             for fi, raw, first in raws:
                 window.append((fi, raw, pool.submit(_work, raw, first)))
@@ -298,8 +337,15 @@ def _input_identity(sources: Sequence[InputFile]) -> list[dict]:
     out = []
     for s in sources:
         st = s.path.stat()
-        out.append({"path": s.name, "resolved": str(s.path.resolve()), "format": s.format, "size": st.st_size,
-                    "mtime_ns": st.st_mtime_ns})
+        out.append(
+            {
+                "path": s.name,
+                "resolved": str(s.path.resolve()),
+                "format": s.format,
+                "size": st.st_size,
+                "mtime_ns": st.st_mtime_ns,
+            }
+        )
     return out
 
 
@@ -307,30 +353,58 @@ def _check_resumable(state: dict, expected: dict, outdir: Path) -> None:
     """Refuse to resume when anything that decides the outputs changed."""
     where = str(outdir)
     if state.get("format") != CHECKPOINT_FORMAT or state.get("engine") != expected["engine"]:
-        raise ResumeError(f"the interrupted scan was made by another screener version ({state.get('engine')}); "
-                          "run without --resume to start over", Location(where))
+        raise ResumeError(
+            f"the interrupted scan was made by another screener version ({state.get('engine')}); "
+            "run without --resume to start over",
+            Location(where),
+        )
     if state["rules_hash"] != expected["rules_hash"]:
-        raise ResumeError(f"the rules changed since the interrupted scan (rule-pack hash {state['rules_hash'][:12]} → "
-                          f"{expected['rules_hash'][:12]}); run without --resume to start over", Location(where))
+        raise ResumeError(
+            f"the rules changed since the interrupted scan (rule-pack hash {state['rules_hash'][:12]} → "
+            f"{expected['rules_hash'][:12]}); run without --resume to start over",
+            Location(where),
+        )
     old, new = state["inputs"], expected["inputs"]
     if [i["path"] for i in old] != [i["path"] for i in new]:
-        raise ResumeError("the inputs differ from the interrupted scan's ("
-                          + ", ".join(i["path"] for i in old) + "); run without --resume to start over", Location(where))
+        raise ResumeError(
+            "the inputs differ from the interrupted scan's ("
+            + ", ".join(i["path"] for i in old)
+            + "); run without --resume to start over",
+            Location(where),
+        )
     for o, n in zip(old, new):
         for key, what in (("resolved", "is another file"), ("size", "changed size"), ("mtime_ns", "was modified")):
             if o[key] != n[key]:
-                raise ResumeError(f"input {n['path']} {what} since the interrupted scan; run without --resume to start over",
-                                  Location(where))
+                raise ResumeError(
+                    f"input {n['path']} {what} since the interrupted scan; run without --resume to start over",
+                    Location(where),
+                )
     for key, what in (("mapping", "--map"), ("chunk_rows", "--chunk-rows")):
         if state[key] != expected[key]:
-            raise ResumeError(f"the interrupted scan used {what} {state[key]!r}, not {expected[key]!r}: resume with the same "
-                              "options, or run without --resume to start over", Location(where))
+            raise ResumeError(
+                f"the interrupted scan used {what} {state[key]!r}, not {expected[key]!r}: resume with the same "
+                "options, or run without --resume to start over",
+                Location(where),
+            )
 
 
-def build_summary(*, engine: dict, rs: RuleSet, inputs: list[dict], flagged: int, hits: int,
-                  hits_per_category: Mapping[str, int], flagged_per_category: Mapping[str, int],
-                  hits_per_rule: Mapping[str, int], undecided: Mapping[str, int], workers: int, started_at: str,
-                  seconds: float, bytes_total: int, worker_rss_kb: int | None = None) -> dict:
+def build_summary(
+    *,
+    engine: dict,
+    rs: RuleSet,
+    inputs: list[dict],
+    flagged: int,
+    hits: int,
+    hits_per_category: Mapping[str, int],
+    flagged_per_category: Mapping[str, int],
+    hits_per_rule: Mapping[str, int],
+    undecided: Mapping[str, int],
+    workers: int,
+    started_at: str,
+    seconds: float,
+    bytes_total: int,
+    worker_rss_kb: int | None = None,
+) -> dict:
     """summary.json of a scan, local or Spark; the row counts are the sums over ``inputs``.
 
     ``memory``: peak resident memory of this process and of the largest worker
@@ -395,9 +469,14 @@ def scan_files(
     for src in sources:  # fail on a bad header before hours of scanning, not after
         preflight(src, mapping)
     outdir = Path(outdir)
-    expected = {"format": CHECKPOINT_FORMAT, "engine": __version__, "rules_hash": rs.hash,
-                "inputs": _input_identity(sources), "mapping": dict(sorted((mapping or {}).items())),
-                "chunk_rows": chunk_rows}
+    expected = {
+        "format": CHECKPOINT_FORMAT,
+        "engine": __version__,
+        "rules_hash": rs.hash,
+        "inputs": _input_identity(sources),
+        "mapping": dict(sorted((mapping or {}).items())),
+        "chunk_rows": chunk_rows,
+    }
     parts = ScanParts(outdir)
     try:
         state = parts.load_checkpoint() if resume else None
@@ -406,9 +485,22 @@ def scan_files(
             parts.discard_from(state["chunks_done"])
         else:
             parts.reset()
-            state = dict(expected, chunks_done=0, next_row=0, files=None, hits=0, flagged=0, duplicates=0,
-                         hits_per_rule={}, hits_per_category={}, flagged_per_category={}, undecided={},
-                         seconds=0.0, started_at=started_wall.isoformat(timespec="seconds"), resumes=[])
+            state = dict(
+                expected,
+                chunks_done=0,
+                next_row=0,
+                files=None,
+                hits=0,
+                flagged=0,
+                duplicates=0,
+                hits_per_rule={},
+                hits_per_category={},
+                flagged_per_category={},
+                undecided={},
+                seconds=0.0,
+                started_at=started_wall.isoformat(timespec="seconds"),
+                resumes=[],
+            )
         summary = _scan(sources, parts, state, rs, mapping, chunk_rows, workers, on_progress, t0)
         parts.merge(state["chunks_done"], summary)
     except BaseException:
@@ -417,15 +509,29 @@ def scan_files(
     return summary
 
 
-def _scan(sources: list[InputFile], parts: ScanParts, state: dict, rs: RuleSet, mapping: Mapping[str, str] | None,
-          chunk_rows: int, workers: int, on_progress: Callable[[Progress], None] | None, t0: float) -> dict:
+def _scan(
+    sources: list[InputFile],
+    parts: ScanParts,
+    state: dict,
+    rs: RuleSet,
+    mapping: Mapping[str, str] | None,
+    chunk_rows: int,
+    workers: int,
+    on_progress: Callable[[Progress], None] | None,
+    t0: float,
+) -> dict:
     stats = [FileStats(s) for s in sources]
     done = state["chunks_done"]
     if done:
         for st, saved in zip(stats, state["files"]):
             st.restore(saved)
-        state["resumes"].append({"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "chunks_done": done,
-                                 "rows_read": sum(st.rows_read for st in stats)})
+        state["resumes"].append(
+            {
+                "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "chunks_done": done,
+                "rows_read": sum(st.rows_read for st in stats),
+            }
+        )
     hits_per_rule: Counter = Counter(state["hits_per_rule"])
     hits_per_category: Counter = Counter(state["hits_per_category"])
     flagged_per_category: Counter = Counter(state["flagged_per_category"])
@@ -446,8 +552,11 @@ def _scan(sources: list[InputFile], parts: ScanParts, state: dict, rs: RuleSet, 
             for raw in iter_raw(st.source, mapping, chunk_rows):
                 if seq >= done:
                     if seq == done and next_row != state["next_row"]:
-                        raise ResumeError(f"the inputs no longer split as they did (row {next_row} ≠ {state['next_row']}); "
-                                          "run without --resume to start over", Location(str(parts.outdir)))
+                        raise ResumeError(
+                            f"the inputs no longer split as they did (row {next_row} ≠ {state['next_row']}); "
+                            "run without --resume to start over",
+                            Location(str(parts.outdir)),
+                        )
                     yield (fi, seq, next_row), raw, next_row
                 seq += 1
                 next_row += raw.n
@@ -472,11 +581,19 @@ def _scan(sources: list[InputFile], parts: ScanParts, state: dict, rs: RuleSet, 
             hits_per_category.update(res.hits.column("category").to_pylist())
             for cats in res.flagged.column("categories").to_pylist():
                 flagged_per_category.update(cats.split(";"))
-        state.update(chunks_done=seq + 1, next_row=first_row + raw.n,
-                     files=[s.state() for s in stats], hits=n_hits, flagged=n_flagged, duplicates=n_duplicates,
-                     hits_per_rule=dict(hits_per_rule), hits_per_category=dict(hits_per_category),
-                     flagged_per_category=dict(flagged_per_category), undecided=dict(undecided),
-                     seconds=seconds_before + time.perf_counter() - t0)
+        state.update(
+            chunks_done=seq + 1,
+            next_row=first_row + raw.n,
+            files=[s.state() for s in stats],
+            hits=n_hits,
+            flagged=n_flagged,
+            duplicates=n_duplicates,
+            hits_per_rule=dict(hits_per_rule),
+            hits_per_category=dict(hits_per_category),
+            flagged_per_category=dict(flagged_per_category),
+            undecided=dict(undecided),
+            seconds=seconds_before + time.perf_counter() - t0,
+        )
         parts.save_checkpoint(state)
         progress.rows += res.rows_read
         progress.bytes_done = done_before[fi] + (raw.position if raw.position >= 0 else 0)
@@ -492,15 +609,28 @@ def _scan(sources: list[InputFile], parts: ScanParts, state: dict, rs: RuleSet, 
     rows_scanned = sum(s.rows_scanned for s in stats)
     rows_rejected = sum(s.rows_rejected for s in stats)
     summary = build_summary(
-        engine={"name": "screener", "version": __version__}, rs=rs, inputs=[s.as_dict() for s in stats],
-        flagged=n_flagged, hits=n_hits, hits_per_category=hits_per_category, flagged_per_category=flagged_per_category,
-        hits_per_rule=hits_per_rule, undecided=undecided, workers=workers, started_at=state["started_at"],
-        seconds=seconds, bytes_total=progress.bytes_total, worker_rss_kb=worker_rss)
+        engine={"name": "screener", "version": __version__},
+        rs=rs,
+        inputs=[s.as_dict() for s in stats],
+        flagged=n_flagged,
+        hits=n_hits,
+        hits_per_category=hits_per_category,
+        flagged_per_category=flagged_per_category,
+        hits_per_rule=hits_per_rule,
+        undecided=undecided,
+        workers=workers,
+        started_at=state["started_at"],
+        seconds=seconds,
+        bytes_total=progress.bytes_total,
+        worker_rss_kb=worker_rss,
+    )
     # present only when there is something to say (the Spark engine's summary has neither)
     if n_duplicates:
         summary["duplicate_item_ids"] = n_duplicates  # rows whose item_id repeats an earlier row's
     if state["resumes"]:
         summary["resumes"] = state["resumes"]
     if rows_read != rows_scanned + rows_rejected:  # an invariant, not an input problem
-        raise AssertionError(f"row accounting broke: read {rows_read} != scanned {rows_scanned} + rejected {rows_rejected}")
+        raise AssertionError(
+            f"row accounting broke: read {rows_read} != scanned {rows_scanned} + rejected {rows_rejected}"
+        )
     return summary

@@ -58,7 +58,7 @@ class _RawMatches:
     alnum_ok: np.ndarray
 
     @classmethod
-    def empty(cls) -> "_RawMatches":
+    def empty(cls) -> _RawMatches:
         z = np.zeros(0, dtype=np.int64)
         b = np.zeros(0, bool)
         return cls(z, z, z, z, z, b, b, b)
@@ -183,7 +183,7 @@ class _BatchScan:
         )
 
     # -- 2. matching -----------------------------------------------------------------
-    def raw_matches(self, nb: NormalizedBatch, context: bool = False) -> "_RawMatches":
+    def raw_matches(self, nb: NormalizedBatch, context: bool = False) -> _RawMatches:
         """Every key occurrence on both surfaces of ``nb``, in field coordinates (vectorized)."""
         rs = self.rs
         parts = []
@@ -223,7 +223,7 @@ class _BatchScan:
         alnum_ok = ~(((lead > 0) & (prev_cls > 0)) | ((trail > 0) & (next_cls > 0)))
         return _RawMatches(kids, seg, bs - base, be - base, gap, hard, ascii_ok, alnum_ok)
 
-    def context_matches(self, regions: dict[int, list[tuple[int, int]]]) -> "_RawMatches":
+    def context_matches(self, regions: dict[int, list[tuple[int, int]]]) -> _RawMatches:
         """Context-only words, looked for in the given pieces of texts only."""
         if not regions or (self.rs.matcher(COMPACT, True) is None and self.rs.matcher(CANONICAL, True) is None):
             return _RawMatches.empty()
@@ -244,7 +244,9 @@ class _BatchScan:
         raw.seg = segs_a[raw.seg]
         return raw
 
-    def context_regions(self, candidates: dict[int, set[int]], hits: dict[int, list[_Hit]]) -> dict[int, list[tuple[int, int]]]:
+    def context_regions(
+        self, candidates: dict[int, set[int]], hits: dict[int, list[_Hit]]
+    ) -> dict[int, list[tuple[int, int]]]:
         """Pieces of text where some candidate rule needs its context words.
 
         A condition with ``within`` needs a window around the rule's own hits; one
@@ -294,7 +296,7 @@ class _BatchScan:
             regions[sg] = [(a, z) for a, z in merged]
         return regions
 
-    def expand(self, raw: "_RawMatches", select: np.ndarray, hits, excl, rules: np.ndarray | None = None) -> None:
+    def expand(self, raw: _RawMatches, select: np.ndarray, hits, excl, rules: np.ndarray | None = None) -> None:
         """Turn selected raw matches into per-slot hits.
 
         Without ``rules``: anchor terms and exclusion phrases. With ``rules``
@@ -333,7 +335,7 @@ class _BatchScan:
                     continue
                 hits[ref.slot].append(h)
 
-    def regex_segments(self, raw: "_RawMatches") -> dict[int, set[int]]:
+    def regex_segments(self, raw: _RawMatches) -> dict[int, set[int]]:
         """Regex-anchor slot -> texts where its anchor occurs (in bulk: the regex decides the rest)."""
         rs = self.rs
         ptr = rs.key_rx_ptr
@@ -377,7 +379,7 @@ class _BatchScan:
                     out[pair].append(sg)
         return out
 
-    def context_pairs(self, raw: "_RawMatches", candidates: dict[int, set[int]]) -> tuple[np.ndarray, np.ndarray]:
+    def context_pairs(self, raw: _RawMatches, candidates: dict[int, set[int]]) -> tuple[np.ndarray, np.ndarray]:
         """(match index, rule) for context words on rows where that rule has something to decide."""
         rs = self.rs
         ptr = rs.key_ctx_ptr
@@ -404,10 +406,16 @@ class _BatchScan:
                 if ex is not None:
                     cover = next(((a, z, t) for a, z, t in ex.get(h.seg, ()) if a <= h.start and z >= h.end), None)
                     if cover is not None:
-                        self.note(slot.rule, h, f"excluded by '{self.original(h.seg)[cover[0]:cover[1]]}' (exclusion {cover[2]})")
+                        self.note(
+                            slot.rule,
+                            h,
+                            f"excluded by '{self.original(h.seg)[cover[0] : cover[1]]}' (exclusion {cover[2]})",
+                        )
                         continue
                 if slot.term.only_via and not set(slot.term.only_via) & set(self.hit_normalizations(h)):
-                    self.note(slot.rule, h, f"written plainly; the rule counts it only via {', '.join(slot.term.only_via)}")
+                    self.note(
+                        slot.rule, h, f"written plainly; the rule counts it only via {', '.join(slot.term.only_via)}"
+                    )
                     continue
                 if slot.term.boundary == "word":
                     starts, ends = word_bounds(self.nb, h.seg, h.start, h.end)
@@ -462,7 +470,7 @@ class _BatchScan:
                     h = _Hit(sg, m.start(), m.end(), 0, "regex", sid, label=pattern)
                     cover = next(((a, z) for a, z, _t in covers if a <= h.start and z >= h.end), None)
                     if cover is not None:
-                        self.note(ri, h, f"excluded by '{self.original(sg)[cover[0]:cover[1]]}'")
+                        self.note(ri, h, f"excluded by '{self.original(sg)[cover[0] : cover[1]]}'")
                         continue
                     out.append(h)
         return out
@@ -544,7 +552,9 @@ class _BatchScan:
             self._cond_rows[key] = rows
         return self._cond_rows[key]
 
-    def condition_met(self, ri: int, role: int, ci: int, cond: Condition, by_row, row: int, anchor: _Hit | None) -> _Hit | None:
+    def condition_met(
+        self, ri: int, role: int, ci: int, cond: Condition, by_row, row: int, anchor: _Hit | None
+    ) -> _Hit | None:
         if row not in self.condition_rows(ri, role, ci, cond, by_row):
             return None
         slots = self.rs.rules[ri].condition_slots[(role, ci)]
@@ -552,8 +562,13 @@ class _BatchScan:
         for sid in slots:
             hit = None
             for ch in by_row.get(sid, {}).get(row, ()):
-                if (role != WITHOUT and anchor is not None and ch.seg == anchor.seg
-                        and anchor.start <= ch.start and ch.end <= anchor.end):
+                if (
+                    role != WITHOUT
+                    and anchor is not None
+                    and ch.seg == anchor.seg
+                    and anchor.start <= ch.start
+                    and ch.end <= anchor.end
+                ):
                     continue  # the hit's own text is not context (卡 inside 黑卡); a blocker may overlap it
                 if cond.within is not None and anchor is not None:
                     if ch.seg != anchor.seg:
@@ -582,8 +597,9 @@ class _BatchScan:
         self._rx_hit_segs = self.regex_candidates()
         match_seconds = time.perf_counter() - t0
         hits = self.filter_hits(found, excl)
-        structural = {ri: self.structural_fires(ri) for ri, cr in enumerate(rs.rules)
-                      if not (cr.anchor_slots or cr.regex_slots)}
+        structural = {
+            ri: self.structural_fires(ri) for ri, cr in enumerate(rs.rules) if not (cr.anchor_slots or cr.regex_slots)
+        }
         # Phase 2: context words (出售, 包邮, 客服 … are everywhere in descriptions)
         # only where their rule has a hit or a firing check on that row.
         candidates: dict[int, set[int]] = defaultdict(set)
@@ -617,10 +633,16 @@ class _BatchScan:
             else:
                 self.run_term_rule(ri, hits, by_row, out)
             seconds[cr.id] = time.perf_counter() - t
-        return ScanResult(hits=out.table(), n_rows=self.n, undecided=dict(self.undecided), suppressed=self.suppressed,
-                          rule_seconds=seconds, match_seconds=match_seconds)
+        return ScanResult(
+            hits=out.table(),
+            n_rows=self.n,
+            undecided=dict(self.undecided),
+            suppressed=self.suppressed,
+            rule_seconds=seconds,
+            match_seconds=match_seconds,
+        )
 
-    def run_term_rule(self, ri: int, hits, by_row, out: "_HitWriter") -> None:
+    def run_term_rule(self, ri: int, hits, by_row, out: _HitWriter) -> None:
         cr = self.rs.rules[ri]
         rule = cr.rule
         anchors = [h for sid in cr.anchor_slots for h in hits.get(sid, ())]
@@ -657,7 +679,9 @@ class _BatchScan:
                         blocker = self.condition_met(ri, WITHOUT, ci, cond, by_row, row, h)
                         if blocker is not None:
                             word = self.original(blocker.seg)[blocker.start : blocker.end]
-                            self.note(ri, h, f"'without' condition {ci + 1} present: '{word}' in {self.field_of(blocker.seg)}")
+                            self.note(
+                                ri, h, f"'without' condition {ci + 1} present: '{word}' in {self.field_of(blocker.seg)}"
+                            )
                             ok = False
                             break
                 if ok:
@@ -684,14 +708,17 @@ class _BatchScan:
         fires, details = self.checks_fire(ri, rows)
         return rows, fires, details, self._evidence_field
 
-    def run_structural_rule(self, ri: int, fired, by_row, out: "_HitWriter") -> None:
+    def run_structural_rule(self, ri: int, fired, by_row, out: _HitWriter) -> None:
         rule = self.rs.rules[ri].rule
         rows, fires, details, field_name = fired
         for k in np.flatnonzero(fires):
             row = int(rows[k])
             if any(self.condition_met(ri, WITH, ci, c, by_row, row, None) is None for ci, c in enumerate(rule.with_)):
                 continue
-            if any(self.condition_met(ri, WITHOUT, ci, c, by_row, row, None) is not None for ci, c in enumerate(rule.without)):
+            if any(
+                self.condition_met(ri, WITHOUT, ci, c, by_row, row, None) is not None
+                for ci, c in enumerate(rule.without)
+            ):
                 continue
             score = rule.score + sum(
                 c.score for ci, c in enumerate(rule.adjust) if self.condition_met(ri, ADJUST, ci, c, by_row, row, None)
@@ -727,8 +754,19 @@ class _HitWriter:
         self.scan = scan
         self.cols: dict[str, list] = {f.name: [] for f in HITS_SCHEMA}
 
-    def _add(self, ri: int, row: int, score: int, field_name: str, term: str, matched: str,
-             start: int | None, end: int | None, snippet: str, norms: str) -> None:
+    def _add(
+        self,
+        ri: int,
+        row: int,
+        score: int,
+        field_name: str,
+        term: str,
+        matched: str,
+        start: int | None,
+        end: int | None,
+        snippet: str,
+        norms: str,
+    ) -> None:
         cr = self.scan.rs.rules[ri]
         c = self.cols
         c["item_id"].append(self.scan.item_id(row))
@@ -755,8 +793,9 @@ class _HitWriter:
         snippet = _snippet(text, h.start, h.end)
         if detail:
             snippet = f"{snippet} [{detail}]"
-        self._add(ri, row, score, scan.field_of(h.seg), label, text[h.start : h.end], h.start, h.end, snippet,
-                  ",".join(norms))
+        self._add(
+            ri, row, score, scan.field_of(h.seg), label, text[h.start : h.end], h.start, h.end, snippet, ",".join(norms)
+        )
 
     def add_check_hit(self, ri: int, row: int, field_name: str, score: int, detail: str) -> None:
         cr = self.scan.rs.rules[ri]
@@ -774,8 +813,12 @@ class _HitWriter:
     def table(self) -> pa.Table:
         order = sorted(
             range(len(self.cols["row_id"])),
-            key=lambda i: (self.cols["row_id"][i], self.cols["rule_id"][i], self.cols["field"][i],
-                           self.cols["start"][i] if self.cols["start"][i] is not None else -1),
+            key=lambda i: (
+                self.cols["row_id"][i],
+                self.cols["rule_id"][i],
+                self.cols["field"][i],
+                self.cols["start"][i] if self.cols["start"][i] is not None else -1,
+            ),
         )
         data = {k: [v[i] for i in order] for k, v in self.cols.items()}
         return pa.Table.from_pydict(data, schema=HITS_SCHEMA)
@@ -803,7 +846,11 @@ def _snippet(text: str, start: int, end: int) -> str:
 def scan_batch(batch: pa.RecordBatch | pa.Table, ruleset: RuleSet, *, explain: bool = False) -> ScanResult:
     """Scan one batch of canonical-column listings; returns hits (and, for explain, suppressions)."""
     if isinstance(batch, pa.Table):
-        batch = batch.combine_chunks().to_batches()[0] if batch.num_rows else pa.RecordBatch.from_pylist([], schema=batch.schema)
+        batch = (
+            batch.combine_chunks().to_batches()[0]
+            if batch.num_rows
+            else pa.RecordBatch.from_pylist([], schema=batch.schema)
+        )
     if batch.num_rows == 0:
         return ScanResult(hits=HITS_SCHEMA.empty_table(), n_rows=0)
     return _BatchScan(batch, ruleset, explain).run()

@@ -85,10 +85,11 @@ import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 import numpy as np
@@ -114,8 +115,14 @@ LOCAL_DRIVER_MEMORY = "4g"
 FILE_COL = "__screener_file"
 ROW_INDEX_COL = "__screener_row_index"
 
-REJECTS_SCHEMA = pa.schema([(REJECT_COLUMNS[0], pa.string()), (REJECT_COLUMNS[1], pa.int64()),
-                            (REJECT_COLUMNS[2], pa.string()), (REJECT_COLUMNS[3], pa.string())])
+REJECTS_SCHEMA = pa.schema(
+    [
+        (REJECT_COLUMNS[0], pa.string()),
+        (REJECT_COLUMNS[1], pa.int64()),
+        (REJECT_COLUMNS[2], pa.string()),
+        (REJECT_COLUMNS[3], pa.string()),
+    ]
+)
 STATS_SCHEMA = pa.schema(
     [
         ("source_file", pa.string()),
@@ -235,8 +242,11 @@ def _packed(kind: str, table: pa.Table, k1, k2) -> pa.RecordBatch:
     for f in list(PACKED_SCHEMA)[2:]:
         if f.name == kind:
             t = table.combine_chunks()
-            arrays.append(pa.StructArray.from_arrays([t.column(i).combine_chunks() for i in range(t.num_columns)],
-                                                     fields=list(f.type)))
+            arrays.append(
+                pa.StructArray.from_arrays(
+                    [t.column(i).combine_chunks() for i in range(t.num_columns)], fields=list(f.type)
+                )
+            )
         else:
             arrays.append(pa.nulls(n, f.type))
     return pa.RecordBatch.from_arrays(arrays, schema=PACKED_SCHEMA)
@@ -284,8 +294,12 @@ def _scan_partition(job: _Job, batches: Iterator[pa.RecordBatch]) -> Iterator[pa
                 ids = res.hits.column("row_id").to_numpy()
                 yield _packed("hit", res.hits, ids, np.arange(len(ids), dtype=np.int64))
             if res.flagged.num_rows:
-                yield _packed("flagged", res.flagged, res.flagged.column("row_id").to_numpy(),
-                              np.zeros(res.flagged.num_rows, np.int64))
+                yield _packed(
+                    "flagged",
+                    res.flagged,
+                    res.flagged.column("row_id").to_numpy(),
+                    np.zeros(res.flagged.num_rows, np.int64),
+                )
             if res.rejects:
                 t = pa.Table.from_pylist([r.__dict__ for r in res.rejects], schema=REJECTS_SCHEMA)
                 # the reject's position in the whole input, as a row id would be
@@ -294,12 +308,18 @@ def _scan_partition(job: _Job, batches: Iterator[pa.RecordBatch]) -> Iterator[pa
     if per_file:
         items = list(per_file.items())
         t = pa.Table.from_pydict(
-            {"source_file": [n for n, _ in items], "rows_read": [s[1] for _, s in items],
-             "rows_scanned": [s[2] for _, s in items], "rows_rejected": [s[3] for _, s in items],
-             "undecided": [json.dumps(dict(s[5])) for _, s in items],
-             "warnings": [json.dumps(dict(s[4]), ensure_ascii=False) for _, s in items],
-             "worker": [os.getpid()] * len(items), "compiles": [_COMPILES[job.key]] * len(items)},
-            schema=STATS_SCHEMA)
+            {
+                "source_file": [n for n, _ in items],
+                "rows_read": [s[1] for _, s in items],
+                "rows_scanned": [s[2] for _, s in items],
+                "rows_rejected": [s[3] for _, s in items],
+                "undecided": [json.dumps(dict(s[5])) for _, s in items],
+                "warnings": [json.dumps(dict(s[4]), ensure_ascii=False) for _, s in items],
+                "worker": [os.getpid()] * len(items),
+                "compiles": [_COMPILES[job.key]] * len(items),
+            },
+            schema=STATS_SCHEMA,
+        )
         yield _packed("stats", t, [s[0] for _, s in items], [pid] * len(items))
 
 
@@ -330,11 +350,11 @@ def _local_path(uri: str) -> str | None:
 class SparkScan:
     """A screening of Spark data: lazy DataFrames of each output, and the counts."""
 
-    hits: "DataFrame"
-    flagged: "DataFrame"
-    rejects: "DataFrame"
-    stats: "DataFrame"  # one row per (task, source): rows_read/scanned/rejected, undecided, warnings, worker
-    packed: "DataFrame"  # all four, as computed by the one scan pass (persist it to reuse)
+    hits: DataFrame
+    flagged: DataFrame
+    rejects: DataFrame
+    stats: DataFrame  # one row per (task, source): rows_read/scanned/rejected, undecided, warnings, worker
+    packed: DataFrame  # all four, as computed by the one scan pass (persist it to reuse)
     ruleset: RuleSet
     sources: list[dict] = field(default_factory=list)  # the counting pass: name, rows, first row id, in order
 
@@ -347,9 +367,11 @@ class SparkScan:
         from pyspark.sql import functions as F
 
         row = self.packed.agg(
-            F.sum("stats.rows_read").alias("rows_read"), F.sum("stats.rows_scanned").alias("rows_scanned"),
+            F.sum("stats.rows_read").alias("rows_read"),
+            F.sum("stats.rows_scanned").alias("rows_scanned"),
             F.sum("stats.rows_rejected").alias("rows_rejected"),
-            F.count("flagged").alias("rows_flagged"), F.count("hit").alias("hits"),
+            F.count("flagged").alias("rows_flagged"),
+            F.count("hit").alias("hits"),
         ).first()
         out = {k: int(row[k] or 0) for k in ("rows_read", "rows_scanned", "rows_rejected", "rows_flagged", "hits")}
         _check_accounting(out, self.rows)
@@ -358,35 +380,40 @@ class SparkScan:
 
 def _check_accounting(counts: dict, counted: int) -> None:
     if counts["rows_read"] != counts["rows_scanned"] + counts["rows_rejected"]:
-        raise AssertionError(f"row accounting broke: read {counts['rows_read']} != scanned "
-                             f"{counts['rows_scanned']} + rejected {counts['rows_rejected']}")
+        raise AssertionError(
+            f"row accounting broke: read {counts['rows_read']} != scanned "
+            f"{counts['rows_scanned']} + rejected {counts['rows_rejected']}"
+        )
     if counted != counts["rows_read"]:
-        raise ScreenerError(f"the input changed between the counting and the scanning pass ({counted} then "
-                            f"{counts['rows_read']} rows): checkpoint a non-deterministic DataFrame first")
+        raise ScreenerError(
+            f"the input changed between the counting and the scanning pass ({counted} then "
+            f"{counts['rows_read']} rows): checkpoint a non-deterministic DataFrame first"
+        )
 
 
 @dataclass
 class _Plan:
     """How one DataFrame's columns are read: the mapped source columns, in the local reader's order."""
 
-    df: "DataFrame"
+    df: DataFrame
     mapping: ColumnMapping  # as map_headers found it over all the DataFrame's columns (for the summary)
     projected: ColumnMapping  # the same over ``raw_columns`` only
     raw_columns: tuple[str, ...]
     files: bool
 
 
-def _plan(df: "DataFrame", mapping: Mapping[str, str] | None, name: str) -> _Plan:
+def _plan(df: DataFrame, mapping: Mapping[str, str] | None, name: str) -> _Plan:
     files = FILE_COL in df.columns and ROW_INDEX_COL in df.columns
     headers = [c for c in df.columns if c not in (FILE_COL, ROW_INDEX_COL)]
     cm = map_headers(headers, mapping, name)
     raw_columns = tuple(headers[i] for i in cm.sources.values())
-    pm = ColumnMapping(sources={c: k for k, c in enumerate(cm.sources)}, headers=raw_columns,
-                       ignored=cm.ignored, notes=cm.notes)
+    pm = ColumnMapping(
+        sources={c: k for k, c in enumerate(cm.sources)}, headers=raw_columns, ignored=cm.ignored, notes=cm.notes
+    )
     return _Plan(df, cm, pm, raw_columns, files)
 
 
-def _file_counts(*dfs: "DataFrame") -> dict[str, int]:
+def _file_counts(*dfs: DataFrame) -> dict[str, int]:
     """Rows per file, in the JVM only (no data column decoded, no Python worker); one job for all ``dfs``."""
     from pyspark.sql import functions as F
 
@@ -394,8 +421,9 @@ def _file_counts(*dfs: "DataFrame") -> dict[str, int]:
     return {r[0]: int(r[1]) for r in functools.reduce(lambda a, b: a.union(b), counted).collect()}
 
 
-def _file_offsets(counts: Mapping[str, int], file_order: Sequence[str] | None,
-                  file_names: Mapping[str, str] | None) -> tuple[dict, list[dict]]:
+def _file_offsets(
+    counts: Mapping[str, int], file_order: Sequence[str] | None, file_names: Mapping[str, str] | None
+) -> tuple[dict, list[dict]]:
     """File uri -> (first row id, display name, rank): files in ``file_order``, then the rest by URI."""
     order: dict[str, int] = {}
     for i, f in enumerate(file_order or ()):
@@ -411,18 +439,25 @@ def _file_offsets(counts: Mapping[str, int], file_order: Sequence[str] | None,
     return offsets, sources
 
 
-def _scan(plan: _Plan, rules_bc, key: tuple[str, str], offsets_bc, source_name: str) -> "DataFrame":
+def _scan(plan: _Plan, rules_bc, key: tuple[str, str], offsets_bc, source_name: str) -> DataFrame:
     """The scan pass over one DataFrame: the packed outputs (see ``PACKED_SCHEMA``)."""
     from pyspark.sql import functions as F
 
-    job = _Job(rules=rules_bc, key=key, mapping=plan.projected, raw_columns=plan.raw_columns, files=plan.files,
-               source_name=source_name, offsets=offsets_bc)
+    job = _Job(
+        rules=rules_bc,
+        key=key,
+        mapping=plan.projected,
+        raw_columns=plan.raw_columns,
+        files=plan.files,
+        source_name=source_name,
+        offsets=offsets_bc,
+    )
     meta = (FILE_COL, ROW_INDEX_COL) if plan.files else ()
     projected = plan.df.select(*[F.col(_quote(c)) for c in plan.raw_columns + meta])
     return projected.mapInArrow(functools.partial(_scan_partition, job), spark_schema(PACKED_SCHEMA))
 
 
-def _result(packed: "DataFrame", rs: RuleSet, sources: list[dict]) -> SparkScan:
+def _result(packed: DataFrame, rs: RuleSet, sources: list[dict]) -> SparkScan:
     from pyspark.sql import functions as F
 
     return SparkScan(
@@ -430,13 +465,22 @@ def _result(packed: "DataFrame", rs: RuleSet, sources: list[dict]) -> SparkScan:
         flagged=packed.where(F.col("flagged").isNotNull()).select("flagged.*"),
         rejects=packed.where(F.col("reject").isNotNull()).select("reject.*"),
         stats=packed.where(F.col("stats").isNotNull()).select("stats.*"),
-        packed=packed, ruleset=rs, sources=sources,
+        packed=packed,
+        ruleset=rs,
+        sources=sources,
     )
 
 
-def screen_all(df: "DataFrame", packs=None, overrides: Iterable[str | Path] = (), mapping: Mapping[str, str] | None = None,
-               *, source_name: str = "<dataframe>", file_order: Sequence[str] | None = None,
-               file_names: Mapping[str, str] | None = None) -> SparkScan:
+def screen_all(
+    df: DataFrame,
+    packs=None,
+    overrides: Iterable[str | Path] = (),
+    mapping: Mapping[str, str] | None = None,
+    *,
+    source_name: str = "<dataframe>",
+    file_order: Sequence[str] | None = None,
+    file_names: Mapping[str, str] | None = None,
+) -> SparkScan:
     """Screen a Spark DataFrame of listings in any export's column names.
 
     ``packs``: None (the bundled packs), pack files/directories, a
@@ -473,7 +517,9 @@ def screen_all(df: "DataFrame", packs=None, overrides: Iterable[str | Path] = ()
     return _result(packed, rs, sources)
 
 
-def screen(df: "DataFrame", packs=None, overrides: Iterable[str | Path] = (), mapping: Mapping[str, str] | None = None) -> "DataFrame":
+def screen(
+    df: DataFrame, packs=None, overrides: Iterable[str | Path] = (), mapping: Mapping[str, str] | None = None
+) -> DataFrame:
     """Hits of a Spark DataFrame of listings: exactly hits.parquet's columns and types.
 
     See :func:`screen_all` for the arguments and row ids, and the module
@@ -482,13 +528,14 @@ def screen(df: "DataFrame", packs=None, overrides: Iterable[str | Path] = (), ma
     return screen_all(df, packs, overrides, mapping).hits
 
 
-def flagged_listings(df: "DataFrame", packs=None, overrides: Iterable[str | Path] = (),
-                     mapping: Mapping[str, str] | None = None) -> "DataFrame":
+def flagged_listings(
+    df: DataFrame, packs=None, overrides: Iterable[str | Path] = (), mapping: Mapping[str, str] | None = None
+) -> DataFrame:
     """One row per flagged listing: exactly flagged.parquet's columns and types (``flag_listings`` per batch)."""
     return screen_all(df, packs, overrides, mapping).flagged
 
 
-def read_listings(spark: "SparkSession", paths: Sequence[str]) -> "DataFrame":
+def read_listings(spark: SparkSession, paths: Sequence[str]) -> DataFrame:
     """Parquet files or dataset directories (any Hadoop URI) with file provenance for :func:`screen_all`.
 
     Spark gives a dataset one schema: files whose columns differ belong in
@@ -497,7 +544,9 @@ def read_listings(spark: "SparkSession", paths: Sequence[str]) -> "DataFrame":
     from pyspark.sql import functions as F
 
     df = spark.read.parquet(*paths)
-    return df.select("*", F.col("_metadata.file_path").alias(FILE_COL), F.col("_metadata.row_index").alias(ROW_INDEX_COL))
+    return df.select(
+        "*", F.col("_metadata.file_path").alias(FILE_COL), F.col("_metadata.row_index").alias(ROW_INDEX_COL)
+    )
 
 
 # -- the CLI's scan, on Spark --------------------------------------------------------------------
@@ -513,8 +562,10 @@ def _inputs(inputs: Sequence[str | os.PathLike]) -> tuple[list[Path], list[str]]
     files = discover(local) if local else []
     for p in files:
         if detect_format(p) != "parquet":
-            raise InputError("the Spark engine reads Parquet; scan CSV, JSONL and XLSX with the local engine "
-                             "or convert them first", Location(str(p)))
+            raise InputError(
+                "the Spark engine reads Parquet; scan CSV, JSONL and XLSX with the local engine or convert them first",
+                Location(str(p)),
+            )
     return files, remote
 
 
@@ -552,7 +603,7 @@ def _session(master: str | None, app: str = "screener"):
     return b.getOrCreate()
 
 
-def _stream_outputs(packed: "DataFrame", rows: int = 20_000) -> Iterator[tuple[str, pa.Table]]:
+def _stream_outputs(packed: DataFrame, rows: int = 20_000) -> Iterator[tuple[str, pa.Table]]:
     """Hits, then flagged listings, then rejects, each in the local engine's order, as Arrow tables.
 
     One sort and one pass of ``toLocalIterator`` (one partition at a time), so
@@ -562,8 +613,11 @@ def _stream_outputs(packed: "DataFrame", rows: int = 20_000) -> Iterator[tuple[s
 
     kinds = (("hit", HITS_SCHEMA), ("flagged", FLAGGED_SCHEMA), ("reject", REJECTS_SCHEMA))
     kind = F.when(F.col("hit").isNotNull(), 0).when(F.col("flagged").isNotNull(), 1).otherwise(2)
-    rows_df = (packed.where(F.col("stats").isNull()).select(kind.alias("kind"), "k1", "k2", "hit", "flagged", "reject")
-               .orderBy("kind", "k1", "k2"))
+    rows_df = (
+        packed.where(F.col("stats").isNull())
+        .select(kind.alias("kind"), "k1", "k2", "hit", "flagged", "reject")
+        .orderBy("kind", "k1", "k2")
+    )
     buf: list[dict] = []
     current = 0
     for r in rows_df.toLocalIterator(prefetchPartitions=True):
@@ -576,9 +630,13 @@ def _stream_outputs(packed: "DataFrame", rows: int = 20_000) -> Iterator[tuple[s
         yield kinds[current][0], pa.Table.from_pylist(buf, schema=kinds[current][1])
 
 
-def screen_files(spark: "SparkSession", inputs: Sequence[str | os.PathLike], packs=None,
-                 overrides: Iterable[str | Path] = (), mapping: Mapping[str, str] | None = None
-                 ) -> tuple[SparkScan, list[tuple[str, ColumnMapping, Path | None]]]:
+def screen_files(
+    spark: SparkSession,
+    inputs: Sequence[str | os.PathLike],
+    packs=None,
+    overrides: Iterable[str | Path] = (),
+    mapping: Mapping[str, str] | None = None,
+) -> tuple[SparkScan, list[tuple[str, ColumnMapping, Path | None]]]:
     """Screen Parquet inputs as the local engine reads them; also returns (name, mapping, local path) per file.
 
     Local files (files, directories, globs) are ordered as the local engine
@@ -591,7 +649,8 @@ def screen_files(spark: "SparkSession", inputs: Sequence[str | os.PathLike], pac
     rs = _ruleset(packs, overrides)
     files, remote = _inputs(inputs)
     groups: list[tuple[list[str], dict[str, Path]]] = [
-        ([p.resolve().as_uri() for p in g], {str(p.resolve()): p for p in g}) for g in _schema_groups(files)]
+        ([p.resolve().as_uri() for p in g], {str(p.resolve()): p for p in g}) for g in _schema_groups(files)
+    ]
     if remote:
         groups.append((remote, {}))
     plans: list[_Plan] = []
@@ -604,11 +663,13 @@ def screen_files(spark: "SparkSession", inputs: Sequence[str | os.PathLike], pac
             raise InputError(f"Spark cannot read the input: {str(exc).splitlines()[0]}", Location(paths[0])) from None
         plan = _plan(df, mapping, str(next(iter(local.values()), paths[0])))
         plans.append(plan)
-        plan_of.update({k: plan for k in local})
+        plan_of.update(dict.fromkeys(local, plan))
     counts = _file_counts(*(p.df for p in plans))  # one JVM-only job for all groups
     if remote:
         remote_uris = {u for u in counts if _local_path(u) not in plan_of}
-    offsets, sources = _file_offsets(counts, [str(p.resolve()) for p in files], {str(p.resolve()): str(p) for p in files})
+    offsets, sources = _file_offsets(
+        counts, [str(p.resolve()) for p in files], {str(p.resolve()): str(p) for p in files}
+    )
     sc = spark.sparkContext
     rules_bc, offsets_bc = sc.broadcast(rs), sc.broadcast(offsets)
     packed = None
@@ -617,7 +678,8 @@ def screen_files(spark: "SparkSession", inputs: Sequence[str | os.PathLike], pac
         packed = part if packed is None else packed.union(part)
     # every local input file (empty ones too, as the local engine lists them), then the remote ones
     described: list[tuple[str, ColumnMapping, Path | None]] = [
-        (str(p), plan_of[str(p.resolve())].mapping, p) for p in files]
+        (str(p), plan_of[str(p.resolve())].mapping, p) for p in files
+    ]
     remote_plan = plans[-1] if remote else None
     described += [(s["name"], remote_plan.mapping, None) for s in sources if s["uri"] in remote_uris]
     return _result(packed, rs, sources), described
@@ -631,7 +693,7 @@ def scan_files_spark(
     *,
     mapping: Mapping[str, str] | None = None,
     master: str | None = None,
-    spark: "SparkSession | None" = None,
+    spark: SparkSession | None = None,
     chunk_rows: int | None = None,
 ) -> dict:
     """``screener scan --engine spark``: Parquet inputs → the local engine's four outputs in ``outdir``.
@@ -661,7 +723,9 @@ def scan_files_spark(
         per_file: dict[str, dict] = {}
         undecided: Counter = Counter()
         for s in res.stats.toArrow().to_pylist():
-            d = per_file.setdefault(s["source_file"], {"rows_read": 0, "rows_scanned": 0, "rows_rejected": 0, "warnings": Counter()})
+            d = per_file.setdefault(
+                s["source_file"], {"rows_read": 0, "rows_scanned": 0, "rows_rejected": 0, "warnings": Counter()}
+            )
             for k in ("rows_read", "rows_scanned", "rows_rejected"):
                 d[k] += s[k]
             d["warnings"].update(json.loads(s["warnings"]))
@@ -699,22 +763,47 @@ def scan_files_spark(
             src.warnings.update(d["warnings"])
             input_docs.append(FileStats(src, d["rows_read"], d["rows_scanned"], d["rows_rejected"]).as_dict())
         else:  # a remote file: no size or checksum from here
-            input_docs.append({
-                "path": name, "format": "parquet", "size": None, "sha256": None, "encoding": None,
-                "rows_read": d["rows_read"], "rows_scanned": d["rows_scanned"], "rows_rejected": d["rows_rejected"],
-                "columns": {c: cm.headers[i] for c, i in cm.sources.items()}, "ignored_columns": list(cm.ignored),
-                "warnings": dict(d["warnings"]) | {n: 1 for n in cm.notes},
-            })
+            input_docs.append(
+                {
+                    "path": name,
+                    "format": "parquet",
+                    "size": None,
+                    "sha256": None,
+                    "encoding": None,
+                    "rows_read": d["rows_read"],
+                    "rows_scanned": d["rows_scanned"],
+                    "rows_rejected": d["rows_rejected"],
+                    "columns": {c: cm.headers[i] for c, i in cm.sources.items()},
+                    "ignored_columns": list(cm.ignored),
+                    "warnings": dict(d["warnings"]) | dict.fromkeys(cm.notes, 1),
+                }
+            )
     summary = build_summary(
-        engine={"name": "screener", "version": __version__, "runner": "spark", "spark": spark.version,
-                "master": spark.sparkContext.master},
-        rs=rs, inputs=input_docs, flagged=n_flagged, hits=n_hits, hits_per_category=hits_per_category,
-        flagged_per_category=flagged_per_category, hits_per_rule=hits_per_rule, undecided=undecided,
-        workers=spark.sparkContext.defaultParallelism, started_at=started_wall.isoformat(timespec="seconds"),
-        seconds=seconds, bytes_total=sum(d["size"] or 0 for d in input_docs))
+        engine={
+            "name": "screener",
+            "version": __version__,
+            "runner": "spark",
+            "spark": spark.version,
+            "master": spark.sparkContext.master,
+        },
+        rs=rs,
+        inputs=input_docs,
+        flagged=n_flagged,
+        hits=n_hits,
+        hits_per_category=hits_per_category,
+        flagged_per_category=flagged_per_category,
+        hits_per_rule=hits_per_rule,
+        undecided=undecided,
+        workers=spark.sparkContext.defaultParallelism,
+        started_at=started_wall.isoformat(timespec="seconds"),
+        seconds=seconds,
+        bytes_total=sum(d["size"] or 0 for d in input_docs),
+    )
     rows_read, rows_scanned, rows_rejected = (summary[k] for k in ("rows_read", "rows_scanned", "rows_rejected"))
     try:
-        _check_accounting({"rows_read": rows_read, "rows_scanned": rows_scanned, "rows_rejected": rows_rejected}, res.rows)
+        _check_accounting(
+            {"rows_read": rows_read, "rows_scanned": rows_scanned, "rows_rejected": rows_rejected}, res.rows
+        )
     except BaseException:
         outputs.abort()
         raise
@@ -722,5 +811,14 @@ def scan_files_spark(
     return summary
 
 
-__all__ = ["screen", "screen_all", "screen_files", "flagged_listings", "read_listings", "scan_files_spark",
-           "SparkScan", "executor_ruleset", "spark_schema"]
+__all__ = [
+    "SparkScan",
+    "executor_ruleset",
+    "flagged_listings",
+    "read_listings",
+    "scan_files_spark",
+    "screen",
+    "screen_all",
+    "screen_files",
+    "spark_schema",
+]

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -41,7 +41,9 @@ def load_corpus(paths: Sequence[str | Path]) -> pa.Table:
                 path,
                 read_options=pacsv.ReadOptions(encoding="utf8" if enc.startswith("utf-8") else enc),
                 parse_options=pacsv.ParseOptions(delimiter=delim, newlines_in_values=True),
-                convert_options=pacsv.ConvertOptions(strings_can_be_null=False, column_types=_all_strings(path, enc, delim)),
+                convert_options=pacsv.ConvertOptions(
+                    strings_can_be_null=False, column_types=_all_strings(path, enc, delim)
+                ),
             )
         elif fmt == "parquet":
             import pyarrow.parquet as pq
@@ -135,15 +137,40 @@ class StatsReport:
             "rows_rejected": self.rows_rejected,
             "seconds": round(self.seconds, 3),
             "match_seconds": round(self.match_seconds, 3),
-            "rules": [{"rule_id": s.rule_id, "category": s.category, "name": s.name, "hits": s.hits, "listings": s.listings,
-                       "hit_rate": r(s.listings / self.rows if self.rows else 0), "seconds": round(s.seconds, 4),
-                       **({"tp": s.tp, "fp": s.fp, "precision": r(s.precision)} if self.labelled else {})}
-                      for s in self.rules],
-            "categories": [{"category": c.category, "flagged": c.flagged, "hits": c.hits,
-                            "flag_rate": r(c.flagged / self.rows if self.rows else 0),
-                            **({"positives": c.positives, "tp": c.tp, "fp": c.fp, "fn": c.fn, "precision": r(c.precision),
-                                "recall": r(c.recall)} if self.labelled else {})}
-                           for c in self.categories],
+            "rules": [
+                {
+                    "rule_id": s.rule_id,
+                    "category": s.category,
+                    "name": s.name,
+                    "hits": s.hits,
+                    "listings": s.listings,
+                    "hit_rate": r(s.listings / self.rows if self.rows else 0),
+                    "seconds": round(s.seconds, 4),
+                    **({"tp": s.tp, "fp": s.fp, "precision": r(s.precision)} if self.labelled else {}),
+                }
+                for s in self.rules
+            ],
+            "categories": [
+                {
+                    "category": c.category,
+                    "flagged": c.flagged,
+                    "hits": c.hits,
+                    "flag_rate": r(c.flagged / self.rows if self.rows else 0),
+                    **(
+                        {
+                            "positives": c.positives,
+                            "tp": c.tp,
+                            "fp": c.fp,
+                            "fn": c.fn,
+                            "precision": r(c.precision),
+                            "recall": r(c.recall),
+                        }
+                        if self.labelled
+                        else {}
+                    ),
+                }
+                for c in self.categories
+            ],
             "overlaps": [{"rules": [a, b], "listings": n, "jaccard": round(j, 3)} for a, b, n, j in self.overlaps],
             "false_negatives": [m.__dict__ for m in self.false_negatives],
             "false_positives": [m.__dict__ for m in self.false_positives],
@@ -156,19 +183,24 @@ def _labels(value: str | None) -> set[str]:
     return {v.strip() for v in value.replace(",", ";").split(";") if v.strip()}
 
 
-def mass_check(ruleset: RuleSet, corpus: pa.Table, labels_column: str | None = None,
-               mapping: Mapping[str, str] | None = None) -> StatsReport:
+def mass_check(
+    ruleset: RuleSet, corpus: pa.Table, labels_column: str | None = None, mapping: Mapping[str, str] | None = None
+) -> StatsReport:
     """Scan ``corpus`` and gather per-rule and per-category statistics."""
     t0 = time.perf_counter()
     known = {cr.rule.category for cr in ruleset.rules}
     labels: list[set[str]] | None = None
     if labels_column is not None:
         if labels_column not in corpus.schema.names:
-            raise InputError(f"labels column {labels_column!r} not in corpus (columns: {', '.join(corpus.schema.names)})")
+            raise InputError(
+                f"labels column {labels_column!r} not in corpus (columns: {', '.join(corpus.schema.names)})"
+            )
         labels = [_labels(v) for v in corpus.column(labels_column).cast(pa.string()).to_pylist()]
         unknown = sorted(set().union(*labels) - known) if labels else []
         if unknown:
-            raise InputError(f"labels name categories no loaded pack covers: {', '.join(unknown)}", Location(labels_column))
+            raise InputError(
+                f"labels name categories no loaded pack covers: {', '.join(unknown)}", Location(labels_column)
+            )
         corpus = corpus.drop_columns([labels_column])
     canon, rejects = canonical_table(corpus, mapping, "corpus")
     canon = with_row_ids(canon, 0)
@@ -222,9 +254,13 @@ def mass_check(ruleset: RuleSet, corpus: pa.Table, labels_column: str | None = N
             for c in g - exp:
                 cats[c].fp += 1
             if exp - g:
-                fns.append(Miss(items[row], titles[row] or "", sorted(exp), sorted(g), sorted(rules_of_row.get(row, ()))))
+                fns.append(
+                    Miss(items[row], titles[row] or "", sorted(exp), sorted(g), sorted(rules_of_row.get(row, ())))
+                )
             if g - exp:
-                fps.append(Miss(items[row], titles[row] or "", sorted(exp), sorted(g), sorted(rules_of_row.get(row, ()))))
+                fps.append(
+                    Miss(items[row], titles[row] or "", sorted(exp), sorted(g), sorted(rules_of_row.get(row, ())))
+                )
     overlaps = []
     for a, b in combinations(sorted(rows_of_rule), 2):
         shared = len(rows_of_rule[a] & rows_of_rule[b])
@@ -232,8 +268,14 @@ def mass_check(ruleset: RuleSet, corpus: pa.Table, labels_column: str | None = N
             overlaps.append((a, b, shared, shared / len(rows_of_rule[a] | rows_of_rule[b])))
     overlaps.sort(key=lambda o: (-o[2], o[0], o[1]))
     return StatsReport(
-        rows=canon.num_rows, rows_rejected=len(rejects), labelled=labels is not None,
-        seconds=time.perf_counter() - t0, match_seconds=match_seconds,
+        rows=canon.num_rows,
+        rows_rejected=len(rejects),
+        labelled=labels is not None,
+        seconds=time.perf_counter() - t0,
+        match_seconds=match_seconds,
         rules=sorted(rule_stats.values(), key=lambda s: (-s.listings, s.rule_id)),
-        categories=list(cats.values()), overlaps=overlaps, false_negatives=fns, false_positives=fps,
+        categories=list(cats.values()),
+        overlaps=overlaps,
+        false_negatives=fns,
+        false_positives=fps,
     )

@@ -27,7 +27,7 @@ def rules() -> screener.RuleSet:
 def make_batch(rows: list[dict]) -> pa.RecordBatch:
     full = []
     for i, r in enumerate(rows):
-        row = {name: None for name in INPUT_SCHEMA.names}
+        row = dict.fromkeys(INPUT_SCHEMA.names)
         row.update(r)
         row["item_id"] = row["item_id"] or str(i)
         row["row_id"] = i

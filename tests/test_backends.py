@@ -8,10 +8,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
+from conftest import RULES
 
 import screener
 from screener.matcher import available_backends
-from conftest import RULES
 
 ROOT = Path(__file__).resolve().parents[1]
 OTHERS = [b for b in available_backends() if b != "pyahocorasick"]
@@ -26,9 +26,12 @@ def _generated(n: int) -> pa.Table:
 
 @pytest.fixture(scope="module")
 def corpora():
-    samples = pacsv.read_csv(ROOT / "samples" / "listings.csv",
-                             convert_options=pacsv.ConvertOptions(column_types={"item_id": pa.string(), "price": pa.string(),
-                                                                                "original_price": pa.string()}))
+    samples = pacsv.read_csv(
+        ROOT / "samples" / "listings.csv",
+        convert_options=pacsv.ConvertOptions(
+            column_types={"item_id": pa.string(), "price": pa.string(), "original_price": pa.string()}
+        ),
+    )
     return {"samples": samples, "generated": _generated(20_000)}
 
 

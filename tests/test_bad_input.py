@@ -20,13 +20,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import RULES
 
 import screener
 from screener.errors import InputError
 from screener.io import csvrecords, readers
 from screener.io.readers import open_source, read_input
 from screener.runner import SeenIds
-from conftest import RULES
 
 H = b"item_id,title,shop_name\n"
 
@@ -52,7 +52,9 @@ def run(tmp_path: Path, name: str, data: bytes | None, rules, chunk_rows: int = 
     tables = [c.table for c in chunks if c.table.num_rows]
     scanned = []
     for t in tables:
-        scanned += zip(t.column("source_row").to_pylist(), t.column("item_id").to_pylist(), t.column("title").to_pylist())
+        scanned += zip(
+            t.column("source_row").to_pylist(), t.column("item_id").to_pylist(), t.column("title").to_pylist()
+        )
     out = tmp_path / f"out-{p.stem}"
     s = screener.scan_files([p], out, rules, chunk_rows=chunk_rows)
     with open(out / "rejects.csv", encoding="utf-8-sig", newline="") as fh:
@@ -71,8 +73,15 @@ def run(tmp_path: Path, name: str, data: bytes | None, rules, chunk_rows: int = 
         assert numbers == list(range(2, 2 + len(numbers)))
     hits = pq.read_table(out / "hits.parquet").to_pylist()
     assert not (out / ".screener-work").exists()
-    return Outcome(scanned, rejects, {r[1] and int(r[1]) or None: r[3] for r in rows[1:]}, s, s["inputs"][0]["warnings"],
-                   hits, s["inputs"][0]["encoding"])
+    return Outcome(
+        scanned,
+        rejects,
+        {(r[1] and int(r[1])) or None: r[3] for r in rows[1:]},
+        s,
+        s["inputs"][0]["warnings"],
+        hits,
+        s["inputs"][0]["encoding"],
+    )
 
 
 # -- CSV quoting ------------------------------------------------------------------------------
@@ -83,10 +92,14 @@ def test_stray_quotes_inside_unquoted_fields_are_characters(tmp_path, rules):
     assert [(h["item_id"], h["matched"], h["start"]) for h in o.hits if h["rule_id"] == "WL001"] == [("1", "象牙", 3)]
 
 
-UNCLOSED = ("malformed CSV: the quote opening field 2 is never closed; "
-            "the line where it opened is rejected and reading resumes on the next line")
-CLOSED_LATER = ("malformed CSV: the quote opening field 2 closes on a later line followed by text, not a delimiter "
-                "(a quote left open?); the line where it opened is rejected and reading resumes on the next line")
+UNCLOSED = (
+    "malformed CSV: the quote opening field 2 is never closed; "
+    "the line where it opened is rejected and reading resumes on the next line"
+)
+CLOSED_LATER = (
+    "malformed CSV: the quote opening field 2 closes on a later line followed by text, not a delimiter "
+    "(a quote left open?); the line where it opened is rejected and reading resumes on the next line"
+)
 
 
 def test_unclosed_quote_rejects_its_line_not_the_rest_of_the_file(tmp_path, rules):
@@ -107,18 +120,28 @@ def test_unclosed_quote_that_pairs_with_a_later_quote(tmp_path, rules):
 
 
 def test_quotes_that_are_well_formed_or_confined_to_one_line(tmp_path, rules):
-    data = (H + '1,"5"寸 象牙,s\n2,"a,b",s\n3,"多行\n描述 ""引号""",s\n4,"",s\r\n5,"x\r\ny",s\r6,last,s'.encode())
+    data = H + '1,"5"寸 象牙,s\n2,"a,b",s\n3,"多行\n描述 ""引号""",s\n4,"",s\r\n5,"x\r\ny",s\r6,last,s'.encode()
     o = run(tmp_path, "quotes.csv", data, rules)
-    assert o.scanned == [(2, "1", "5寸 象牙"), (3, "2", "a,b"), (4, "3", '多行\n描述 "引号"'), (5, "4", ""),
-                         (6, "5", "x\r\ny"), (7, "6", "last")]
+    assert o.scanned == [
+        (2, "1", "5寸 象牙"),
+        (3, "2", "a,b"),
+        (4, "3", '多行\n描述 "引号"'),
+        (5, "4", ""),
+        (6, "5", "x\r\ny"),
+        (7, "6", "last"),
+    ]
     assert o.rejects == []
 
 
 def test_ragged_rows_and_blank_lines(tmp_path, rules):
     o = run(tmp_path, "ragged.csv", H + b"1,a,s\n2,b\n\n3,c,s,x\n   \n4,d,s\n,no id,s\n", rules)
     assert o.scanned == [(2, "1", "a"), (6, "4", "d")]
-    assert o.rejects == [(3, "expected 3 fields, found 2"), (4, "expected 3 fields, found 4"),
-                         (5, "expected 3 fields, found 1"), (7, "item_id is empty")]
+    assert o.rejects == [
+        (3, "expected 3 fields, found 2"),
+        (4, "expected 3 fields, found 4"),
+        (5, "expected 3 fields, found 1"),
+        (7, "item_id is empty"),
+    ]
     assert o.raw[3] == "2,b" and o.raw[4] == "3,c,s,x"
 
 
@@ -126,12 +149,20 @@ def test_nul_and_control_characters_are_kept_and_read_as_separators(tmp_path, ru
     data = H + "1,象\x00牙手镯,s\n2,a\x01\x07\x1bb,s\n3,\u202e象牙\u202c,s\n".encode()
     o = run(tmp_path, "nul.csv", data, rules)
     assert o.scanned == [(2, "1", "象\x00牙手镯"), (3, "2", "a\x01\x07\x1bb"), (4, "3", "\u202e象牙\u202c")]
-    assert [(h["item_id"], h["matched"]) for h in o.hits if h["rule_id"] == "WL001"] == [("1", "象\x00牙"), ("3", "象牙")]
+    assert [(h["item_id"], h["matched"]) for h in o.hits if h["rule_id"] == "WL001"] == [
+        ("1", "象\x00牙"),
+        ("3", "象牙"),
+    ]
 
 
 # -- encodings -----------------------------------------------------------------------------------
 def test_file_switching_from_utf8_to_gbk_midway(tmp_path, rules):
-    data = H + "1,天然象牙手镯,云南店\n".encode() + "2,穿山甲片,药材店\n3,象牙筷子,店\n".encode("gbk") + "4,茶杯,店\n".encode()
+    data = (
+        H
+        + "1,天然象牙手镯,云南店\n".encode()
+        + "2,穿山甲片,药材店\n3,象牙筷子,店\n".encode("gbk")
+        + "4,茶杯,店\n".encode()
+    )
     o = run(tmp_path, "mixed.csv", data, rules)
     assert o.encoding == "utf-8"
     assert o.scanned == [(2, "1", "天然象牙手镯"), (3, "2", "穿山甲片"), (4, "3", "象牙筷子"), (5, "4", "茶杯")]
@@ -156,8 +187,13 @@ def test_invalid_bytes_are_read_as_replacement_characters_and_the_row_scanned(tm
     cut = "天然象牙手".encode()[:-1]
     data = "商品ID,商品标题,店铺\n".encode() + b"1,ok,s\n2,\xff\xfe\xfd,s\n3," + cut + b",s\n4,fine,\x80\n5,ok,s\n"
     o = run(tmp_path, "bad_bytes.csv", data, rules)
-    assert o.scanned == [(2, "1", "ok"), (3, "2", "\ufffd\ufffd\ufffd"), (4, "3", "天然象牙\ufffd"), (5, "4", "fine"),
-                         (6, "5", "ok")]
+    assert o.scanned == [
+        (2, "1", "ok"),
+        (3, "2", "\ufffd\ufffd\ufffd"),
+        (4, "3", "天然象牙\ufffd"),
+        (5, "4", "fine"),
+        (6, "5", "ok"),
+    ]
     assert o.encoding == "utf-8" and o.rejects == [] and o.warnings == {DAMAGED: 3}
     assert [(h["item_id"], h["matched"]) for h in o.hits if h["rule_id"] == "WL001"] == [("3", "象牙")]
 
@@ -187,22 +223,30 @@ def test_boms_and_concatenated_exports(tmp_path, rules):
     o = run(tmp_path, "bom.csv", data, rules)
     assert o.encoding == "utf-8-sig"
     assert o.scanned == [(2, "1", "a"), (4, "2", "b")]
-    assert o.rejects == [(3, "the header row again (files joined together?)"),
-                         (5, "the header row again (files joined together?)")]
+    assert o.rejects == [
+        (3, "the header row again (files joined together?)"),
+        (5, "the header row again (files joined together?)"),
+    ]
     (tmp_path / "utf16.csv").write_bytes("item_id,title\n1,象牙\n".encode("utf-16"))
     with pytest.raises(InputError, match="UTF-16 files are not supported"):
         screener.scan_files([tmp_path / "utf16.csv"], tmp_path / "o16", rules)
 
 
 def test_empty_and_header_only_files(tmp_path, rules):
-    for name, data, warnings in (("empty.csv", b"", {"empty file": 1}), ("blank.csv", b"\n \r\n", {"empty file": 1}),
-                                 ("header.csv", b"item_id,title", {}), ("header_nl.csv", b"\n\nitem_id,title\r\n", {})):
+    for name, data, warnings in (
+        ("empty.csv", b"", {"empty file": 1}),
+        ("blank.csv", b"\n \r\n", {"empty file": 1}),
+        ("header.csv", b"item_id,title", {}),
+        ("header_nl.csv", b"\n\nitem_id,title\r\n", {}),
+    ):
         o = run(tmp_path, name, data, rules)
         assert (o.scanned, o.rejects, o.warnings) == ([], [], warnings), name
         s = o.summary
         assert (s["rows_read"], s["rows_scanned"], s["rows_rejected"], s["rows_flagged"], s["hits"]) == (0, 0, 0, 0, 0)
     (tmp_path / "empty.jsonl").write_bytes(b"\n\n")
-    assert screener.scan_files([tmp_path / "empty.jsonl"], tmp_path / "oj", rules)["inputs"][0]["warnings"] == {"empty file": 1}
+    assert screener.scan_files([tmp_path / "empty.jsonl"], tmp_path / "oj", rules)["inputs"][0]["warnings"] == {
+        "empty file": 1
+    }
 
 
 # -- big fields ----------------------------------------------------------------------------------
@@ -210,12 +254,13 @@ def test_ten_megabyte_description(tmp_path, rules):
     unit = "质保一年，全国联保。额定功率以铭牌为准。"  # 20 characters, 60 bytes
     half = unit * ((5 << 20) // 60)
     desc = half + "象牙" + half + "\n第二段,含逗号"
-    data = ("item_id,title,description\n1,普通商品,\"" + desc + "\"\n2,茶杯,短\n").encode()
+    data = ('item_id,title,description\n1,普通商品,"' + desc + '"\n2,茶杯,短\n').encode()
     assert len(data) > 10 << 20
     o = run(tmp_path, "big.csv", data, rules, chunk_rows=20_000)
     assert [(n, i) for n, i, _ in o.scanned] == [(2, "1"), (3, "2")] and o.rejects == []
-    assert [(h["item_id"], h["field"], h["start"], h["matched"]) for h in o.hits if h["rule_id"] == "WL001"] == \
-        [("1", "description", len(half), "象牙")]
+    assert [(h["item_id"], h["field"], h["start"], h["matched"]) for h in o.hits if h["rule_id"] == "WL001"] == [
+        ("1", "description", len(half), "象牙")
+    ]
 
 
 def test_records_beyond_the_size_limit_are_rejected_without_losing_the_rest(tmp_path, rules, monkeypatch):
@@ -228,13 +273,19 @@ def test_records_beyond_the_size_limit_are_rejected_without_losing_the_rest(tmp_
     o = run(tmp_path, "limit.csv", H + b"1,a,s\n" + long_quoted + long_line + open_quote + b"6,z,s\n", rules)
     assert o.scanned[0] == (2, "1", "a") and o.scanned[-1] == (306, "6", "z") and len(o.scanned) == 302
     assert o.rejects == [
-        (3, "malformed CSV: the quote opening field 2 is not closed within 1,024 bytes (a quote left open, or a field over "
+        (
+            3,
+            "malformed CSV: the quote opening field 2 is not closed within 1,024 bytes (a quote left open, or a field over "
             "the limit); "
-            "the line where it opened is rejected and reading resumes on the next line"),
+            "the line where it opened is rejected and reading resumes on the next line",
+        ),
         (4, "record longer than 1,024 bytes without a line end"),
-        (5, "malformed CSV: the quote opening field 2 is not closed within 1,024 bytes (a quote left open, or a field over "
+        (
+            5,
+            "malformed CSV: the quote opening field 2 is not closed within 1,024 bytes (a quote left open, or a field over "
             "the limit); "
-            "the line where it opened is rejected and reading resumes on the next line"),
+            "the line where it opened is rejected and reading resumes on the next line",
+        ),
     ]
     assert len(o.raw[3]) < 3000 + 100
 
@@ -276,22 +327,58 @@ def test_missing_required_column_is_a_clear_error_and_writes_nothing(tmp_path):
     bad.write_text("编号,品名\n1,象牙\n", encoding="utf-8")
     out = tmp_path / "out"
     # a complete earlier scan in OUTDIR stays as it was
-    r = subprocess.run([sys.executable, "-m", "screener.cli", "scan", str(good), "-o", str(out), "-q", "-w", "1",
-                        "--rules", str(RULES)], capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "screener.cli",
+            "scan",
+            str(good),
+            "-o",
+            str(out),
+            "-q",
+            "-w",
+            "1",
+            "--rules",
+            str(RULES),
+        ],
+        capture_output=True,
+        text=True,
+    )
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     assert r.returncode == 0 and "summary.json" in before
     for args in ([str(good), str(bad)], [str(bad)]):
-        r = subprocess.run([sys.executable, "-m", "screener.cli", "scan", *args, "-o", str(out), "-q", "-w", "1",
-                            "--rules", str(RULES)], capture_output=True, text=True)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "screener.cli",
+                "scan",
+                *args,
+                "-o",
+                str(out),
+                "-q",
+                "-w",
+                "1",
+                "--rules",
+                str(RULES),
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert r.returncode == 2
         assert r.stderr.strip().splitlines()[-1] == (
             f"error: {bad}:1: missing required column(s) item_id, title; found columns: 编号, 品名"
-            " — name them, or map them with --map SOURCE=item_id")
+            " — name them, or map them with --map SOURCE=item_id"
+        )
         assert "Traceback" not in r.stderr
         assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     fresh = tmp_path / "fresh"
-    r = subprocess.run([sys.executable, "-m", "screener.cli", "scan", str(bad), "-o", str(fresh), "-q",
-                        "--rules", str(RULES)], capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "screener.cli", "scan", str(bad), "-o", str(fresh), "-q", "--rules", str(RULES)],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2 and not fresh.exists()
 
 
@@ -313,16 +400,19 @@ def test_missing_column_in_xlsx_fails_before_scanning(tmp_path, rules):
 
 # -- numbers that are text -------------------------------------------------------------------------
 def test_numeric_columns_with_text(tmp_path, rules):
-    data = ('item_id,title,price,original_price\n1,a,价格面议,"¥1,299.00元"\n2,b, 99 ,电议\n3,c,,NaN\n4,d,1e3,-\n'
-            .encode())
+    data = (
+        'item_id,title,price,original_price\n1,a,价格面议,"¥1,299.00元"\n2,b, 99 ,电议\n3,c,,NaN\n4,d,1e3,-\n'.encode()
+    )
     o = run(tmp_path, "prices.csv", data, rules)
     assert [n for n, *_ in o.scanned] == [2, 3, 4, 5] and o.rejects == []
     src = open_source(tmp_path / "prices.csv")
     t = pa.concat_tables([c.table for c in read_input(src)])
     assert t.column("price").to_pylist() == [None, 99.0, None, None]  # 1e3 is not how a price is written
     assert t.column("original_price").to_pylist() == [1299.0, None, None, None]
-    assert o.warnings == {"price: values that are not prices (e.g. 价格面议) read as empty": 2,
-                          "original_price: values that are not prices (e.g. 价格面议) read as empty": 3}
+    assert o.warnings == {
+        "price: values that are not prices (e.g. 价格面议) read as empty": 2,
+        "original_price: values that are not prices (e.g. 价格面议) read as empty": 3,
+    }
 
 
 # -- Parquet with unexpected types --------------------------------------------------------------
@@ -330,23 +420,33 @@ def test_parquet_with_unexpected_types(tmp_path, rules):
     import datetime
     import decimal
 
-    table = pa.table({
-        "item_id": pa.array([1, 2, 3, 4, None, 6], pa.int64()),
-        "title": pa.array([["象牙", "手镯"], ["茶杯"], None, [], ["x"], ["y"]], pa.list_(pa.string())),
-        "description": pa.array([{"k": "象牙"}, None, {"k": "v"}, {"k": None}, None, None],
-                                pa.struct([("k", pa.string())])),
-        "shop_name": pa.array(["店", "店", "铺", None, "店", "店"]).dictionary_encode(),
-        "category": pa.array(["a", "b", "c", "d", "e", "f"], pa.large_string()),
-        "url": pa.array([b"http://x/1", "象牙".encode("gbk"), b"\xff", None, b"u", b"v"], pa.binary()),
-        "price": pa.array([decimal.Decimal("9.90"), None, decimal.Decimal("1"), None, None, None], pa.decimal128(5, 2)),
-        "original_price": pa.array(["19.9", "价格面议", None, "NaN", None, "7"]).dictionary_encode(),
-        "platform": pa.array([datetime.date(2024, 1, 2)] * 6, pa.date32()),
-        "shop_id": pa.nulls(6),
-    })
+    table = pa.table(
+        {
+            "item_id": pa.array([1, 2, 3, 4, None, 6], pa.int64()),
+            "title": pa.array([["象牙", "手镯"], ["茶杯"], None, [], ["x"], ["y"]], pa.list_(pa.string())),
+            "description": pa.array(
+                [{"k": "象牙"}, None, {"k": "v"}, {"k": None}, None, None], pa.struct([("k", pa.string())])
+            ),
+            "shop_name": pa.array(["店", "店", "铺", None, "店", "店"]).dictionary_encode(),
+            "category": pa.array(["a", "b", "c", "d", "e", "f"], pa.large_string()),
+            "url": pa.array([b"http://x/1", "象牙".encode("gbk"), b"\xff", None, b"u", b"v"], pa.binary()),
+            "price": pa.array(
+                [decimal.Decimal("9.90"), None, decimal.Decimal("1"), None, None, None], pa.decimal128(5, 2)
+            ),
+            "original_price": pa.array(["19.9", "价格面议", None, "NaN", None, "7"]).dictionary_encode(),
+            "platform": pa.array([datetime.date(2024, 1, 2)] * 6, pa.date32()),
+            "shop_id": pa.nulls(6),
+        }
+    )
     pq.write_table(table, tmp_path / "types.parquet")
     o = run(tmp_path, "types.parquet", None, rules, path=tmp_path / "types.parquet")
-    assert o.scanned == [(1, "1", '["象牙", "手镯"]'), (2, "2", '["茶杯"]'), (3, "3", None), (4, "4", "[]"),
-                         (6, "6", '["y"]')]
+    assert o.scanned == [
+        (1, "1", '["象牙", "手镯"]'),
+        (2, "2", '["茶杯"]'),
+        (3, "3", None),
+        (4, "4", "[]"),
+        (6, "6", '["y"]'),
+    ]
     assert o.rejects == [(5, "item_id is empty")]
     src = open_source(tmp_path / "types.parquet")
     t = pa.concat_tables([c.table for c in read_input(src)])
@@ -358,10 +458,15 @@ def test_parquet_with_unexpected_types(tmp_path, rules):
     assert t.column("original_price").to_pylist() == [19.9, None, None, None, 7.0]
     assert t.column("platform").to_pylist() == ["2024-01-02"] * 5
     assert t.column("shop_id").to_pylist() == [None] * 5
-    assert o.warnings == {"rows read as gb18030, not utf-8 (the file mixes encodings)": 1, DAMAGED: 1,
-                          "original_price: values that are not prices (e.g. 价格面议) read as empty": 2}
-    assert sorted(h["item_id"] + ":" + h["field"] for h in o.hits if h["rule_id"] == "WL001") == \
-        ["1:description", "1:title"]
+    assert o.warnings == {
+        "rows read as gb18030, not utf-8 (the file mixes encodings)": 1,
+        DAMAGED: 1,
+        "original_price: values that are not prices (e.g. 价格面议) read as empty": 2,
+    }
+    assert sorted(h["item_id"] + ":" + h["field"] for h in o.hits if h["rule_id"] == "WL001") == [
+        "1:description",
+        "1:title",
+    ]
 
 
 def test_parquet_row_group_that_cannot_be_read_is_rejected_row_by_row(tmp_path, rules):
@@ -403,8 +508,10 @@ def test_xlsx_with_title_rows_above_the_header(tmp_path, rules):
     o = run(tmp_path, "d.xlsx", None, rules, path=tmp_path / "d.xlsx")
     assert o.scanned == [(5, "5", "象牙手镯"), (6, "6", None), (9, "7", "茶杯")]
     assert o.rejects == [(7, "item_id is empty")]
-    assert o.warnings == {"header found on row 4; rows above it (titles) skipped": 1,
-                          "price: values that are not prices (e.g. 价格面议) read as empty": 1}
+    assert o.warnings == {
+        "header found on row 4; rows above it (titles) skipped": 1,
+        "price: values that are not prices (e.g. 价格面议) read as empty": 1,
+    }
 
 
 # -- JSON lines -------------------------------------------------------------------------------------
@@ -428,14 +535,22 @@ def test_jsonl_hostile_lines(tmp_path, rules):
     assert reasons[2] == "invalid JSON: nested too deeply"
     assert reasons[3].startswith("invalid JSON: Exceeds the limit") and reasons[7] == "a line must hold one JSON object"
     assert reasons[9] == "invalid JSON: Expecting value at column 1" and o.raw[9] == "\ufffd{}"
-    assert o.warnings == {"rows read as gb18030, not utf-8 (the file mixes encodings)": 1, DAMAGED: 1,
-                          "lone surrogates (invalid Unicode) in JSON strings read as U+FFFD": 1}
+    assert o.warnings == {
+        "rows read as gb18030, not utf-8 (the file mixes encodings)": 1,
+        DAMAGED: 1,
+        "lone surrogates (invalid Unicode) in JSON strings read as U+FFFD": 1,
+    }
 
 
 # -- the Python csv module gives the same answer as pyarrow ---------------------------------------
 def test_python_fallback_reads_exactly_like_pyarrow(tmp_path, rules, monkeypatch):
-    data = (H + b'1,ok,s\n2,"unclosed,s\n3,x,s\n4,"q\n""x""",s\n5,few\n6,\xff,s\n,no id,s\n7,"5"\xe5\xaf\xb8,s\r\n'
-            + "8,象牙\x00,s\n".encode() + "9,穿山甲,s\n".encode("gbk") + b"10,last,s")
+    data = (
+        H
+        + b'1,ok,s\n2,"unclosed,s\n3,x,s\n4,"q\n""x""",s\n5,few\n6,\xff,s\n,no id,s\n7,"5"\xe5\xaf\xb8,s\r\n'
+        + "8,象牙\x00,s\n".encode()
+        + "9,穿山甲,s\n".encode("gbk")
+        + b"10,last,s"
+    )
     want = run(tmp_path, "fb.csv", data, rules)
 
     def broken(*a, **k):
@@ -450,8 +565,10 @@ def test_python_fallback_reads_exactly_like_pyarrow(tmp_path, rules, monkeypatch
 
 # -- security: nothing in a listing is obeyed ---------------------------------------------------
 def test_formulas_in_listings_are_neutralised_in_csv_outputs(tmp_path, rules):
-    data = ('item_id,title,shop_name\n=1+1,"=HYPERLINK(""http://x"",""象牙"")",+cmd\n@SUM(A1),-象牙 2+3,\t=x\n'
-            '=2+2,"=cmd|\' /C calc\'!A0 象牙"\n'.encode())
+    data = (
+        'item_id,title,shop_name\n=1+1,"=HYPERLINK(""http://x"",""象牙"")",+cmd\n@SUM(A1),-象牙 2+3,\t=x\n'
+        "=2+2,\"=cmd|' /C calc'!A0 象牙\"\n".encode()
+    )
     o = run(tmp_path, "formula.csv", data, rules)
     assert o.rejects == [(4, "expected 3 fields, found 2")]
     with open(tmp_path / "out-formula" / "rejects.csv", encoding="utf-8-sig", newline="") as fh:
@@ -460,23 +577,36 @@ def test_formulas_in_listings_are_neutralised_in_csv_outputs(tmp_path, rules):
     with open(tmp_path / "out-formula" / "flagged.csv", encoding="utf-8-sig", newline="") as fh:
         flagged = list(csv.DictReader(fh))
     assert [(r["item_id"], r["title"], r["shop_name"]) for r in flagged] == [
-        ("'=1+1", "'=HYPERLINK(\"http://x\",\"象牙\")", "'+cmd"), ("'@SUM(A1)", "'-象牙 2+3", "'\t=x")]
+        ("'=1+1", '\'=HYPERLINK("http://x","象牙")', "'+cmd"),
+        ("'@SUM(A1)", "'-象牙 2+3", "'\t=x"),
+    ]
     # the Parquet outputs keep the text exactly as the seller wrote it
-    assert pq.read_table(tmp_path / "out-formula" / "flagged.parquet").column("item_id").to_pylist() == ["=1+1", "@SUM(A1)"]
+    assert pq.read_table(tmp_path / "out-formula" / "flagged.parquet").column("item_id").to_pylist() == [
+        "=1+1",
+        "@SUM(A1)",
+    ]
 
 
 def test_output_paths_never_come_from_input(tmp_path, rules, monkeypatch):
     work = tmp_path / "work"
     (work / "sub").mkdir(parents=True)
     # shell syntax and paths in a listing are text: nothing runs, nothing is created from them
-    (work / "x.csv").write_bytes(H + "../../evil,$(touch pwned) 象牙,`touch pwned2`\n/tmp/abs,;touch pwned3; 象牙,s\n".encode())
+    (work / "x.csv").write_bytes(
+        H + "../../evil,$(touch pwned) 象牙,`touch pwned2`\n/tmp/abs,;touch pwned3; 象牙,s\n".encode()
+    )
     before = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")}
     monkeypatch.chdir(work / "sub")
     s = screener.scan_files(["../x.csv"], "out", rules, workers=2)
     assert s["rows_scanned"] == 2 and s["inputs"][0]["path"] == "../x.csv"
     created = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")} - before
-    assert created == {"work/sub/out", "work/sub/out/hits.parquet", "work/sub/out/flagged.parquet",
-                       "work/sub/out/flagged.csv", "work/sub/out/rejects.csv", "work/sub/out/summary.json"}
+    assert created == {
+        "work/sub/out",
+        "work/sub/out/hits.parquet",
+        "work/sub/out/flagged.parquet",
+        "work/sub/out/flagged.csv",
+        "work/sub/out/rejects.csv",
+        "work/sub/out/summary.json",
+    }
     flagged = pq.read_table(work / "sub" / "out" / "flagged.parquet").column("item_id").to_pylist()
     assert flagged == ["../../evil", "/tmp/abs"]
 

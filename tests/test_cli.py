@@ -8,16 +8,40 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 from click.testing import CliRunner
+from conftest import RULES
 
 from screener.cli import main
 from screener.schema import FLAGGED_SCHEMA, HITS_SCHEMA
-from conftest import RULES
 
 ROOT = Path(__file__).resolve().parents[1]
-CONTRACT_HITS = ["item_id", "category", "rule_id", "severity", "score", "field", "term", "matched", "start", "end",
-                 "snippet", "normalizations"]
-CONTRACT_FLAGGED = ["item_id", "title", "shop_id", "shop_name", "url", "categories", "rule_ids", "max_severity", "score",
-                    "legal_basis", "departments", "evidence"]
+CONTRACT_HITS = [
+    "item_id",
+    "category",
+    "rule_id",
+    "severity",
+    "score",
+    "field",
+    "term",
+    "matched",
+    "start",
+    "end",
+    "snippet",
+    "normalizations",
+]
+CONTRACT_FLAGGED = [
+    "item_id",
+    "title",
+    "shop_id",
+    "shop_name",
+    "url",
+    "categories",
+    "rule_ids",
+    "max_severity",
+    "score",
+    "legal_basis",
+    "departments",
+    "evidence",
+]
 
 
 def run(*args):
@@ -70,11 +94,16 @@ def test_rules_validate_and_test_exit_codes(tmp_path):
     assert run("rules", "validate", RULES)[0] == 0
     assert run("rules", "test", RULES)[0] == 0
     bad = tmp_path / "bad.yaml"
-    bad.write_text((RULES / "absolute_terms.yaml").read_text(encoding="utf-8").replace("最便宜的手机", "便宜的手机"), encoding="utf-8")
+    bad.write_text(
+        (RULES / "absolute_terms.yaml").read_text(encoding="utf-8").replace("最便宜的手机", "便宜的手机"),
+        encoding="utf-8",
+    )
     code, out = run("rules", "test", bad)
     assert code == 1 and "FAIL" in out and "AT001 should hit: '便宜的手机'" in out and "bad.yaml:" in out
-    bad.write_text("pack: absolute_terms\nprefix: AT\nlegal_basis: [{law: x, article: y}]\nrules:\n  - id: AT001\n    nme: x\n",
-                   encoding="utf-8")
+    bad.write_text(
+        "pack: absolute_terms\nprefix: AT\nlegal_basis: [{law: x, article: y}]\nrules:\n  - id: AT001\n    nme: x\n",
+        encoding="utf-8",
+    )
     code, out = run("rules", "validate", bad)
     assert code == 2 and "bad.yaml:6 (rule AT001): unknown key 'nme'" in out
 
@@ -92,7 +121,9 @@ def test_missing_required_column_fails_without_complete_outputs(tmp_path):
 def test_map_option(tmp_path):
     inp = tmp_path / "in.csv"
     inp.write_text("编码,品名\n1,象牙手镯\n", encoding="utf-8")
-    code, _ = run("scan", inp, "-o", tmp_path / "o", "--rules", RULES, "--map", "编码=item_id", "--map", "品名=title", "-q")
+    code, _ = run(
+        "scan", inp, "-o", tmp_path / "o", "--rules", RULES, "--map", "编码=item_id", "--map", "品名=title", "-q"
+    )
     assert code == 0
     assert pq.read_table(tmp_path / "o" / "hits.parquet").column("rule_id").to_pylist() == ["WL001"]
 

@@ -15,7 +15,9 @@ from screener.cli import main
 from screener.report import build_report, diff_scans, write_diff, write_workbook
 from screener.report.diff import DIFF_FILES
 
-_spec = importlib.util.spec_from_file_location("report_scans", Path(__file__).parent / "fixtures" / "report" / "scans.py")
+_spec = importlib.util.spec_from_file_location(
+    "report_scans", Path(__file__).parent / "fixtures" / "report" / "scans.py"
+)
 S = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(S)
 
@@ -44,9 +46,14 @@ def _status(d) -> dict:
 
 def test_listing_statuses(d):
     assert _status(d) == {
-        ("淘宝", "A1"): "still", ("拼多多", "A5"): "still",
-        ("淘宝", "A4"): "new", ("京东", "SAME"): "new", ("京东", "A7"): "new",
-        ("淘宝", "A2"): "gone", ("淘宝", "A3"): "gone", ("拼多多", "SAME"): "gone",
+        ("淘宝", "A1"): "still",
+        ("拼多多", "A5"): "still",
+        ("淘宝", "A4"): "new",
+        ("京东", "SAME"): "new",
+        ("京东", "A7"): "new",
+        ("淘宝", "A2"): "gone",
+        ("淘宝", "A3"): "gone",
+        ("拼多多", "SAME"): "gone",
     }
     s = d.summary
     assert (s["new"], s["still"], s["gone"], s["previous"], s["current"]) == (3, 2, 3, 5, 5)
@@ -85,7 +92,7 @@ def test_by_shop(d):
 def test_key_falls_back_to_item_id_without_platform(rules, rounds, tmp_path):
     cols = [c for c in S.COLUMNS if c != "platform"]
     i = S.COLUMNS.index("platform")
-    S.scan([r[:i] + r[i + 1:] for r in S.ROUND2], tmp_path / "noplat", rules, columns=cols)
+    S.scan([r[:i] + r[i + 1 :] for r in S.ROUND2], tmp_path / "noplat", rules, columns=cols)
     nd = diff_scans(rounds[0], tmp_path / "noplat")
     assert nd.summary["key"] == ["item_id"]
     st = {r.item_id: r.status for r in nd.listings.itertuples()}

@@ -19,6 +19,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 import yaml
+from conftest import RULES, make_batch, term_pack
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -28,9 +29,10 @@ from screener.errors import RuleError, RuleErrors
 from screener.io import csvrecords, readers
 from screener.io.csvrecords import CsvGrammar
 from screener.io.readers import open_source, read_input
-from conftest import RULES, make_batch, term_pack
 
-SETTINGS = dict(suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large])
+SETTINGS = dict(
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large]
+)
 _RS: dict = {}
 
 
@@ -41,19 +43,67 @@ def fixture_rules():
 
 
 # -- the rule loader ---------------------------------------------------------------------------
-PACK_KEYS = ["pack", "prefix", "version", "legal_basis", "rules", "charmap", "overrides", "departments", "defaults",
-             "description", "name"]
-RULE_KEYS = ["id", "name", "severity", "score", "terms", "regex", "exclude", "with", "without", "adjust", "where",
-             "examples", "fields", "scope", "todo", "lint_ignore", "any", "within", "check", "field", "term", "pinyin",
-             "aliases", "hit", "miss", "rule", "disable", "reason", "add_exclude", "law", "article", "verified"]
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**20), st.floats(allow_nan=True),
-                    st.text(max_size=12), st.sampled_from(["象牙", "WL001", "high", "(a+)+$", "\\1", "🐾", "", " ",
-                                                          "wildlife", "WL", "(?=x)", "[", "第一"]))
+PACK_KEYS = [
+    "pack",
+    "prefix",
+    "version",
+    "legal_basis",
+    "rules",
+    "charmap",
+    "overrides",
+    "departments",
+    "defaults",
+    "description",
+    "name",
+]
+RULE_KEYS = [
+    "id",
+    "name",
+    "severity",
+    "score",
+    "terms",
+    "regex",
+    "exclude",
+    "with",
+    "without",
+    "adjust",
+    "where",
+    "examples",
+    "fields",
+    "scope",
+    "todo",
+    "lint_ignore",
+    "any",
+    "within",
+    "check",
+    "field",
+    "term",
+    "pinyin",
+    "aliases",
+    "hit",
+    "miss",
+    "rule",
+    "disable",
+    "reason",
+    "add_exclude",
+    "law",
+    "article",
+    "verified",
+]
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**20),
+    st.floats(allow_nan=True),
+    st.text(max_size=12),
+    st.sampled_from(["象牙", "WL001", "high", "(a+)+$", "\\1", "🐾", "", " ", "wildlife", "WL", "(?=x)", "[", "第一"]),
+)
 yaml_values = st.recursive(
     scalars,
-    lambda children: st.one_of(st.lists(children, max_size=4),
-                               st.dictionaries(st.sampled_from(PACK_KEYS + RULE_KEYS) | st.text(max_size=6), children,
-                                               max_size=5)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(st.sampled_from(PACK_KEYS + RULE_KEYS) | st.text(max_size=6), children, max_size=5),
+    ),
     max_leaves=25,
 )
 
@@ -94,21 +144,76 @@ def test_pack_that_is_a_list_or_mapping(tmp_path):
 
 
 @settings(max_examples=100, **SETTINGS)
-@given(st.lists(st.sampled_from([
-    "pack: wildlife\n", "prefix: WL\n", "rules:\n", "  - id: WL001\n", "    terms: [象牙]\n", "    regex: ['(a+)+$']\n",
-    "    score: 500\n", "  - &a [x]\n", "    terms: *a\n", "    terms: *b\n", "!!python/object/apply:os.system ['x']\n",
-    "key: !!binary aGVsbG8=\n", "? [a, b]\n: c\n", "<<: *a\n", "\t- tab\n", "---\n", "...\n", "%YAML 1.1\n",
-    "x: 2001-13-45\n", "x: 1e99999\n", "'unterminated\n", "  examples: {hit: [象牙], miss: [x]}\n",
-]), max_size=12))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "pack: wildlife\n",
+                "prefix: WL\n",
+                "rules:\n",
+                "  - id: WL001\n",
+                "    terms: [象牙]\n",
+                "    regex: ['(a+)+$']\n",
+                "    score: 500\n",
+                "  - &a [x]\n",
+                "    terms: *a\n",
+                "    terms: *b\n",
+                "!!python/object/apply:os.system ['x']\n",
+                "key: !!binary aGVsbG8=\n",
+                "? [a, b]\n: c\n",
+                "<<: *a\n",
+                "\t- tab\n",
+                "---\n",
+                "...\n",
+                "%YAML 1.1\n",
+                "x: 2001-13-45\n",
+                "x: 1e99999\n",
+                "'unterminated\n",
+                "  examples: {hit: [象牙], miss: [x]}\n",
+            ]
+        ),
+        max_size=12,
+    )
+)
 def test_yaml_loader_never_crashes_on_yaml_fragments(tmp_path_factory, lines):
     _load(tmp_path_factory.mktemp("y"), "".join(lines).encode("utf-8"))
 
 
 # -- normalization -----------------------------------------------------------------------------
-SPECIAL = ["\u0301", "\u0338", "\u202e", "\u202c", "\u200f", "\u200b", "\u200d", "\ufe0f", "\ufeff", "\uffff", "\ufffd",
-           "👨\u200d👩\u200d👧\u200d👦", "🇨🇳", "👍🏽", "1\ufe0f\u20e3", "🏴\U000e0067\U000e0062\U000e007f", "مرحبا", "שלום",
-           "\U0010ffff", "\x00", "\r\n", "象", "牙", "ｇｏｉｐ", "象🐘牙", "𠀀", "\ud800", "\udfff", "\udc80"]
-any_unicode = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=()), max_size=40)
+SPECIAL = [
+    "\u0301",
+    "\u0338",
+    "\u202e",
+    "\u202c",
+    "\u200f",
+    "\u200b",
+    "\u200d",
+    "\ufe0f",
+    "\ufeff",
+    "\uffff",
+    "\ufffd",
+    "👨\u200d👩\u200d👧\u200d👦",
+    "🇨🇳",
+    "👍🏽",
+    "1\ufe0f\u20e3",
+    "🏴\U000e0067\U000e0062\U000e007f",
+    "مرحبا",
+    "שלום",
+    "\U0010ffff",
+    "\x00",
+    "\r\n",
+    "象",
+    "牙",
+    "ｇｏｉｐ",
+    "象🐘牙",
+    "𠀀",
+    "\ud800",
+    "\udfff",
+    "\udc80",
+]
+any_unicode = st.text(
+    alphabet=st.characters(min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=()), max_size=40
+)
 mixed = st.lists(st.one_of(any_unicode, st.sampled_from(SPECIAL)), max_size=8).map("".join)
 
 
@@ -141,13 +246,17 @@ def test_scanning_any_valid_unicode_never_crashes(texts):
 
 
 # -- spans, for any term ----------------------------------------------------------------------------
-term_alphabet = st.sampled_from(list("象牙穿山甲猫池刷单第一國際麝香犀角虎骨熊胆") + list("goipxyz") + list("0123456789"))
+term_alphabet = st.sampled_from(
+    list("象牙穿山甲猫池刷单第一國際麝香犀角虎骨熊胆") + list("goipxyz") + list("0123456789")
+)
 separators = st.text(alphabet=st.sampled_from(list(" *-·.、🌟\u200b\u0301\u202e👍🏽")), max_size=2)
 
 
 @settings(max_examples=60, **SETTINGS)
-@given(st.text(alphabet=term_alphabet, min_size=2, max_size=4), st.lists(st.tuples(mixed, separators, mixed), min_size=1,
-                                                                        max_size=4))
+@given(
+    st.text(alphabet=term_alphabet, min_size=2, max_size=4),
+    st.lists(st.tuples(mixed, separators, mixed), min_size=1, max_size=4),
+)
 def test_any_term_any_text_spans_renormalize_to_the_term(tmp_path_factory, term, parts):
     d = tmp_path_factory.mktemp("t")
     (d / "p.yaml").write_text(term_pack([term], hit=term), encoding="utf-8")
@@ -170,18 +279,43 @@ def test_any_term_any_text_spans_renormalize_to_the_term(tmp_path_factory, term,
 
 # -- readers ------------------------------------------------------------------------------------
 CSV_HEAD = b"item_id,title,shop_name\n"
-csv_pieces = st.sampled_from([b",", b'"', b'""', b"\n", b"\r\n", b"\r", b" ", b"a", b"1", b"\x00", "象牙".encode(),
-                              "穿山甲".encode("gbk"), b"\xff", b"\xe8\xb1", b"\xef\xbb\xbf", b"item_id,title,shop_name",
-                              b"=1+1", b"\t"])
+csv_pieces = st.sampled_from(
+    [
+        b",",
+        b'"',
+        b'""',
+        b"\n",
+        b"\r\n",
+        b"\r",
+        b" ",
+        b"a",
+        b"1",
+        b"\x00",
+        "象牙".encode(),
+        "穿山甲".encode("gbk"),
+        b"\xff",
+        b"\xe8\xb1",
+        b"\xef\xbb\xbf",
+        b"item_id,title,shop_name",
+        b"=1+1",
+        b"\t",
+    ]
+)
 csv_bodies = st.one_of(st.binary(max_size=200), st.lists(csv_pieces, max_size=60).map(b"".join))
 
 
 def _accounting(path: Path, chunk_rows: int = 3) -> tuple[list, list]:
     src = open_source(path)
     chunks = list(read_input(src, None, chunk_rows))
-    scanned = [(n, i, t) for c in chunks for n, i, t in zip(c.table.column("source_row").to_pylist(),
-                                                            c.table.column("item_id").to_pylist(),
-                                                            c.table.column("title").to_pylist())]
+    scanned = [
+        (n, i, t)
+        for c in chunks
+        for n, i, t in zip(
+            c.table.column("source_row").to_pylist(),
+            c.table.column("item_id").to_pylist(),
+            c.table.column("title").to_pylist(),
+        )
+    ]
     rejects = [(r.row, r.reason) for c in chunks for r in c.rejects]
     return scanned, rejects
 
@@ -245,9 +379,23 @@ def test_grammar_without_atomic_syntax_agrees(body):
 
 jsonl_lines = st.one_of(
     st.binary(max_size=40),
-    st.sampled_from([b'{"item_id": "1", "title": "\\u8c61\\u7259"}', b"[1, 2]", b"{", b"", b"   ", b"\r", b"null",
-                     b'{"item_id": null, "title": "x"}', b'{"item_id": "\\ud800"}', b'{"item_id": 1e999}',
-                     "{\"item_id\": \"2\", \"title\": \"象牙\"}".encode("gbk"), b"[" * 3000, b"\xef\xbb\xbf{}"]),
+    st.sampled_from(
+        [
+            b'{"item_id": "1", "title": "\\u8c61\\u7259"}',
+            b"[1, 2]",
+            b"{",
+            b"",
+            b"   ",
+            b"\r",
+            b"null",
+            b'{"item_id": null, "title": "x"}',
+            b'{"item_id": "\\ud800"}',
+            b'{"item_id": 1e999}',
+            '{"item_id": "2", "title": "象牙"}'.encode("gbk"),
+            b"[" * 3000,
+            b"\xef\xbb\xbf{}",
+        ]
+    ),
 )
 
 
@@ -259,8 +407,11 @@ def test_jsonl_any_bytes_every_line_scanned_or_rejected_once(tmp_path_factory, l
     p.write_bytes(data)
     scanned, rejects = _accounting(p)
     numbers = sorted([n for n, *_ in scanned] + [n for n, _ in rejects])
-    with_content = [i for i, ln in enumerate(data.split(b"\n")[:-1], start=1)
-                    if (ln[3:] if i == 1 and ln.startswith(b"\xef\xbb\xbf") else ln).strip()]
+    with_content = [
+        i
+        for i, ln in enumerate(data.split(b"\n")[:-1], start=1)
+        if (ln[3:] if i == 1 and ln.startswith(b"\xef\xbb\xbf") else ln).strip()
+    ]
     assert numbers == with_content
 
 

@@ -7,11 +7,11 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import RULES
 
 import screener
 from screener.errors import InputError
 from screener.io.readers import discover, open_source, read_input
-from conftest import RULES
 
 
 def read_all(path, mapping=None, chunk_rows=1000):
@@ -39,8 +39,12 @@ def test_csv_utf8_bom_and_gb18030_with_chinese_headers(tmp_path):
 
 def test_tsv_jsonl_parquet_xlsx(tmp_path):
     (tmp_path / "a.tsv").write_text("item_id\ttitle\n1\t象牙\n", encoding="utf-8")
-    (tmp_path / "b.jsonl").write_text(json.dumps({"item_id": 2, "title": "象牙", "price": 5}) + "\n{broken\n[1]\n", encoding="utf-8")
-    pq.write_table(pa.table({"item_id": [3, 4], "title": ["象牙", None], "price": ["9.9", "x"]}), tmp_path / "c.parquet")
+    (tmp_path / "b.jsonl").write_text(
+        json.dumps({"item_id": 2, "title": "象牙", "price": 5}) + "\n{broken\n[1]\n", encoding="utf-8"
+    )
+    pq.write_table(
+        pa.table({"item_id": [3, 4], "title": ["象牙", None], "price": ["9.9", "x"]}), tmp_path / "c.parquet"
+    )
     import openpyxl
 
     wb = openpyxl.Workbook()
@@ -55,7 +59,10 @@ def test_tsv_jsonl_parquet_xlsx(tmp_path):
     assert t.column("item_id").to_pylist() == ["1"] and n == 1
     _, t, rej, n = read_all(tmp_path / "b.jsonl")
     assert t.column("item_id").to_pylist() == ["2"] and t.column("price").to_pylist() == [5.0]
-    assert [(r.row, r.reason.split(":")[0]) for r in rej] == [(2, "invalid JSON"), (3, "a line must hold one JSON object")]
+    assert [(r.row, r.reason.split(":")[0]) for r in rej] == [
+        (2, "invalid JSON"),
+        (3, "a line must hold one JSON object"),
+    ]
     assert n == 3
     _, t, rej, n = read_all(tmp_path / "c.parquet")
     assert t.column("price").to_pylist() == [9.9, None] and n == 2

@@ -63,8 +63,10 @@ def test_single_string_forms_are_consistent(text):
 
 
 @settings(max_examples=200)
-@given(st.lists(st.one_of(st.none(), st.text(alphabet=st.characters(codec="utf-8"), max_size=20)), max_size=12),
-       st.integers(min_value=0, max_value=3))
+@given(
+    st.lists(st.one_of(st.none(), st.text(alphabet=st.characters(codec="utf-8"), max_size=20)), max_size=12),
+    st.integers(min_value=0, max_value=3),
+)
 def test_arrow_batches_equal_string_batches(values, cut):
     import pyarrow as pa
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-
+from conftest import make_batch, term_pack
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import screener
-from conftest import make_batch, term_pack
 
 TERMS = ["象牙", "穿山甲", "猫池", "goip", "刷单"]
 PACK = term_pack(TERMS)

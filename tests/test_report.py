@@ -20,7 +20,9 @@ from screener.report import scandir as scandir_mod
 from screener.report.labels import SHEETS
 from screener.report.workbook import clean_text
 
-_spec = importlib.util.spec_from_file_location("report_scans", Path(__file__).parent / "fixtures" / "report" / "scans.py")
+_spec = importlib.util.spec_from_file_location(
+    "report_scans", Path(__file__).parent / "fixtures" / "report" / "scans.py"
+)
 S = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(S)
 
@@ -79,7 +81,12 @@ def test_totals_severity_platform_and_rules_equal_the_outputs(outdir, rep):
     h, f = _hits(outdir), _flagged(outdir)
     s = json.loads((outdir / "summary.json").read_text(encoding="utf-8"))
     t = rep.totals
-    assert (t["flagged"], t["hits"], t["rows_scanned"], t["rows_rejected"]) == (len(f), len(h), s["rows_scanned"], s["rows_rejected"])
+    assert (t["flagged"], t["hits"], t["rows_scanned"], t["rows_rejected"]) == (
+        len(f),
+        len(h),
+        s["rows_scanned"],
+        s["rows_rejected"],
+    )
     assert t["shops"] == len({(p, i) for p, i in zip(f.platform, f.shop_id) if i})
     sev = rep.by_severity.set_index("severity")
     assert sev["hits"][sev["hits"] > 0].to_dict() == h["severity"].value_counts().to_dict()
@@ -126,11 +133,18 @@ def test_shops_ranked_with_licence_status(outdir, rep):
     counts = f[f.shop_id != ""].groupby(["platform", "shop_id"]).size()
     assert key["flagged"].to_dict() == counts.to_dict()
     # ranked by flagged listings, then best score
-    assert list(zip(shops["flagged"], shops["max_score"])) == sorted(zip(shops["flagged"], shops["max_score"]), reverse=True)
+    assert list(zip(shops["flagged"], shops["max_score"])) == sorted(
+        zip(shops["flagged"], shops["max_score"]), reverse=True
+    )
     bad = key.loc[("淘宝", S.HOSTILE_SHOP_ID)]
     assert bad["licence_status"] == "未依法亮照亮证" and bad["licence_rules"].startswith("LD001 企业未亮照（3件）")
-    assert key.loc[("淘宝", "T1"), "licence_status"] == "未发现亮照问题" and key.loc[("淘宝", "T1"), "licence_rules"] == ""
-    assert set(key.loc[("淘宝", "T1"), "categories"].split("、")) == {"野生动植物及其制品", "广告绝对化用语 (《广告法》第九条)"}
+    assert (
+        key.loc[("淘宝", "T1"), "licence_status"] == "未发现亮照问题" and key.loc[("淘宝", "T1"), "licence_rules"] == ""
+    )
+    assert set(key.loc[("淘宝", "T1"), "categories"].split("、")) == {
+        "野生动植物及其制品",
+        "广告绝对化用语 (《广告法》第九条)",
+    }
     assert key.loc[("淘宝", "T1"), "sample_url"] == "https://item.example.com/I02"  # its highest-scoring listing
 
 
@@ -148,7 +162,13 @@ def test_typical_cases_carry_the_evidence(rep):
     assert first["url"] == "https://item.example.com/I02" and first["shop_name"] == "象牙工艺店"
     assert "《野生动物保护法》第二十八条" in first["legal_basis"] and "海关缉私分局" in first["departments"]
     assert first["context"] and first["source"].endswith(":3")
-    for part in ("淘宝平台店铺“象牙工艺店”", "I02", "https://item.example.com/I02", "涉嫌野生动植物及其制品", "《野生动物保护法》"):
+    for part in (
+        "淘宝平台店铺“象牙工艺店”",
+        "I02",
+        "https://item.example.com/I02",
+        "涉嫌野生动植物及其制品",
+        "《野生动物保护法》",
+    ):
         assert part in first["summary"]
     # a shop-level check has no span: its evidence is the check's finding
     lic = c[c["category"] == "license_display"].iloc[0]
@@ -204,7 +224,16 @@ def test_not_a_scan_is_an_input_error(tmp_path):
 # -- workbook ------------------------------------------------------------------------------
 def test_workbook_sheets_headers_and_layout(workbook, rep):
     assert workbook.sheetnames == [SHEETS[k][0] for k in rep.tables()]
-    assert workbook.sheetnames[:8] == ["统计概况", "按类别", "按严重程度", "按责任部门", "按平台", "重点店铺", "典型案例", "规则命中"]
+    assert workbook.sheetnames[:8] == [
+        "统计概况",
+        "按类别",
+        "按严重程度",
+        "按责任部门",
+        "按平台",
+        "重点店铺",
+        "典型案例",
+        "规则命中",
+    ]
     for key, df in rep.tables().items():
         ws = workbook[SHEETS[key][0]]
         header = [c.value for c in ws[1]]
@@ -272,7 +301,7 @@ def test_report_figures_in_csv_of_diff_are_safe_too(outdir, tmp_path):
 def test_html_is_self_contained_and_escaped(rep, tmp_path):
     html = write_html(rep, tmp_path / "r.html").read_text(encoding="utf-8")
     low = html.lower()
-    for bad in ("<script", "src=", "<link", "@import", "url(", "<img", "<iframe", "@font-face", "http://evil\" "):
+    for bad in ("<script", "src=", "<link", "@import", "url(", "<img", "<iframe", "@font-face", 'http://evil" '):
         assert bad not in low, bad
     assert "content-security-policy" in low and "default-src 'none'" in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;象牙 犀角挂件" in html
@@ -294,8 +323,22 @@ def test_cli_report_and_scan_report(outdir, tmp_path):
     assert (tmp_path / "only.html").is_file() and not (tmp_path / "only.xlsx").exists()
     packs = S.write_packs(tmp_path / "packs")
     src = S.write_listings(tmp_path / "in.csv", S.LISTINGS)
-    res = CliRunner().invoke(main, ["scan", str(src), "-o", str(tmp_path / "o"), "--rules", str(packs), "-w", "1",
-                                    "--report", "--previous", str(outdir)])
+    res = CliRunner().invoke(
+        main,
+        [
+            "scan",
+            str(src),
+            "-o",
+            str(tmp_path / "o"),
+            "--rules",
+            str(packs),
+            "-w",
+            "1",
+            "--report",
+            "--previous",
+            str(outdir),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert (tmp_path / "o" / "report.xlsx").is_file() and (tmp_path / "o" / "report.html").is_file()
     assert "0 new, 12 still flagged, 0 gone or fixed" in res.output

@@ -23,7 +23,9 @@ from screener.io.safety import FORMULA_TRIGGERS
 from screener.report import build_report, write_html, write_workbook
 from screener.report.labels import PERCENT_COLUMNS, SHEETS
 
-_spec = importlib.util.spec_from_file_location("report_scans", Path(__file__).parent / "fixtures" / "report" / "scans.py")
+_spec = importlib.util.spec_from_file_location(
+    "report_scans", Path(__file__).parent / "fixtures" / "report" / "scans.py"
+)
 S = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(S)
 
@@ -40,13 +42,25 @@ def _chromium() -> str | None:
 
 CHROMIUM = _chromium()
 pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="no Chromium binary (apt-get install -y chromium, or set SCREENER_CHROMIUM)")
+    CHROMIUM is None, reason="no Chromium binary (apt-get install -y chromium, or set SCREENER_CHROMIUM)"
+)
 
 
 def run_chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-           "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
-           "--hide-scrollbars", f"--user-data-dir={tmp / 'profile'}", *args]
+    cmd = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-extensions",
+        "--hide-scrollbars",
+        f"--user-data-dir={tmp / 'profile'}",
+        *args,
+    ]
     res = subprocess.run(cmd, capture_output=True, timeout=180, env={**os.environ, "HOME": str(tmp)})
     assert res.returncode == 0, res.stderr.decode("utf-8", "replace")[-2000:]
     return res
@@ -144,8 +158,20 @@ def _as_shown(col: str, v) -> str:
     return v
 
 
-@pytest.mark.parametrize("key", ["by_category", "by_severity", "by_department", "by_platform", "shops", "rules",
-                                 "inputs", "diff_by_category", "diff_by_shop"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "by_category",
+        "by_severity",
+        "by_department",
+        "by_platform",
+        "shops",
+        "rules",
+        "inputs",
+        "diff_by_category",
+        "diff_by_shop",
+    ],
+)
 def test_page_tables_equal_workbook_sheets(rendered, key):
     rep, wb, dom, _ = rendered
     page = _Dom()
@@ -166,9 +192,18 @@ def test_kpis_and_charts_equal_workbook(rendered):
     page = _Dom()
     page.feed(dom)
     ov = {r[0]: r[1] for r in wb["统计概况"].iter_rows(min_row=2, values_only=True)}
-    for key, item in [("rows_scanned", "扫描行数"), ("rows_rejected", "拒收行数(无法读取)"), ("flagged", "违规商品数"),
-                      ("high", "高风险商品数"), ("hits", "命中次数"), ("shops", "涉及店铺数"), ("platforms", "涉及平台数"),
-                      ("diff_new", "复查：新增违规"), ("diff_still", "复查：仍未清理"), ("diff_gone", "复查：已下架或已整改")]:
+    for key, item in [
+        ("rows_scanned", "扫描行数"),
+        ("rows_rejected", "拒收行数(无法读取)"),
+        ("flagged", "违规商品数"),
+        ("high", "高风险商品数"),
+        ("hits", "命中次数"),
+        ("shops", "涉及店铺数"),
+        ("platforms", "涉及平台数"),
+        ("diff_new", "复查：新增违规"),
+        ("diff_still", "复查：仍未清理"),
+        ("diff_gone", "复查：已下架或已整改"),
+    ]:
         assert page.kpis[key] == f"{ov[item]:,}", key
     cats = [r for r in wb["按类别"].iter_rows(min_row=2, values_only=True) if r[3] > 0]
     assert [(lbl, v, txt) for lbl, v, txt in page.bars["chart-category"]] == [(r[1], r[3], f"{r[3]:,}") for r in cats]
@@ -176,7 +211,9 @@ def test_kpis_and_charts_equal_workbook(rendered):
     assert [(lbl, v) for lbl, v, _ in page.bars["chart-severity"]] == [(r[1], r[2]) for r in sev]
     shops = [r for r in wb["重点店铺"].iter_rows(min_row=2, max_row=16, values_only=True) if r[0] is not None]
     assert [v for _, v, _ in page.bars["chart-shops"]] == [r[4] for r in shops]
-    assert [lbl for lbl, _, _ in page.bars["chart-shops"]] == [f"{_as_shown('', r[3]) or r[2]}（{r[1]}）" for r in shops]
+    assert [lbl for lbl, _, _ in page.bars["chart-shops"]] == [
+        f"{_as_shown('', r[3]) or r[2]}（{r[1]}）" for r in shops
+    ]
     assert "chart-diff" in page.bars
 
 
@@ -196,8 +233,8 @@ def _png_pixels(path: Path) -> tuple[int, int, np.ndarray]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     pos, idat, w, h, bpp = 8, b"", 0, 0, 3
     while pos < len(data):
-        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        chunk = data[pos + 8:pos + 8 + n]
+        n, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        chunk = data[pos + 8 : pos + 8 + n]
         if kind == b"IHDR":
             w, h, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", chunk)
             assert depth == 8 and ctype in (2, 6) and interlace == 0

@@ -18,16 +18,26 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from conftest import RULES
 
 import screener
 from screener.errors import OutputError
 from screener.io.writers import CHECKPOINT_FILE, WORK_DIR, ScanOutputs, ScanParts
 from screener.runner import ResumeError
-from conftest import RULES
 
 ROOT = Path(__file__).resolve().parents[1]
-COUNTS = ("rows_read", "rows_scanned", "rows_rejected", "rows_flagged", "hits", "duplicate_item_ids", "hits_per_rule",
-          "hits_per_category", "flagged_per_category", "checks_undecided")
+COUNTS = (
+    "rows_read",
+    "rows_scanned",
+    "rows_rejected",
+    "rows_flagged",
+    "hits",
+    "duplicate_item_ids",
+    "hits_per_rule",
+    "hits_per_category",
+    "flagged_per_category",
+    "checks_undecided",
+)
 
 
 class Stop(Exception):
@@ -104,12 +114,14 @@ def checkpoint(outdir: Path) -> dict:
 
 # 18 chunks in all: 13 of a.csv, 5 of b.csv; stopped after the last one = before the outputs are written
 @pytest.mark.parametrize("stop_after,workers_before,workers_after", [(1, 1, 1), (9, 2, 1), (15, 1, 2), (18, 1, 1)])
-def test_interrupted_scan_resumes_to_the_same_outputs(tmp_path, inputs, rules, reference, stop_after, workers_before,
-                                                      workers_after):
+def test_interrupted_scan_resumes_to_the_same_outputs(
+    tmp_path, inputs, rules, reference, stop_after, workers_before, workers_after
+):
     out = tmp_path / "out"
     with pytest.raises(Stop):
-        screener.scan_files(inputs, out, rules, chunk_rows=250, workers=workers_before,
-                            on_progress=interrupt_after(stop_after))
+        screener.scan_files(
+            inputs, out, rules, chunk_rows=250, workers=workers_before, on_progress=interrupt_after(stop_after)
+        )
     assert not (out / "summary.json").exists() and not (out / "hits.parquet").exists()
     cp = checkpoint(out)
     assert cp["chunks_done"] == stop_after
@@ -185,11 +197,30 @@ def test_resume_is_refused_when_rules_inputs_or_options_changed(tmp_path, inputs
         screener.scan_files(mine, out, rules, chunk_rows=250, resume=True)
     assert checkpoint(out)["chunks_done"] == 2  # refusing leaves the checkpoint alone
     # the command line: a clear message, exit code 2
-    r = subprocess.run([sys.executable, "-m", "screener.cli", "scan", *map(str, mine), "-o", str(out), "--rules", str(RULES),
-                        "--chunk-rows", "250", "-q", "--resume"], capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "screener.cli",
+            "scan",
+            *map(str, mine),
+            "-o",
+            str(out),
+            "--rules",
+            str(RULES),
+            "--chunk-rows",
+            "250",
+            "-q",
+            "--resume",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert r.stderr.strip() == f"error: {out}: input {mine[0]} changed size since the interrupted scan; " \
-                               "run without --resume to start over"
+    assert (
+        r.stderr.strip() == f"error: {out}: input {mine[0]} changed size since the interrupted scan; "
+        "run without --resume to start over"
+    )
     # without --resume the scan starts over
     s = screener.scan_files(mine, out, rules, chunk_rows=250)
     assert "resumes" not in s and s["rows_read"] == 3000 + 5 + 1200 + 1 and not (out / WORK_DIR).exists()
@@ -213,14 +244,31 @@ def test_two_scans_cannot_write_one_directory(tmp_path, inputs, rules):
 
 def test_a_scan_killed_with_sigkill_resumes_to_the_same_outputs(tmp_path, rules):
     data = tmp_path / "listings.csv"
-    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "generate.py"), "40000", "-o", str(data)],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "generate.py"), "40000", "-o", str(data)],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     ref = tmp_path / "ref"
     s_ref = screener.scan_files([data], ref, rules, chunk_rows=2000, workers=1)
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "screener.cli", "scan", str(data), "-o", str(out), "--rules", str(RULES),
-           "--chunk-rows", "2000", "-w", "2", "-q"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "screener.cli",
+        "scan",
+        str(data),
+        "-o",
+        str(out),
+        "--rules",
+        str(RULES),
+        "--chunk-rows",
+        "2000",
+        "-w",
+        "2",
+        "-q",
+    ]
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     cp_path = out / WORK_DIR / CHECKPOINT_FILE
     done = 0

@@ -15,8 +15,14 @@ def test_exclusion_suppresses_only_the_hit_it_contains(scan):
 
 def test_separator_normalization_reports_original_span(scan):
     hits = scan(["老挝 象-牙手镯", "穿过 象 * 牙 雕", "象🌟牙"])
-    got = {(h["item_id"], h["matched"], h["start"], h["end"], h["normalizations"]) for h in hits if h["rule_id"] == "WL001"}
-    assert got == {("0", "象-牙", 3, 6, "separator"), ("1", "象 * 牙", 3, 8, "separator"), ("2", "象🌟牙", 0, 3, "separator")}
+    got = {
+        (h["item_id"], h["matched"], h["start"], h["end"], h["normalizations"]) for h in hits if h["rule_id"] == "WL001"
+    }
+    assert got == {
+        ("0", "象-牙", 3, 6, "separator"),
+        ("1", "象 * 牙", 3, 8, "separator"),
+        ("2", "象🌟牙", 0, 3, "separator"),
+    }
 
 
 def test_gap_is_bounded(scan):
@@ -38,7 +44,12 @@ def test_traditional_fullwidth_and_case(scan):
 def test_pinyin_full_and_mixed_and_alias(scan):
     hits = scan(["xiangya 手镯", "象ya 雕件", "xiang牙 摆件", "象yá 把件"])
     got = sorted((h["item_id"], h["matched"], h["normalizations"]) for h in hits if h["rule_id"] == "WL001")
-    assert got == [("0", "xiangya", "pinyin"), ("1", "象ya", "pinyin"), ("2", "xiang牙", "pinyin"), ("3", "象yá", "pinyin,accents")]
+    assert got == [
+        ("0", "xiangya", "pinyin"),
+        ("1", "象ya", "pinyin"),
+        ("2", "xiang牙", "pinyin"),
+        ("3", "象yá", "pinyin,accents"),
+    ]
 
 
 def test_ascii_boundary_on_latin_terms(scan):
@@ -89,26 +100,31 @@ def test_field_scope(scan):
 
 
 def test_category_scope_and_missing_category(scan):
-    hits = scan([{"title": "降血压茶", "category": "食品>茶"}, {"title": "降血压茶", "category": "图书"}, {"title": "降血压茶"}])
+    hits = scan(
+        [{"title": "降血压茶", "category": "食品>茶"}, {"title": "降血压茶", "category": "图书"}, {"title": "降血压茶"}]
+    )
     assert rules_hit(hits) == {("0", "WL003")}
 
 
 def test_structural_checks(scan):
-    hits = scan([
-        {"title": "x", "seller_type": "enterprise", "shop_license_no": ""},
-        {"title": "x", "seller_type": "enterprise", "shop_license_no": "914403001922038216"},
-        {"title": "x", "shop_license_no": "914403001922038217"},
-        {"title": "x", "price": 9.9, "original_price": 99.0},
-        {"title": "x", "price": None, "original_price": 99.0},
-    ])
+    hits = scan(
+        [
+            {"title": "x", "seller_type": "enterprise", "shop_license_no": ""},
+            {"title": "x", "seller_type": "enterprise", "shop_license_no": "914403001922038216"},
+            {"title": "x", "shop_license_no": "914403001922038217"},
+            {"title": "x", "price": 9.9, "original_price": 99.0},
+            {"title": "x", "price": None, "original_price": 99.0},
+        ]
+    )
     assert rules_hit(hits) == {("0", "LD001"), ("2", "LD002"), ("3", "LD003")}
     ld2 = next(h for h in hits if h["rule_id"] == "LD002")
     assert ld2["field"] == "shop_license_no" and "校验位为7" in ld2["snippet"]
 
 
 def test_undecided_checks_are_counted(rules):
-    import screener
     from conftest import make_batch
+
+    import screener
 
     res = screener.scan_batch(make_batch([{"title": "x", "price": 5.0}, {"title": "y"}]), rules)
     assert res.undecided["LD003"] == 2
@@ -128,10 +144,13 @@ def test_hits_are_deterministic_and_sorted(scan):
 
 
 def test_ascii_boundary_alnum(tmp_path):
-    import screener
     from conftest import write_pack
 
-    p = write_pack(tmp_path, """\
+    import screener
+
+    p = write_pack(
+        tmp_path,
+        """\
 pack: counterfeit
 prefix: CF
 legal_basis: [{law: 《商标法》, article: 第五十七条}]
@@ -142,19 +161,28 @@ rules:
     score: 10
     terms: [{term: 超a, ascii_boundary: alnum}, vx]
     examples: {hit: [超A 包包], miss: [主板 超a85]}
-""")
+""",
+    )
     rs = screener.load_rules([p])
     from conftest import make_batch
 
-    hits = screener.scan_batch(make_batch([{"title": "超A 包包"}, {"title": "主板 超a85"}, {"title": "加vx123456"}]), rs).hits
-    assert sorted(zip(hits.column("item_id").to_pylist(), hits.column("matched").to_pylist())) == [("0", "超A"), ("2", "vx")]
+    hits = screener.scan_batch(
+        make_batch([{"title": "超A 包包"}, {"title": "主板 超a85"}, {"title": "加vx123456"}]), rs
+    ).hits
+    assert sorted(zip(hits.column("item_id").to_pylist(), hits.column("matched").to_pylist())) == [
+        ("0", "超A"),
+        ("2", "vx"),
+    ]
 
 
 def test_rule_exclusions_apply_to_regex_matches(tmp_path):
-    import screener
     from conftest import make_batch, write_pack
 
-    p = write_pack(tmp_path, """\
+    import screener
+
+    p = write_pack(
+        tmp_path,
+        """\
 pack: false_advertising
 prefix: FA
 legal_basis: [{law: 《广告法》, article: 第二十八条}]
@@ -166,17 +194,21 @@ rules:
     regex: ['瘦[0-9]+斤']
     exclude: [瘦10斤食谱]
     examples: {hit: [一周瘦10斤], miss: [瘦10斤食谱]}
-""")
+""",
+    )
     rs = screener.load_rules([p])
     hits = screener.scan_batch(make_batch([{"title": "一周瘦10斤"}, {"title": "瘦10斤食谱"}]), rs).hits
     assert hits.column("item_id").to_pylist() == ["0"]
 
 
 def test_only_via_separator(tmp_path):
-    import screener
     from conftest import make_batch, write_pack
 
-    p = write_pack(tmp_path, """\
+    import screener
+
+    p = write_pack(
+        tmp_path,
+        """\
 pack: counterfeit
 prefix: CF
 legal_basis: [{law: 《商标法》, article: 第五十七条}]
@@ -187,7 +219,8 @@ rules:
     score: 10
     terms: [{term: 古驰, only_via: [separator]}, {term: gucci, only_via: [separator], exclude: [guccio]}]
     examples: {hit: [古*驰 腰带, G·U·C·C·I 包], miss: [古驰 官方旗舰店, gucci]}
-""")
+""",
+    )
     rs = screener.load_rules([p])
     rows = [{"title": t} for t in ("古*驰 腰带", "古驰 官方", "G·U·C·C·I 包", "gucci 包", "g u c c i o")]
     hits = screener.scan_batch(make_batch(rows), rs).hits

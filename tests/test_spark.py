@@ -20,10 +20,10 @@ import pytest
 
 pytest.importorskip("pyspark", reason="pyspark is not installed: pip install '.[spark]' (needs a Java 17+ runtime)")
 
-import screener  # noqa: E402
-from screener import spark as ss  # noqa: E402
-from screener.io.readers import discover, open_source, read_input  # noqa: E402
-from screener.schema import FLAGGED_SCHEMA, HITS_SCHEMA  # noqa: E402
+import screener
+from screener import spark as ss
+from screener.io.readers import discover, open_source, read_input
+from screener.schema import FLAGGED_SCHEMA, HITS_SCHEMA
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")
 
@@ -106,35 +106,131 @@ rules:
 """
 
 # Raw export headers, as a platform's dump names them (mapped by columns.yaml).
-HEADERS = {"item_id": "商品ID", "title": "商品标题", "description": "商品描述", "category": "类目", "price": "价格",
-           "shop_name": "店铺名称", "seller_type": "主体类型", "shop_license_no": "营业执照号", "url": "链接"}
+HEADERS = {
+    "item_id": "商品ID",
+    "title": "商品标题",
+    "description": "商品描述",
+    "category": "类目",
+    "price": "价格",
+    "shop_name": "店铺名称",
+    "seller_type": "主体类型",
+    "shop_license_no": "营业执照号",
+    "url": "链接",
+}
 
-CLEAN = ["纯棉短袖T恤 男款 宽松", "不锈钢保温杯 500ml 大容量", "蓝牙耳机 降噪 超长续航", "儿童益智积木 200粒",
-         "有机绿茶 明前 250g", "真皮钱包 男士 短款", "象牙白 雪纺衬衫", "第一次使用 指南 手册", "仿象牙 树脂手镯 饰品",
-         "猫池 说明书 PDF", "降血压 科普图书", "北京第一人民医院 体检套餐", "宠物猫 饮水机 水池", "大象 牙签 收纳盒"]
-HOT = ["老挝回流 天然象牙手镯", "xiangya 雕件 收藏", "象-牙 吊坠 老料", "16路猫池 批发 现货", "出售猫池设备 包邮",
-       "降血压茶 三高人群", "全网第一 销量冠军 充电宝", "第一 品牌 手机壳", "猛犸象牙 挂件"]
-DESCRIPTIONS = ["品质保证，七天无理由退换，全国包邮。", "支持货到付款，发顺丰，下单备注颜色尺码。",
-                "厂家直销，假一赔十，欢迎咨询客服。", "本品为老料回流，象牙质地温润。", "适合送礼，精美包装。"]
+CLEAN = [
+    "纯棉短袖T恤 男款 宽松",
+    "不锈钢保温杯 500ml 大容量",
+    "蓝牙耳机 降噪 超长续航",
+    "儿童益智积木 200粒",
+    "有机绿茶 明前 250g",
+    "真皮钱包 男士 短款",
+    "象牙白 雪纺衬衫",
+    "第一次使用 指南 手册",
+    "仿象牙 树脂手镯 饰品",
+    "猫池 说明书 PDF",
+    "降血压 科普图书",
+    "北京第一人民医院 体检套餐",
+    "宠物猫 饮水机 水池",
+    "大象 牙签 收纳盒",
+]
+HOT = [
+    "老挝回流 天然象牙手镯",
+    "xiangya 雕件 收藏",
+    "象-牙 吊坠 老料",
+    "16路猫池 批发 现货",
+    "出售猫池设备 包邮",
+    "降血压茶 三高人群",
+    "全网第一 销量冠军 充电宝",
+    "第一 品牌 手机壳",
+    "猛犸象牙 挂件",
+]
+DESCRIPTIONS = [
+    "品质保证，七天无理由退换，全国包邮。",
+    "支持货到付款，发顺丰，下单备注颜色尺码。",
+    "厂家直销，假一赔十，欢迎咨询客服。",
+    "本品为老料回流，象牙质地温润。",
+    "适合送礼，精美包装。",
+]
 
 
 def realistic_listings() -> list[dict]:
     """Hand-written listings in raw export form: clean, violating, near misses, broken rows."""
     rows = [
-        ("1001", "老挝回流 天然象牙手镯 包浆浓厚", "正品保证，支持鉴定", "珠宝首饰>手镯", "¥12800", "缅甸珠宝行", "企业店", "", "https://shop.example/1001"),
+        (
+            "1001",
+            "老挝回流 天然象牙手镯 包浆浓厚",
+            "正品保证，支持鉴定",
+            "珠宝首饰>手镯",
+            "¥12800",
+            "缅甸珠宝行",
+            "企业店",
+            "",
+            "https://shop.example/1001",
+        ),
         ("1002", "象牙白 T恤 纯棉", "夏季新款", "服装>T恤", "59.00", "小李服饰", "个人", None, None),
         ("1003", "仿象牙 树脂手镯", "树脂材质，仿真度高", "饰品", "25", "饰品小铺", "个人店", None, None),
         ("1004", "xiangya 手串 老料", None, "文玩", "价格面议", "藏家", "enterprise", "914403001922038216", None),
-        ("1005", "16路猫池 批发 现货秒发", "另有32路猫池出售", "电子>通讯设备", "1999", "通讯设备城", "企业", "暂无", None),
-        ("1006", "猫池维修教程", "详细讲解常见故障，本店不出售设备", "图书", "9.9", "技术书店", "个体工商户", "92440300MA5FXXXX", None),
-        ("1007", "降血压茶 三高人群专用", "每日一杯", "食品>茶饮", "88", "茶叶专营", "企业店", "914403001922038216", None),
+        (
+            "1005",
+            "16路猫池 批发 现货秒发",
+            "另有32路猫池出售",
+            "电子>通讯设备",
+            "1999",
+            "通讯设备城",
+            "企业",
+            "暂无",
+            None,
+        ),
+        (
+            "1006",
+            "猫池维修教程",
+            "详细讲解常见故障，本店不出售设备",
+            "图书",
+            "9.9",
+            "技术书店",
+            "个体工商户",
+            "92440300MA5FXXXX",
+            None,
+        ),
+        (
+            "1007",
+            "降血压茶 三高人群专用",
+            "每日一杯",
+            "食品>茶饮",
+            "88",
+            "茶叶专营",
+            "企业店",
+            "914403001922038216",
+            None,
+        ),
         ("1008", "降血压茶", "科普", "图书>医学", "35", "书店", None, None, None),
-        ("1009", "全网第一 销量充电宝", "全网第一品牌，销量领先", "数码>充电宝", "129", "数码旗舰店", "企业店", "-", None),
+        (
+            "1009",
+            "全网第一 销量充电宝",
+            "全网第一品牌，销量领先",
+            "数码>充电宝",
+            "129",
+            "数码旗舰店",
+            "企业店",
+            "-",
+            None,
+        ),
         ("1010", "第一次使用 说明书", None, "图书", "5", "书店", None, None, None),
-        ("1011", "=HYPERLINK(\"http://x\") 象牙 吊坠", "+86 联系", "文玩", "300", "@某店", "个人", None, None),
+        ("1011", '=HYPERLINK("http://x") 象牙 吊坠', "+86 联系", "文玩", "300", "@某店", "个人", None, None),
         ("", "没有商品ID的 象牙 挂件", None, "文玩", "10", "某店", None, None, None),
         ("   ", "空白ID 猫池 出售", None, None, None, None, None, None, None),
-        ("1012", "北京第一人民医院 体检套餐", "第一人民医院官方", "服务", "699", "健康体检", "企业", "914403001922038216", None),
+        (
+            "1012",
+            "北京第一人民医院 体检套餐",
+            "第一人民医院官方",
+            "服务",
+            "699",
+            "健康体检",
+            "企业",
+            "914403001922038216",
+            None,
+        ),
         ("1013", "象-牙 雕件 摆件", "回流老料", None, "5000", "古玩城", None, None, None),
         ("1014", "纯棉短袖T恤 男款", "舒适透气", "服装>T恤", "¥ 39.9", "服饰店", "企业店", "914403001922038216", None),
         ("1015", "大象 牙签 收纳盒", None, "家居", "12", "家居馆", None, None, None),
@@ -142,7 +238,17 @@ def realistic_listings() -> list[dict]:
         ("1017", "象牙", "象牙 象牙 象牙 象牙", "文玩", "1", "重复", None, None, None),
         ("1018", "有机绿茶 明前", "降血压 降血脂", "食品>茶叶", "120", "茶园直供", "natural_person", None, None),
     ]
-    keys = ["item_id", "title", "description", "category", "price", "shop_name", "seller_type", "shop_license_no", "url"]
+    keys = [
+        "item_id",
+        "title",
+        "description",
+        "category",
+        "price",
+        "shop_name",
+        "seller_type",
+        "shop_license_no",
+        "url",
+    ]
     out = [{HEADERS[k]: v for k, v in zip(keys, r)} for r in rows]
     return out
 
@@ -158,17 +264,19 @@ def generated_listings(n: int, seed: int) -> list[dict]:
             title = rnd.choice("=+-@") + title
         desc = "".join(rnd.choice(DESCRIPTIONS) for _ in range(rnd.randint(2, 8)))
         item = "" if rnd.random() < 0.004 else (" " if rnd.random() < 0.002 else f"G{i:06d}")
-        out.append({
-            HEADERS["item_id"]: item,
-            HEADERS["title"]: title,
-            HEADERS["description"]: desc,
-            HEADERS["category"]: rnd.choice(["食品>茶饮", "保健食品", "服装>T恤", "文玩", "图书", None]),
-            HEADERS["price"]: rnd.choice(["¥19.9", "88", "价格面议", None, "1,299.00"]),
-            HEADERS["shop_name"]: rnd.choice(["旗舰店", "小店", "专营店"]),
-            HEADERS["seller_type"]: rnd.choice(["企业店", "个人", None]),
-            HEADERS["shop_license_no"]: rnd.choice(["914403001922038216", "", "暂无", None]),
-            HEADERS["url"]: f"https://item.example/{i}",
-        })
+        out.append(
+            {
+                HEADERS["item_id"]: item,
+                HEADERS["title"]: title,
+                HEADERS["description"]: desc,
+                HEADERS["category"]: rnd.choice(["食品>茶饮", "保健食品", "服装>T恤", "文玩", "图书", None]),
+                HEADERS["price"]: rnd.choice(["¥19.9", "88", "价格面议", None, "1,299.00"]),
+                HEADERS["shop_name"]: rnd.choice(["旗舰店", "小店", "专营店"]),
+                HEADERS["seller_type"]: rnd.choice(["企业店", "个人", None]),
+                HEADERS["shop_license_no"]: rnd.choice(["914403001922038216", "", "暂无", None]),
+                HEADERS["url"]: f"https://item.example/{i}",
+            }
+        )
     return out
 
 
@@ -191,7 +299,8 @@ def spark():
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     session = (
-        SparkSession.builder.master("local[2]").appName("screener-tests")
+        SparkSession.builder.master("local[2]")
+        .appName("screener-tests")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.sql.files.maxPartitionBytes", str(256 * 1024))  # split the 50k files across partitions
@@ -233,7 +342,9 @@ def assert_same_outputs(local: Path, spark_out: Path, s_local: dict, s_spark: di
         assert (local / name).read_bytes() == (spark_out / name).read_bytes(), name
     assert set(s_local) == set(s_spark)
     timing = {"started_at", "finished_at", "seconds", "throughput", "engine", "workers", "memory"}
-    assert {k: v for k, v in s_local.items() if k not in timing} == {k: v for k, v in s_spark.items() if k not in timing}
+    assert {k: v for k, v in s_local.items() if k not in timing} == {
+        k: v for k, v in s_spark.items() if k not in timing
+    }
     assert s_spark["rows_read"] == s_spark["rows_scanned"] + s_spark["rows_rejected"]
     assert json.loads((spark_out / "summary.json").read_text(encoding="utf-8"))["hits"] == s_spark["hits"]
 
@@ -316,7 +427,11 @@ def test_screen_and_flagged_helpers(spark, rules, pack_dir):
 
 def test_rules_compiled_once_per_worker_process(spark, rules):
     """Many tasks and batches, yet each Python worker loaded the rule set (and built its automata) once."""
-    df = spark.createDataFrame(pa.Table.from_pylist(generated_listings(12_000, seed=11))).repartition(8).localCheckpoint()
+    df = (
+        spark.createDataFrame(pa.Table.from_pylist(generated_listings(12_000, seed=11)))
+        .repartition(8)
+        .localCheckpoint()
+    )
     res = ss.screen_all(df, rules)  # 8 tasks of ~1,500 rows; the session feeds batches of 3,000 rows at most
     stats = res.stats.toArrow().to_pylist()
     workers = {s["worker"] for s in stats}
@@ -332,14 +447,29 @@ def test_cli_engine_spark(spark, tmp_path, pack_dir):
 
     data = write_parts(generated_listings(2_000, seed=3), tmp_path / "in", [2_000])[0]
     out = tmp_path / "out"
-    r = CliRunner().invoke(main, ["scan", "--engine", "spark", "--master", "local[2]", "--rules", str(pack_dir),
-                                  "-q", str(data), "-o", str(out)])
+    r = CliRunner().invoke(
+        main,
+        [
+            "scan",
+            "--engine",
+            "spark",
+            "--master",
+            "local[2]",
+            "--rules",
+            str(pack_dir),
+            "-q",
+            str(data),
+            "-o",
+            str(out),
+        ],
+    )
     assert r.exit_code == 0, r.output
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["rows_read"] == 2_000 and summary["engine"]["runner"] == "spark"
     assert (out / "flagged.csv").read_bytes().startswith(b"\xef\xbb\xbf")
     csv_in = tmp_path / "x.csv"
     csv_in.write_text("item_id,title\n1,象牙\n", encoding="utf-8")
-    r = CliRunner().invoke(main, ["scan", "--engine", "spark", "--rules", str(pack_dir), "-q", str(csv_in),
-                                  "-o", str(tmp_path / "o2")])
+    r = CliRunner().invoke(
+        main, ["scan", "--engine", "spark", "--rules", str(pack_dir), "-q", str(csv_in), "-o", str(tmp_path / "o2")]
+    )
     assert r.exit_code == 2 and "Parquet" in r.output

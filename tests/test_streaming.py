@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from conftest import RULES
 
 import screener
 from screener import runner
-from conftest import RULES
 
 ROOT = Path(__file__).resolve().parents[1]
 

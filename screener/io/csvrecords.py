@@ -13,7 +13,8 @@ import itertools
 import re
 import sys
 from collections import Counter
-from typing import BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -117,8 +118,9 @@ def _size(n: int) -> str:
     return f"{n >> 20} MiB" if n >= 1 << 20 else f"{n:,} bytes"
 
 
-def split_records(fh: BinaryIO, grammar: CsvGrammar, offset: int, block: int = CSV_BLOCK_BYTES,
-                   limit: int = MAX_RECORD_BYTES) -> Iterator[tuple[bytes | None, str, int]]:
+def split_records(
+    fh: BinaryIO, grammar: CsvGrammar, offset: int, block: int = CSV_BLOCK_BYTES, limit: int = MAX_RECORD_BYTES
+) -> Iterator[tuple[bytes | None, str, int]]:
     """Runs of well-formed records ``(bytes, "", end)`` and rejected lines ``(None, reason+raw, end)``.
 
     ``end`` is the file offset after the item. A rejected item is one record;
@@ -167,11 +169,15 @@ def split_records(fh: BinaryIO, grammar: CsvGrammar, offset: int, block: int = C
         elif state == "open" and eof:
             reason = f"malformed CSV: the quote opening field {k} is never closed"
         elif state == "open":
-            reason = (f"malformed CSV: the quote opening field {k} is not closed within {_size(limit)} "
-                      "(a quote left open, or a field over the limit)")
+            reason = (
+                f"malformed CSV: the quote opening field {k} is not closed within {_size(limit)} "
+                "(a quote left open, or a field over the limit)"
+            )
         else:
-            reason = (f"malformed CSV: the quote opening field {k} closes on a later line followed by text, "
-                      "not a delimiter (a quote left open?)")
+            reason = (
+                f"malformed CSV: the quote opening field {k} closes on a later line followed by text, "
+                "not a delimiter (a quote left open?)"
+            )
         if state != "more":
             reason += "; the line where it opened is rejected and reading resumes on the next line"
         # reject up to the end of the line holding the offending quote (or the over-long line)
@@ -197,7 +203,9 @@ def split_records(fh: BinaryIO, grammar: CsvGrammar, offset: int, block: int = C
         yield None, reason + "\0" + raw, offset
 
 
-def parse_piece(piece: bytes, names: list[str], delimiter: str) -> tuple[pa.RecordBatch, list[tuple[int, str, int, int]]]:
+def parse_piece(
+    piece: bytes, names: list[str], delimiter: str
+) -> tuple[pa.RecordBatch, list[tuple[int, str, int, int]]]:
     """pyarrow over a run of well-formed records: (batch of bytes columns, invalid rows)."""
     invalid: list[tuple[int, str, int, int]] = []
 
@@ -207,8 +215,9 @@ def parse_piece(piece: bytes, names: list[str], delimiter: str) -> tuple[pa.Reco
 
     read_opts = pacsv.ReadOptions(column_names=names, block_size=max(len(piece) + 64, 1 << 16), use_threads=False)
     parse_opts = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, invalid_row_handler=on_invalid)
-    conv_opts = pacsv.ConvertOptions(column_types={n: pa.binary() for n in names}, strings_can_be_null=False,
-                                     quoted_strings_can_be_null=False)
+    conv_opts = pacsv.ConvertOptions(
+        column_types={n: pa.binary() for n in names}, strings_can_be_null=False, quoted_strings_can_be_null=False
+    )
     # pyarrow cannot hand over a ragged row that is not UTF-8 (it fails decoding row.text before
     # calling us) and then gives up on the piece: expected, so keep it off stderr (see _raw_csv)
     previous = sys.unraisablehook
@@ -221,8 +230,9 @@ def parse_piece(piece: bytes, names: list[str], delimiter: str) -> tuple[pa.Reco
         piece = b"\n" + bytes(piece)  # pyarrow drops a BOM at the start of its input, and only there
     sys.unraisablehook = quiet
     try:
-        table = pacsv.read_csv(pa.py_buffer(piece), read_options=read_opts, parse_options=parse_opts,
-                               convert_options=conv_opts)
+        table = pacsv.read_csv(
+            pa.py_buffer(piece), read_options=read_opts, parse_options=parse_opts, convert_options=conv_opts
+        )
     finally:
         sys.unraisablehook = previous
     if any(num is None or num <= 0 for num, *_ in invalid):
@@ -232,7 +242,9 @@ def parse_piece(piece: bytes, names: list[str], delimiter: str) -> tuple[pa.Reco
     return batch, invalid
 
 
-def parse_piece_python(piece: bytes, names: list[str], delimiter: str) -> tuple[pa.RecordBatch, list[tuple[int, str, int, int]]]:
+def parse_piece_python(
+    piece: bytes, names: list[str], delimiter: str
+) -> tuple[pa.RecordBatch, list[tuple[int, str, int, int]]]:
     """The same with Python's csv module (should pyarrow fail): bytes in, bytes out."""
     text = bytes(piece).decode("latin-1")  # one character per byte: CSV syntax is ASCII in UTF-8 and GB18030 alike
     nul = "\x00" in text
@@ -266,8 +278,9 @@ W_PYTHON_CSV = "records parsed by the Python csv module (pyarrow could not)"
 PYTHON_CSV_BYTES = 1 << 20  # pyarrow failing on more than this: split, so only the bad records' MiB go slow
 
 
-def parse_records(piece, names: list[str], delimiter: str, g: CsvGrammar,
-                   warnings: Counter) -> tuple[pa.RecordBatch, list[tuple[int, str, int, int]]]:
+def parse_records(
+    piece, names: list[str], delimiter: str, g: CsvGrammar, warnings: Counter
+) -> tuple[pa.RecordBatch, list[tuple[int, str, int, int]]]:
     """pyarrow; where it fails (e.g. a ragged row that is not UTF-8), halves of the run, then Python."""
     try:
         return parse_piece(piece, names, delimiter)
@@ -285,7 +298,6 @@ def parse_records(piece, names: list[str], delimiter: str, g: CsvGrammar,
     table = pa.Table.from_batches([b1, b2]).combine_chunks()
     batches = table.to_batches()
     return (batches[0] if batches else b1), inv1 + [(n + shift, t, e, a) for n, t, e, a in inv2]
-
 
 
 _GRAMMARS: dict[str, CsvGrammar] = {}

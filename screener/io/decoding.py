@@ -7,7 +7,7 @@ so bytes are decoded row by row, never a whole file at once (:func:`decode_row`)
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 RAW_LIMIT = 4096  # characters of a rejected row kept in rejects.csv
 
@@ -46,7 +46,6 @@ def decode_row(cells: Sequence[bytes | None], primary: str = "utf-8") -> tuple[l
     else:
         enc = "utf-8"
     return [None if c is None else c.decode(enc, "replace") for c in cells], enc, True
-
 
 
 SURROGATE = re.compile("[\ud800-\udfff]")

@@ -33,9 +33,10 @@ import math
 import os
 import re
 from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -48,8 +49,18 @@ from .columns import ColumnMapping, canonical_seller_type, map_headers
 from .csvrecords import CONTENT, CSV_BLOCK_BYTES, MAX_RECORD_BYTES, grammar, parse_records, split_records
 from .decoding import SURROGATE, W_SURROGATES, clip_raw, decode_row, decode_text_bytes, no_surrogates, raw_text
 
-FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
-           ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx", ".xlsm": "xlsx"}
+FORMATS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
+}
 DEFAULT_CHUNK_ROWS = 20_000
 HEADER_SEARCH_ROWS = 20  # XLSX: how far below the top a header row may sit (title rows above it)
 HEADER_BYTES = 1 << 20  # CSV: the header must end within the file's first MiB
@@ -155,7 +166,9 @@ def discover(inputs: Sequence[str | os.PathLike]) -> list[Path]:
         s = str(item)
         p = Path(s)
         if p.is_dir():
-            found = sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in FORMATS and not q.name.startswith("."))
+            found = sorted(
+                q for q in p.iterdir() if q.is_file() and q.suffix.lower() in FORMATS and not q.name.startswith(".")
+            )
             out.extend(found)
         elif p.is_file():
             out.append(p)
@@ -179,7 +192,9 @@ def discover(inputs: Sequence[str | os.PathLike]) -> list[Path]:
 def detect_format(path: Path) -> str:
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise InputError(f"unsupported file type {path.suffix!r} (supported: {', '.join(sorted(set(FORMATS)))})", Location(str(path)))
+        raise InputError(
+            f"unsupported file type {path.suffix!r} (supported: {', '.join(sorted(set(FORMATS)))})", Location(str(path))
+        )
     return fmt
 
 
@@ -292,8 +307,12 @@ def _text_array(arr: pa.Array) -> pa.Array:
         return arr.cast(pa.string())
     if pa.types.is_null(arr.type):
         return pa.nulls(len(arr), pa.string())
-    if not pa.types.is_nested(arr.type) and not pa.types.is_floating(arr.type) and not pa.types.is_binary(arr.type) \
-            and not pa.types.is_large_binary(arr.type):
+    if (
+        not pa.types.is_nested(arr.type)
+        and not pa.types.is_floating(arr.type)
+        and not pa.types.is_binary(arr.type)
+        and not pa.types.is_large_binary(arr.type)
+    ):
         try:
             return arr.cast(pa.string())  # decimals, string views
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -302,13 +321,15 @@ def _text_array(arr: pa.Array) -> pa.Array:
 
 
 def _is_bytes_type(t: pa.DataType) -> bool:
-    return pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t) or \
-        (hasattr(pa.types, "is_binary_view") and pa.types.is_binary_view(t))
+    return (
+        pa.types.is_binary(t)
+        or pa.types.is_large_binary(t)
+        or pa.types.is_fixed_size_binary(t)
+        or (hasattr(pa.types, "is_binary_view") and pa.types.is_binary_view(t))
+    )
 
 
-def _decode_bytes_columns(
-    cols: Mapping[str, pa.Array], n: int, primary: str
-) -> tuple[dict[str, pa.Array], Counter]:
+def _decode_bytes_columns(cols: Mapping[str, pa.Array], n: int, primary: str) -> tuple[dict[str, pa.Array], Counter]:
     """Bytes columns → text, each row in one encoding (:func:`decode_row`); warnings counted."""
     primary = "gb18030" if primary == "gb18030" else "utf-8"
     out: dict[str, pa.Array] = {}
@@ -418,8 +439,14 @@ def decode(raw: RawChunk) -> Chunk:
     return chunk
 
 
-def _filtered_finish(raw: RawChunk, decoded: dict[str, pa.Array], n: int, bad_rows: Mapping[int, str],
-                     raw_of: Callable[[int], str], warnings: Counter) -> Chunk:
+def _filtered_finish(
+    raw: RawChunk,
+    decoded: dict[str, pa.Array],
+    n: int,
+    bad_rows: Mapping[int, str],
+    raw_of: Callable[[int], str],
+    warnings: Counter,
+) -> Chunk:
     info, numbers = raw.info, raw.numbers
     if not bad_rows:
         return finish(decoded, n, info.name, numbers, raw_of, warnings)
@@ -430,8 +457,14 @@ def _filtered_finish(raw: RawChunk, decoded: dict[str, pa.Array], n: int, bad_ro
         rejects.append(Reject(info.name, int(numbers[i]), reason, raw_of(i)))
     mask = pa.array(keep)
     kept_index = np.flatnonzero(keep)
-    chunk = finish({k: v.filter(mask) for k, v in decoded.items()}, int(keep.sum()), info.name, numbers[keep],
-                   lambda i: raw_of(int(kept_index[i])), warnings)
+    chunk = finish(
+        {k: v.filter(mask) for k, v in decoded.items()},
+        int(keep.sum()),
+        info.name,
+        numbers[keep],
+        lambda i: raw_of(int(kept_index[i])),
+        warnings,
+    )
     chunk.rejects = _in_file_order(rejects + chunk.rejects)
     return chunk
 
@@ -471,9 +504,17 @@ def _decode_csv_arrow(raw: RawChunk) -> Chunk:
 
 def _decode_rows(raw: RawChunk) -> Chunk:
     info, rows = raw.info, raw.data
-    cols = {c: pa.array([r[i] if i < len(r) else None for r in rows], pa.string()) for c, i in info.mapping.sources.items()}
-    return finish(cols, len(rows), info.name, raw.numbers,
-                  lambda i: clip_raw(info.delimiter.join("" if v is None else str(v) for v in rows[i])), Counter())
+    cols = {
+        c: pa.array([r[i] if i < len(r) else None for r in rows], pa.string()) for c, i in info.mapping.sources.items()
+    }
+    return finish(
+        cols,
+        len(rows),
+        info.name,
+        raw.numbers,
+        lambda i: clip_raw(info.delimiter.join("" if v is None else str(v) for v in rows[i])),
+        Counter(),
+    )
 
 
 def _decode_jsonl(raw: RawChunk) -> Chunk:
@@ -492,7 +533,9 @@ def _decode_jsonl(raw: RawChunk) -> Chunk:
         try:
             obj = json.loads(text)
         except json.JSONDecodeError as exc:
-            rejects.append(Reject(info.name, lineno, f"invalid JSON: {exc.msg} at column {exc.colno}", clip_raw(text.rstrip())))
+            rejects.append(
+                Reject(info.name, lineno, f"invalid JSON: {exc.msg} at column {exc.colno}", clip_raw(text.rstrip()))
+            )
             continue
         except RecursionError:
             rejects.append(Reject(info.name, lineno, "invalid JSON: nested too deeply", clip_raw(text.rstrip())))
@@ -585,7 +628,9 @@ def _open_csv(source: InputFile, explicit: Mapping[str, str] | None) -> bool:
         return False
     enc = detect_encoding(head)
     if enc == "utf-16":
-        raise InputError("UTF-16 files are not supported: save the export as UTF-8 or GB18030 CSV", Location(source.name))
+        raise InputError(
+            "UTF-16 files are not supported: save the export as UTF-8 or GB18030 CSV", Location(source.name)
+        )
     source.encoding = enc
     start = len(codecs.BOM_UTF8) if enc == "utf-8-sig" else 0
     while head[start : start + 1] in (b"\n", b"\r"):  # blank lines above the header
@@ -654,7 +699,7 @@ def _raw_csv(source: InputFile, explicit: Mapping[str, str] | None, chunk_rows: 
                 nums = valid_numbers[start : start + part.num_rows]
                 # the rejects that come before this part's last row travel with it (in file order)
                 mine = [r for r in rejects if r.row <= nums[-1]] if start + chunk_rows < n_valid else rejects
-                rejects = rejects[len(mine):]
+                rejects = rejects[len(mine) :]
                 yield RawChunk(info, "arrow", part, nums, mine, position)
         if pending:
             yield RawChunk(info, "none", None, np.zeros(0, np.int64), pending, source.size)
@@ -744,16 +789,26 @@ def _raw_parquet(source: InputFile, explicit: Mapping[str, str] | None, chunk_ro
         try:
             for batch in pf.iter_batches(batch_size=chunk_rows, row_groups=[rg], columns=wanted):
                 n = batch.num_rows
-                yield RawChunk(info, "arrow", batch, np.arange(record, record + n, dtype=np.int64),
-                               position=int(source.size * (record + n - 1) / total))
+                yield RawChunk(
+                    info,
+                    "arrow",
+                    batch,
+                    np.arange(record, record + n, dtype=np.int64),
+                    position=int(source.size * (record + n - 1) / total),
+                )
                 record += n
         except (pa.ArrowException, OSError) as exc:
             reason = f"unreadable Parquet data (row group {rg}): {str(exc).splitlines()[0][:200]}"
             for start in range(record, group_end, chunk_rows):
                 stop = min(start + chunk_rows, group_end)
-                yield RawChunk(info, "none", None, np.zeros(0, np.int64),
-                               [Reject(info.name, r, reason, "") for r in range(start, stop)],
-                               position=int(source.size * (stop - 1) / total))
+                yield RawChunk(
+                    info,
+                    "none",
+                    None,
+                    np.zeros(0, np.int64),
+                    [Reject(info.name, r, reason, "") for r in range(start, stop)],
+                    position=int(source.size * (stop - 1) / total),
+                )
             record = group_end
 
 
@@ -777,8 +832,10 @@ def _xlsx_header(source: InputFile, rows_iter, explicit: Mapping[str, str] | Non
                 break
     if header_row is None:
         if first_error is not None:
-            raise InputError(f"{first_error.message} (looked for the header in the first {HEADER_SEARCH_ROWS} rows)",
-                             Location(source.name, first_error.location.line if first_error.location else None))
+            raise InputError(
+                f"{first_error.message} (looked for the header in the first {HEADER_SEARCH_ROWS} rows)",
+                Location(source.name, first_error.location.line if first_error.location else None),
+            )
         raise InputError("no header row found", Location(source.name))
     return header_row
 
@@ -788,7 +845,7 @@ def _open_workbook(source: InputFile):
 
     try:
         return openpyxl.load_workbook(source.path, read_only=True, data_only=True)
-    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for broken files
+    except Exception as exc:
         raise InputError(f"not a readable XLSX workbook: {exc}", Location(source.name)) from None
 
 
@@ -832,14 +889,16 @@ def _xlsx_cell(v: Any) -> str | None:
 _RAW_READERS = {"csv": _raw_csv, "jsonl": _raw_jsonl, "parquet": _raw_parquet, "xlsx": _raw_xlsx}
 
 
-def iter_raw(source: InputFile, explicit: Mapping[str, str] | None = None,
-             chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[RawChunk]:
+def iter_raw(
+    source: InputFile, explicit: Mapping[str, str] | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS
+) -> Iterator[RawChunk]:
     """Raw chunks of one file; :class:`InputError` if the file cannot be read at all."""
     return _RAW_READERS[source.format](source, explicit, chunk_rows)
 
 
-def read_input(source: InputFile, explicit: Mapping[str, str] | None = None,
-               chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[Chunk]:
+def read_input(
+    source: InputFile, explicit: Mapping[str, str] | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS
+) -> Iterator[Chunk]:
     """Decoded chunks of one file, in this process."""
     for raw in iter_raw(source, explicit, chunk_rows):
         chunk = decode(raw)
@@ -864,8 +923,11 @@ def preflight(source: InputFile, explicit: Mapping[str, str] | None = None) -> N
     elif source.format == "xlsx":
         wb = _open_workbook(source)
         try:
-            _xlsx_header(InputFile(source.path, source.format, source.size), wb.worksheets[0].iter_rows(values_only=True),
-                         explicit)
+            _xlsx_header(
+                InputFile(source.path, source.format, source.size),
+                wb.worksheets[0].iter_rows(values_only=True),
+                explicit,
+            )
         finally:
             wb.close()
 

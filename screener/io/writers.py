@@ -19,8 +19,9 @@ import csv
 import json
 import os
 import shutil
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -40,7 +41,9 @@ OUTPUT_FILES = (HITS_FILE, FLAGGED_FILE, FLAGGED_CSV, REJECTS_FILE, SUMMARY_FILE
 WORK_DIR = ".screener-work"
 CHECKPOINT_FILE = "checkpoint.json"
 LOCK_FILE = "lock"
-REJECTS_SCHEMA = pa.schema([("source_file", pa.string()), ("row", pa.int64()), ("reason", pa.string()), ("raw", pa.string())])
+REJECTS_SCHEMA = pa.schema(
+    [("source_file", pa.string()), ("row", pa.int64()), ("reason", pa.string()), ("raw", pa.string())]
+)
 
 
 def _partial(path: Path) -> Path:
@@ -60,7 +63,12 @@ def write_json_atomic(path: Path, doc: Any, indent: int | None = 2) -> None:
 def rejects_table(rejects: list[Reject]) -> pa.Table:
     if not rejects:
         return REJECTS_SCHEMA.empty_table()
-    columns = ([r.source_file for r in rejects], [r.row for r in rejects], [r.reason for r in rejects], [r.raw for r in rejects])
+    columns = (
+        [r.source_file for r in rejects],
+        [r.row for r in rejects],
+        [r.reason for r in rejects],
+        [r.raw for r in rejects],
+    )
     return pa.Table.from_arrays([pa.array(c, f.type) for c, f in zip(columns, REJECTS_SCHEMA)], schema=REJECTS_SCHEMA)
 
 
@@ -178,7 +186,9 @@ class ScanParts:
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
-            raise OutputError(f"unreadable checkpoint ({exc}); run without --resume to start over", Location(str(path))) from None
+            raise OutputError(
+                f"unreadable checkpoint ({exc}); run without --resume to start over", Location(str(path))
+            ) from None
         return doc if isinstance(doc, dict) else None
 
     def save_checkpoint(self, state: dict) -> None:
@@ -212,8 +222,11 @@ class ScanParts:
         os.replace(tmp, path)
 
     def write_part(self, seq: int, hits: pa.Table, flagged: pa.Table, rejects: list[Reject], ids: np.ndarray) -> None:
-        for kind, table in (("hits.arrow", hits), ("flagged.arrow", flagged),
-                            ("rejects.arrow", rejects_table(rejects) if rejects else None)):
+        for kind, table in (
+            ("hits.arrow", hits),
+            ("flagged.arrow", flagged),
+            ("rejects.arrow", rejects_table(rejects) if rejects else None),
+        ):
             if table is not None and table.num_rows:
                 self._atomic(self._path(seq, kind), lambda fh, t=table: _write_ipc(fh, t))
         if len(ids):

@@ -18,6 +18,18 @@ from .tables import Report, aggregate_hits, build_report
 from .workbook import write_workbook
 
 __all__ = [
-    "Report", "build_report", "aggregate_hits", "write_workbook", "write_html", "render_html",
-    "ScanDiff", "diff_scans", "write_diff", "make_report", "make_diff", "report_paths", "ScanDir", "open_scan",
+    "Report",
+    "ScanDiff",
+    "ScanDir",
+    "aggregate_hits",
+    "build_report",
+    "diff_scans",
+    "make_diff",
+    "make_report",
+    "open_scan",
+    "render_html",
+    "report_paths",
+    "write_diff",
+    "write_html",
+    "write_workbook",
 ]

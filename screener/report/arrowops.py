@@ -14,11 +14,15 @@ def explode(column: pa.ChunkedArray | pa.Array, sep: str = ";") -> tuple[np.ndar
     values = pc.utf8_trim_whitespace(pc.list_flatten(lists))
     parents = pc.list_parent_indices(lists)
     keep = pc.not_equal(values, "")
-    return (pc.filter(parents, keep).to_numpy(zero_copy_only=False).astype(np.int64),
-            pc.filter(values, keep).to_numpy(zero_copy_only=False))
+    return (
+        pc.filter(parents, keep).to_numpy(zero_copy_only=False).astype(np.int64),
+        pc.filter(values, keep).to_numpy(zero_copy_only=False),
+    )
 
 
-def reduce_by_key(key: np.ndarray, columns: dict[str, tuple[np.ndarray, np.ufunc]]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def reduce_by_key(
+    key: np.ndarray, columns: dict[str, tuple[np.ndarray, np.ufunc]]
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Group by an integer key with numpy: (sorted distinct keys, {name: ufunc.reduceat of values per key}).
 
     A stable sort (cheap when the key is nearly sorted, as row ids are) and one

@@ -33,9 +33,15 @@ def report_paths(outdir: str | Path, output: str | Path | None = None) -> tuple[
     return stem.with_name(stem.name + ".xlsx"), stem.with_name(stem.name + ".html")
 
 
-def make_report(outdir: str | Path, output: str | Path | None = None, *, previous: str | Path | None = None,
-                cases_per_category: int = DEFAULT_CASES_PER_CATEGORY, formats: tuple[str, ...] = FORMATS,
-                max_rows: int = DEFAULT_MAX_ROWS) -> tuple[Report, list[Path]]:
+def make_report(
+    outdir: str | Path,
+    output: str | Path | None = None,
+    *,
+    previous: str | Path | None = None,
+    cases_per_category: int = DEFAULT_CASES_PER_CATEGORY,
+    formats: tuple[str, ...] = FORMATS,
+    max_rows: int = DEFAULT_MAX_ROWS,
+) -> tuple[Report, list[Path]]:
     """Build the report of the scan in ``outdir`` and write it; returns the report and the files written."""
     rep = build_report(outdir, previous, cases_per_category=cases_per_category)
     xlsx, html = report_paths(outdir, output)

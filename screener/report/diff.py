@@ -50,14 +50,34 @@ from .scandir import ScanDir, open_scan
 _COLUMNS = ["row_id", "platform", "item_id", "title", "shop_id", "shop_name", "url", "categories", "rule_ids", "score"]
 _SHOWN = ["platform", "item_id", "title", "shop_id", "shop_name", "url"]
 
-LISTING_COLUMNS = ["status", "status_name", "platform", "item_id", "title", "shop_id", "shop_name", "url",
-                   "categories_previous", "categories_current", "score_previous", "score_current",
-                   "rule_ids_previous", "rule_ids_current"]
+LISTING_COLUMNS = [
+    "status",
+    "status_name",
+    "platform",
+    "item_id",
+    "title",
+    "shop_id",
+    "shop_name",
+    "url",
+    "categories_previous",
+    "categories_current",
+    "score_previous",
+    "score_current",
+    "rule_ids_previous",
+    "rule_ids_current",
+]
 CATEGORY_COLUMNS = ["category", "category_name", "previous", "current", "new", "still", "gone", "cleared_share"]
 SHOP_COLUMNS = ["platform", "shop_id", "shop_name", "previous", "current", "new", "still", "gone", "cleared_share"]
 
-DIFF_FILES = ("diff.parquet", "diff.csv", "diff_by_category.parquet", "diff_by_category.csv",
-              "diff_by_shop.parquet", "diff_by_shop.csv", "diff_summary.json")
+DIFF_FILES = (
+    "diff.parquet",
+    "diff.csv",
+    "diff_by_category.parquet",
+    "diff_by_category.csv",
+    "diff_by_shop.parquet",
+    "diff_by_shop.csv",
+    "diff_summary.json",
+)
 
 
 @dataclass
@@ -103,16 +123,20 @@ def diff_scans(previous: str | Path | ScanDir, current: str | Path | ScanDir) ->
     old = previous if isinstance(previous, ScanDir) else open_scan(previous)
     new = current if isinstance(current, ScanDir) else open_scan(current)
     a, b = _read(old), _read(new)
-    with_platform = bool(pc.any(pc.not_equal(a.column("platform"), "")).as_py()) and \
-        bool(pc.any(pc.not_equal(b.column("platform"), "")).as_py())
+    with_platform = bool(pc.any(pc.not_equal(a.column("platform"), "")).as_py()) and bool(
+        pc.any(pc.not_equal(b.column("platform"), "")).as_py()
+    )
     key = ["platform", "item_id"] if with_platform else ["item_id"]
 
     def keys(t: pa.Table) -> pa.ChunkedArray:
-        return (pc.binary_join_element_wise(t.column("platform"), t.column("item_id"), "\x1f") if with_platform
-                else t.column("item_id"))
+        return (
+            pc.binary_join_element_wise(t.column("platform"), t.column("item_id"), "\x1f")
+            if with_platform
+            else t.column("item_id")
+        )
 
     codes, n_keys = _factorize(pa.chunked_array(keys(a).chunks + keys(b).chunks, pa.string()))
-    ca, cb = codes[: a.num_rows], codes[a.num_rows:]
+    ca, cb = codes[: a.num_rows], codes[a.num_rows :]
     ia, dup_a = _best_rows(ca, a.column("score").to_numpy().astype(np.int64), a.column("row_id").to_numpy())
     ib, dup_b = _best_rows(cb, b.column("score").to_numpy().astype(np.int64), b.column("row_id").to_numpy())
     at = np.full(n_keys, -1, np.int64)
@@ -141,12 +165,19 @@ def diff_scans(previous: str | Path | ScanDir, current: str | Path | ScanDir) ->
             typ = t.schema.field(name).type
             return pa.nulls(t.num_rows, typ) if name == "score" else pa.array([""] * t.num_rows, typ)
 
-        out = {"status": pa.array([status] * t.num_rows, pa.string()),
-               "status_name": pa.array([STATUS_LABELS[status]] * t.num_rows, pa.string())}
+        out = {
+            "status": pa.array([status] * t.num_rows, pa.string()),
+            "status_name": pa.array([STATUS_LABELS[status]] * t.num_rows, pa.string()),
+        }
         out |= {c: t.column(c) for c in _SHOWN}
-        out |= {"categories_previous": col("categories", previous=True), "categories_current": col("categories", previous=False),
-                "score_previous": col("score", previous=True), "score_current": col("score", previous=False),
-                "rule_ids_previous": col("rule_ids", previous=True), "rule_ids_current": col("rule_ids", previous=False)}
+        out |= {
+            "categories_previous": col("categories", previous=True),
+            "categories_current": col("categories", previous=False),
+            "score_previous": col("score", previous=True),
+            "score_current": col("score", previous=False),
+            "rule_ids_previous": col("rule_ids", previous=True),
+            "rule_ids_current": col("rule_ids", previous=False),
+        }
         tbl = pa.table({n: (v.combine_chunks() if isinstance(v, pa.ChunkedArray) else v) for n, v in out.items()})
         # most serious first within a status
         score = pc.fill_null(tbl.column("score_current" if cur else "score_previous"), 0).to_numpy()
@@ -158,12 +189,18 @@ def diff_scans(previous: str | Path | ScanDir, current: str | Path | ScanDir) ->
     by_shop = _by_shop(listings_t)
     counts = {s: len(parts[s][0]) for s in STATUS_ORDER}
     summary = {
-        "previous_dir": str(old.path), "current_dir": str(new.path),
-        "previous_finished_at": old.summary.get("finished_at", ""), "current_finished_at": new.summary.get("finished_at", ""),
-        "key": key, "key_label": "（平台，商品ID）" if with_platform else "商品ID（至少一次扫描没有平台字段）",
-        "previous": int((at >= 0).sum()), "current": int((bt >= 0).sum()), **counts,
+        "previous_dir": str(old.path),
+        "current_dir": str(new.path),
+        "previous_finished_at": old.summary.get("finished_at", ""),
+        "current_finished_at": new.summary.get("finished_at", ""),
+        "key": key,
+        "key_label": "（平台，商品ID）" if with_platform else "商品ID（至少一次扫描没有平台字段）",
+        "previous": int((at >= 0).sum()),
+        "current": int((bt >= 0).sum()),
+        **counts,
         "duplicate_keys": {"previous": dup_a, "current": dup_b},
-        "previous_rules_hash": old.rules_hash, "current_rules_hash": new.rules_hash,
+        "previous_rules_hash": old.rules_hash,
+        "current_rules_hash": new.rules_hash,
         "rules_changed": bool(old.rules_hash and new.rules_hash and old.rules_hash != new.rules_hash),
     }
     return ScanDiff(listings, by_category, by_shop, summary)
@@ -177,7 +214,7 @@ def _by_category(a: pa.Table, b: pa.Table, ca: np.ndarray, cb: np.ndarray, n_key
     cat_codes = cat_codes.astype(np.int64)
     n = max(len(cats), 1)
     pa_ = np.unique(ca[ia] * n + cat_codes[: len(va)])
-    pb = np.unique(cb[ib] * n + cat_codes[len(va):])
+    pb = np.unique(cb[ib] * n + cat_codes[len(va) :])
     still = np.intersect1d(pa_, pb, assume_unique=True)
     count = lambda x: np.bincount(x % n, minlength=n)[: len(cats)]
     df = pd.DataFrame({"category": list(cats), "previous": count(pa_), "current": count(pb), "still": count(still)})
@@ -196,8 +233,11 @@ def _by_category(a: pa.Table, b: pa.Table, ca: np.ndarray, cb: np.ndarray, n_key
 def _by_shop(listings: pa.Table) -> pd.DataFrame:
     sid, sname = listings.column("shop_id"), listings.column("shop_name")
     plat = pc.if_else(pc.equal(listings.column("platform"), ""), UNKNOWN, listings.column("platform"))
-    shop = pc.if_else(pc.not_equal(sid, ""), pc.binary_join_element_wise("id:", sid, ""),
-                      pc.if_else(pc.not_equal(sname, ""), pc.binary_join_element_wise("name:", sname, ""), ""))
+    shop = pc.if_else(
+        pc.not_equal(sid, ""),
+        pc.binary_join_element_wise("id:", sid, ""),
+        pc.if_else(pc.not_equal(sname, ""), pc.binary_join_element_wise("name:", sname, ""), ""),
+    )
     key = pc.binary_join_element_wise(plat, shop, "\x1f")
     has = pc.not_equal(shop, "").to_numpy(zero_copy_only=False)
     if not has.any():
@@ -215,8 +255,11 @@ def _by_shop(listings: pa.Table) -> pd.DataFrame:
     df["previous"] = df["still"] + df["gone"]
     df["current"] = df["new"] + df["still"]
     df["cleared_share"] = _share(df["gone"], df["previous"])
-    df = df.sort_values(["still", "current", "previous", "platform", "shop_id"],
-                        ascending=[False, False, False, True, True], kind="stable")
+    df = df.sort_values(
+        ["still", "current", "previous", "platform", "shop_id"],
+        ascending=[False, False, False, True, True],
+        kind="stable",
+    )
     out = df[SHOP_COLUMNS].reset_index(drop=True)
     for c in ("previous", "current", "new", "still", "gone"):
         out[c] = out[c].astype("int64")
@@ -254,6 +297,7 @@ def _atomic(path: Path, write) -> None:
 
 def write_csv(table: pa.Table, path: Path) -> None:
     """CSV for Excel/WPS: UTF-8 with BOM, every text cell formula-safe."""
+
     def write(p: Path) -> None:
         with open(p, "wb") as fh:
             fh.write(b"\xef\xbb\xbf")
@@ -278,6 +322,8 @@ def write_diff(diff: ScanDiff, outdir: str | Path) -> list[Path]:
         raise OutputError(f"cannot create directory: {exc.strerror}", Location(str(out))) from None
     for stem, df in (("diff", diff.listings), ("diff_by_category", diff.by_category), ("diff_by_shop", diff.by_shop)):
         write_table_files(df, out / f"{stem}.parquet", out / f"{stem}.csv")
-    _atomic(out / "diff_summary.json",
-            lambda p: p.write_text(json.dumps(diff.summary, ensure_ascii=False, indent=2), encoding="utf-8"))
+    _atomic(
+        out / "diff_summary.json",
+        lambda p: p.write_text(json.dumps(diff.summary, ensure_ascii=False, indent=2), encoding="utf-8"),
+    )
     return [out / name for name in DIFF_FILES]

@@ -92,48 +92,85 @@ def _cell(col: str, v) -> str:
 def table_html(key: str, df: pd.DataFrame, limit: int | None = None) -> str:
     shown = df if limit is None else df.head(limit)
     cols = list(shown.columns)
-    out = [f'<div class="scroll"><table class="data" id="tbl-{key}" data-sheet="{escape(SHEETS[key][0])}" data-rows="{len(df)}" '
-           f'data-shown="{len(shown)}"><thead><tr>']
+    out = [
+        f'<div class="scroll"><table class="data" id="tbl-{key}" data-sheet="{escape(SHEETS[key][0])}" data-rows="{len(df)}" '
+        f'data-shown="{len(shown)}"><thead><tr>'
+    ]
     out += [f'<th data-col="{escape(c)}">{escape(h)}</th>' for c, h in zip(cols, headers(key, cols))]
     out.append("</tr></thead><tbody>")
     for values in shown.itertuples(index=False, name=None):
         out.append("<tr>" + "".join(_cell(c, v) for c, v in zip(cols, values)) + "</tr>")
     out.append("</tbody></table></div>")
     if limit is not None and len(df) > limit:
-        out.append(f'<p class="note">共 {len(df):,} 行，此处显示前 {limit:,} 行；完整内容见工作簿“{escape(SHEETS[key][0])}”。</p>')
+        out.append(
+            f'<p class="note">共 {len(df):,} 行，此处显示前 {limit:,} 行；完整内容见工作簿“{escape(SHEETS[key][0])}”。</p>'
+        )
     return "".join(out)
 
 
 def _kpis(report) -> str:
     t = report.totals
-    items = [("rows_scanned", "扫描商品数", t["rows_scanned"]), ("rows_rejected", "拒收行数", t["rows_rejected"]),
-             ("flagged", "违规商品数", t["flagged"]), ("high", "高风险商品数", t["high"]), ("hits", "命中次数", t["hits"]),
-             ("shops", "涉及店铺数", t["shops"]), ("platforms", "涉及平台数", t["platforms"]),
-             ("categories", "涉及类别数", t["categories"])]
+    items = [
+        ("rows_scanned", "扫描商品数", t["rows_scanned"]),
+        ("rows_rejected", "拒收行数", t["rows_rejected"]),
+        ("flagged", "违规商品数", t["flagged"]),
+        ("high", "高风险商品数", t["high"]),
+        ("hits", "命中次数", t["hits"]),
+        ("shops", "涉及店铺数", t["shops"]),
+        ("platforms", "涉及平台数", t["platforms"]),
+        ("categories", "涉及类别数", t["categories"]),
+    ]
     if report.diff is not None:
         d = report.diff.summary
         items += [(f"diff_{k}", STATUS_LABELS[k], d[k]) for k in STATUS_ORDER]
-    return '<div class="kpis">' + "".join(
-        f'<div class="kpi" data-key="{k}"><div class="v">{int(v):,}</div><div class="k">{escape(label)}</div></div>'
-        for k, label, v in items) + "</div>"
+    return (
+        '<div class="kpis">'
+        + "".join(
+            f'<div class="kpi" data-key="{k}"><div class="v">{int(v):,}</div><div class="k">{escape(label)}</div></div>'
+            for k, label, v in items
+        )
+        + "</div>"
+    )
 
 
 def _cases_html(cases: pd.DataFrame) -> str:
     if cases.empty:
         return '<p class="note">本次扫描没有违规商品。</p>'
-    fields = [("category_name", "类别"), ("category_score", "本类风险分"), ("score", "商品风险分"), ("severity", "严重程度"),
-              ("platform", "平台"), ("item_id", "商品ID"), ("title", "商品标题"), ("shop_name", "店铺名称"),
-              ("shop_id", "店铺ID"), ("url", "商品链接"), ("rules", "命中规则"), ("matched", "命中内容"),
-              ("context", "上下文"), ("legal_basis", "法律依据"), ("departments", "责任部门"), ("source", "来源(文件:行)"),
-              ("summary", "案情摘要")]
+    fields = [
+        ("category_name", "类别"),
+        ("category_score", "本类风险分"),
+        ("score", "商品风险分"),
+        ("severity", "严重程度"),
+        ("platform", "平台"),
+        ("item_id", "商品ID"),
+        ("title", "商品标题"),
+        ("shop_name", "店铺名称"),
+        ("shop_id", "店铺ID"),
+        ("url", "商品链接"),
+        ("rules", "命中规则"),
+        ("matched", "命中内容"),
+        ("context", "上下文"),
+        ("legal_basis", "法律依据"),
+        ("departments", "责任部门"),
+        ("source", "来源(文件:行)"),
+        ("summary", "案情摘要"),
+    ]
     out = []
     for r in cases.to_dict("records"):
-        dl = "".join(f'<dt>{escape(label)}</dt><dd data-col="{c}">'
-                     + (f'<a href="{escape(t, quote=True)}" rel="noopener noreferrer nofollow" target="_blank">{escape(str(r[c]))}</a>'
-                        if c == "url" and (t := link_target(r[c])) else escape(fmt(c, r[c]))) + "</dd>"
-                     for c, label in fields)
-        out.append(f'<div class="case" data-case="{escape(str(r["case_no"]))}"><h3>案例 {escape(str(r["case_no"]))}：'
-                   f'{escape(str(r["title"]))}</h3><dl>{dl}</dl></div>')
+        dl = "".join(
+            f'<dt>{escape(label)}</dt><dd data-col="{c}">'
+            + (
+                f'<a href="{escape(t, quote=True)}" rel="noopener noreferrer nofollow" target="_blank">{escape(str(r[c]))}</a>'
+                if c == "url" and (t := link_target(r[c]))
+                else escape(fmt(c, r[c]))
+            )
+            + "</dd>"
+            for c, label in fields
+        )
+        out.append(
+            f'<div class="case" data-case="{escape(str(r["case_no"]))}"><h3>案例 {escape(str(r["case_no"]))}：'
+            f"{escape(str(r['title']))}</h3><dl>{dl}</dl></div>"
+        )
     return "".join(out)
 
 
@@ -143,23 +180,34 @@ def render_html(report, *, top_shops: int = TOP_SHOPS_TABLE) -> str:
     rules = s.get("rules") or {}
     eng = s.get("engine") or {}
     cat = report.by_category[report.by_category["flagged"] > 0]
-    cat_chart = hbar_chart([(r.category_name, int(r.flagged)) for r in cat.itertuples()],
-                           chart_id="chart-category", title="各类别违规商品数")
+    cat_chart = hbar_chart(
+        [(r.category_name, int(r.flagged)) for r in cat.itertuples()],
+        chart_id="chart-category",
+        title="各类别违规商品数",
+    )
     shops = report.shops.head(TOP_SHOPS_CHART)
-    shop_chart = hbar_chart([(f"{r.shop_name or r.shop_id}（{r.platform}）", int(r.flagged)) for r in shops.itertuples()],
-                            chart_id="chart-shops", title=f"违规商品数最多的 {len(shops)} 家店铺")
+    shop_chart = hbar_chart(
+        [(f"{r.shop_name or r.shop_id}（{r.platform}）", int(r.flagged)) for r in shops.itertuples()],
+        chart_id="chart-shops",
+        title=f"违规商品数最多的 {len(shops)} 家店铺",
+    )
     sev = report.by_severity
-    sev_chart = hbar_chart([(r.severity_name, int(r.flagged)) for r in sev.itertuples()], chart_id="chart-severity",
-                           title="违规商品按最高严重程度",
-                           colors=[PALETTE.get(x, PALETTE["bar"]) for x in sev["severity"]])
+    sev_chart = hbar_chart(
+        [(r.severity_name, int(r.flagged)) for r in sev.itertuples()],
+        chart_id="chart-severity",
+        title="违规商品按最高严重程度",
+        colors=[PALETTE.get(x, PALETTE["bar"]) for x in sev["severity"]],
+    )
     parts = [
-        "<!DOCTYPE html>", '<html lang="zh-CN"><head><meta charset="utf-8">',
+        "<!DOCTYPE html>",
+        '<html lang="zh-CN"><head><meta charset="utf-8">',
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        "<title>网剑行动 商品筛查报告</title>", f"<style>{_CSS}</style></head><body>",
+        "<title>网剑行动 商品筛查报告</title>",
+        f"<style>{_CSS}</style></head><body>",
         "<h1>网剑行动 网络商品筛查报告</h1>",
         f'<p class="meta">生成时间 {escape(report.generated_at)} · 扫描时间 {escape(str(s.get("started_at", "")))} 至 '
-        f'{escape(str(s.get("finished_at", "")))} · 筛查引擎 {escape(str(eng.get("name", "screener")))} '
+        f"{escape(str(s.get('finished_at', '')))} · 筛查引擎 {escape(str(eng.get('name', 'screener')))} "
         f'{escape(str(eng.get("version", "")))} · 规则包哈希 <code id="rules-hash">{escape(str(rules.get("hash", "")))}</code></p>',
         _kpis(report),
     ]
@@ -168,12 +216,21 @@ def render_html(report, *, top_shops: int = TOP_SHOPS_TABLE) -> str:
         parts.append(f'<p class="{cls}">{escape(n)}</p>')
     parts += [
         "<h2>一、专项行动情况统计</h2>",
-        "<h3>按类别</h3>", cat_chart, table_html("by_category", report.by_category),
-        "<h3>按严重程度</h3>", sev_chart, table_html("by_severity", report.by_severity),
-        "<h3>按责任部门</h3>", table_html("by_department", report.by_department),
-        "<h3>按平台</h3>", table_html("by_platform", report.by_platform),
-        "<h2>二、重点店铺</h2>", shop_chart, table_html("shops", report.shops, top_shops),
-        "<h2>三、典型案例</h2>", _cases_html(report.cases),
+        "<h3>按类别</h3>",
+        cat_chart,
+        table_html("by_category", report.by_category),
+        "<h3>按严重程度</h3>",
+        sev_chart,
+        table_html("by_severity", report.by_severity),
+        "<h3>按责任部门</h3>",
+        table_html("by_department", report.by_department),
+        "<h3>按平台</h3>",
+        table_html("by_platform", report.by_platform),
+        "<h2>二、重点店铺</h2>",
+        shop_chart,
+        table_html("shops", report.shops, top_shops),
+        "<h2>三、典型案例</h2>",
+        _cases_html(report.cases),
     ]
     if report.diff is not None:
         d = report.diff
@@ -181,15 +238,17 @@ def render_html(report, *, top_shops: int = TOP_SHOPS_TABLE) -> str:
         parts += [
             "<h2>四、复查对比（与上次扫描）</h2>",
             f'<p class="meta">上次扫描：{escape(d.summary["previous_dir"])}（{escape(str(d.summary["previous_finished_at"]))}）'
-            f' · 商品识别方式：{escape(d.summary["key_label"])}</p>',
+            f" · 商品识别方式：{escape(d.summary['key_label'])}</p>",
             stacked_chart(rows, STATUS_ORDER, STATUS_LABELS, chart_id="chart-diff", title="各类别复查结果"),
             table_html("diff_by_category", d.by_category),
-            "<h3>按店铺（仍未清理最多的在前）</h3>", table_html("diff_by_shop", d.by_shop, top_shops),
+            "<h3>按店铺（仍未清理最多的在前）</h3>",
+            table_html("diff_by_shop", d.by_shop, top_shops),
         ]
     parts += [
         f"<h2>{'五' if report.diff is not None else '四'}、规则命中</h2>",
         table_html("rules", report.rules, TOP_RULES_TABLE),
-        "<h2>附：扫描输入</h2>", table_html("inputs", report.inputs),
+        "<h2>附：扫描输入</h2>",
+        table_html("inputs", report.inputs),
         '<p class="note">本报告由 screener 根据扫描结果（hits.parquet、flagged.parquet、summary.json）自动生成；'
         "筛查结果为线索，需经人工核实后方可作为执法依据。</p>",
         "</body></html>",

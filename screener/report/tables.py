@@ -68,13 +68,21 @@ class Report:
     def tables(self) -> dict[str, pd.DataFrame]:
         """Sheet key -> table, in workbook order (diff sheets only with a previous scan)."""
         out = {
-            "overview": self.overview, "by_category": self.by_category, "by_severity": self.by_severity,
-            "by_department": self.by_department, "by_platform": self.by_platform, "shops": self.shops,
-            "cases": self.cases, "rules": self.rules,
+            "overview": self.overview,
+            "by_category": self.by_category,
+            "by_severity": self.by_severity,
+            "by_department": self.by_department,
+            "by_platform": self.by_platform,
+            "shops": self.shops,
+            "cases": self.cases,
+            "rules": self.rules,
         }
         if self.diff is not None:
-            out |= {"diff_by_category": self.diff.by_category, "diff_by_shop": self.diff.by_shop,
-                    "diff_listings": self.diff.listings}
+            out |= {
+                "diff_by_category": self.diff.by_category,
+                "diff_by_shop": self.diff.by_shop,
+                "diff_listings": self.diff.listings,
+            }
         out["inputs"] = self.inputs
         return out
 
@@ -84,7 +92,9 @@ class Report:
 class HitAggregates:
     """hits.parquet reduced: one row per rule and one per (listing, rule)."""
 
-    rules: pd.DataFrame  # code (= row position), rule_id, rule_name, category, severity, sev_rank, hits, normalized_hits, min/max score
+    rules: (
+        pd.DataFrame
+    )  # code (= row position), rule_id, rule_name, category, severity, sev_rank, hits, normalized_hits, min/max score
     pairs: pd.DataFrame  # row_id, rule (code), hits, best (max score)
 
 
@@ -114,30 +124,44 @@ def aggregate_hits(scan: ScanDir) -> HitAggregates:
             order = np.argsort(code, kind="stable")
             for c, i in zip(new, order[np.searchsorted(code[order], new)]):
                 i = int(i)
-                meta[int(c)] = (batch.column("rule_id")[i].as_py(), batch.column("rule_name")[i].as_py() or "",
-                                batch.column("category")[i].as_py() or "", batch.column("severity")[i].as_py() or "")
+                meta[int(c)] = (
+                    batch.column("rule_id")[i].as_py(),
+                    batch.column("rule_name")[i].as_py() or "",
+                    batch.column("category")[i].as_py() or "",
+                    batch.column("severity")[i].as_py() or "",
+                )
         score = batch.column("score").to_numpy(zero_copy_only=False).astype(np.int64)
         norm = pc.fill_null(pc.not_equal(pc.cast(batch.column("normalizations"), pa.string()), ""), False)
         norm = norm.to_numpy(zero_copy_only=False).astype(np.int64)
         rows = batch.column("row_id").to_numpy(zero_copy_only=False)
         spans.append((int(rows[0]), int(rows[-1]), bool(np.all(rows[1:] >= rows[:-1]))))
         t = pa.table({"rule": code, "row_id": rows, "score": score, "norm": norm})
-        rule_parts.append(t.group_by("rule").aggregate([([], "count_all"), ("norm", "sum"), ("score", "min"),
-                                                        ("score", "max")]))
+        rule_parts.append(
+            t.group_by("rule").aggregate([([], "count_all"), ("norm", "sum"), ("score", "min"), ("score", "max")])
+        )
         pair_parts.append(t.group_by(["row_id", "rule"]).aggregate([([], "count_all"), ("score", "max")]))
     if not rule_parts:
-        rules = pd.DataFrame({c: pd.Series(dtype=object) for c in ("rule_id", "rule_name", "category", "severity")}
-                             | {c: pd.Series(dtype="int64") for c in ("sev_rank", "hits", "normalized_hits", "min_score",
-                                                                         "max_score")})
+        rules = pd.DataFrame(
+            {c: pd.Series(dtype=object) for c in ("rule_id", "rule_name", "category", "severity")}
+            | {c: pd.Series(dtype="int64") for c in ("sev_rank", "hits", "normalized_hits", "min_score", "max_score")}
+        )
         pairs = pd.DataFrame({c: pd.Series(dtype="int64") for c in ("row_id", "rule", "hits", "best")})
         return HitAggregates(rules, pairs)
-    r = pa.concat_tables(rule_parts).group_by("rule").aggregate(
-        [("count_all", "sum"), ("norm_sum", "sum"), ("score_min", "min"), ("score_max", "max")]).to_pandas()
+    r = (
+        pa.concat_tables(rule_parts)
+        .group_by("rule")
+        .aggregate([("count_all", "sum"), ("norm_sum", "sum"), ("score_min", "min"), ("score_max", "max")])
+        .to_pandas()
+    )
     n = len(lookup)
-    rules = pd.DataFrame({
-        "rule_id": [meta[i][0] for i in range(n)], "rule_name": [meta[i][1] for i in range(n)],
-        "category": [meta[i][2] for i in range(n)], "severity": [meta[i][3] for i in range(n)],
-    })
+    rules = pd.DataFrame(
+        {
+            "rule_id": [meta[i][0] for i in range(n)],
+            "rule_name": [meta[i][1] for i in range(n)],
+            "category": [meta[i][2] for i in range(n)],
+            "severity": [meta[i][3] for i in range(n)],
+        }
+    )
     rules["sev_rank"] = rules["severity"].map(SEVERITY_RANK).fillna(-1).astype("int64")
     r = r.set_index("rule").reindex(range(n))
     rules["hits"] = r["count_all_sum"].fillna(0).astype("int64").to_numpy()
@@ -165,8 +189,9 @@ def _merge_pairs(parts: list[pa.Table], spans: list[tuple[int, int, bool]]) -> p
     if len(parts) > 1 and not in_order:
         pt = regroup(pt.select(["row_id", "rule", "count_all", "score_max"]))
     elif len(parts) > 1:
-        shared = pa.array(sorted({spans[i][1] for i in range(len(spans) - 1) if spans[i][1] == spans[i + 1][0]}),
-                          pa.int64())
+        shared = pa.array(
+            sorted({spans[i][1] for i in range(len(spans) - 1) if spans[i][1] == spans[i + 1][0]}), pa.int64()
+        )
         if len(shared):
             m = pc.is_in(pt.column("row_id"), value_set=shared)
             pt = pa.concat_tables([pt.filter(pc.invert(m)), regroup(pt.filter(m))])
@@ -194,25 +219,31 @@ def _listings(scan: ScanDir) -> Listings:
     plat = _text(t.column("platform"))
     plat = pc.if_else(pc.equal(plat, ""), UNKNOWN, plat)
     sid, sname = _text(t.column("shop_id")), _text(t.column("shop_name"))
-    key = pc.if_else(pc.not_equal(sid, ""), pc.binary_join_element_wise("id:", sid, ""),
-                     pc.if_else(pc.not_equal(sname, ""), pc.binary_join_element_wise("name:", sname, ""), ""))
+    key = pc.if_else(
+        pc.not_equal(sid, ""),
+        pc.binary_join_element_wise("id:", sid, ""),
+        pc.if_else(pc.not_equal(sname, ""), pc.binary_join_element_wise("name:", sname, ""), ""),
+    )
     shop = pc.binary_join_element_wise(plat, key, "\x1f")
-    plat_d, shop_d, dept_d = (pc.dictionary_encode(c.combine_chunks())
-                              for c in (plat, shop, _text(t.column("departments"))))
+    plat_d, shop_d, dept_d = (
+        pc.dictionary_encode(c.combine_chunks()) for c in (plat, shop, _text(t.column("departments")))
+    )
     sev = _text(t.column("max_severity")).to_numpy(zero_copy_only=False)
     shops = shop_d.dictionary.to_pylist()
     no_shop = np.array([s.endswith("\x1f") for s in shops] or [False])
     shop_codes = shop_d.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     if len(shop_codes):
         shop_codes = np.where(no_shop[shop_codes], -1, shop_codes)
-    frame = pd.DataFrame({
-        "row_id": t.column("row_id").to_numpy(),
-        "score": pc.fill_null(t.column("score"), 0).to_numpy().astype(np.int64),
-        "sev_rank": pd.Series(sev, dtype=object).map(SEVERITY_RANK).fillna(-1).astype("int64").to_numpy(),
-        "plat": plat_d.indices.to_numpy(zero_copy_only=False).astype(np.int64),
-        "shop": shop_codes,
-        "dept": dept_d.indices.to_numpy(zero_copy_only=False).astype(np.int64),
-    })
+    frame = pd.DataFrame(
+        {
+            "row_id": t.column("row_id").to_numpy(),
+            "score": pc.fill_null(t.column("score"), 0).to_numpy().astype(np.int64),
+            "sev_rank": pd.Series(sev, dtype=object).map(SEVERITY_RANK).fillna(-1).astype("int64").to_numpy(),
+            "plat": plat_d.indices.to_numpy(zero_copy_only=False).astype(np.int64),
+            "shop": shop_codes,
+            "dept": dept_d.indices.to_numpy(zero_copy_only=False).astype(np.int64),
+        }
+    )
     texts = pa.table({"platform": plat, "shop_id": sid, "shop_name": sname, "url": _text(t.column("url"))})
     return Listings(frame, plat_d.dictionary.to_pylist(), shops, dept_d.dictionary.to_pylist(), texts)
 
@@ -227,8 +258,9 @@ def _field_label(f: str) -> str:
 
 
 # -- the tables ----------------------------------------------------------------------------
-def build_report(outdir: str | Path, previous: str | Path | None = None, *,
-                 cases_per_category: int = DEFAULT_CASES_PER_CATEGORY) -> Report:
+def build_report(
+    outdir: str | Path, previous: str | Path | None = None, *, cases_per_category: int = DEFAULT_CASES_PER_CATEGORY
+) -> Report:
     """Build every report table from the scan in ``outdir``.
 
     ``previous``: the output directory of an earlier scan of the same platforms;
@@ -251,8 +283,11 @@ def build_report(outdir: str | Path, previous: str | Path | None = None, *,
     cat_code = {c: i for i, c in enumerate(cats)}
     rule_cat = rules["category"].map(cat_code).fillna(-1).astype("int64").to_numpy()
     rule_sev = rules["sev_rank"].to_numpy()
-    p = p.assign(cat=rule_cat[p["rule"].to_numpy()], sev=rule_sev[p["rule"].to_numpy()],
-                 shop=f["shop"].to_numpy()[p["pos"].to_numpy()])
+    p = p.assign(
+        cat=rule_cat[p["rule"].to_numpy()],
+        sev=rule_sev[p["rule"].to_numpy()],
+        shop=f["shop"].to_numpy()[p["pos"].to_numpy()],
+    )
     cp = _category_pairs(p, f)
     depts = _category_departments(scan, L, cp, cats)
 
@@ -273,18 +308,35 @@ def build_report(outdir: str | Path, previous: str | Path | None = None, *,
 
         diff = diff_scans(prev, scan)
     totals = {
-        "rows_read": int(s.get("rows_read", 0)), "rows_scanned": rows_scanned,
-        "rows_rejected": int(s.get("rows_rejected", 0)), "flagged": n_flagged, "hits": int(rules["hits"].sum()),
+        "rows_read": int(s.get("rows_read", 0)),
+        "rows_scanned": rows_scanned,
+        "rows_rejected": int(s.get("rows_rejected", 0)),
+        "flagged": n_flagged,
+        "hits": int(rules["hits"].sum()),
         "shops": int(np.unique(f["shop"][f["shop"] >= 0]).size),
         "platforms": int((by_platform["platform"] != UNKNOWN).sum()),
-        "high": int((f["sev_rank"] == HIGH).sum()), "categories": int((by_category["flagged"] > 0).sum()),
+        "high": int((f["sev_rank"] == HIGH).sum()),
+        "categories": int((by_category["flagged"] > 0).sum()),
         "cases": len(cases),
     }
     generated = datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
-    rep = Report(outdir=Path(outdir), summary=s, overview=pd.DataFrame(), by_category=by_category,
-                 by_severity=by_severity, by_department=by_department, by_platform=by_platform, shops=shops,
-                 cases=cases, rules=rules_table, inputs=inputs, totals=totals, diff=diff,
-                 notes=_notes(scan, prev, totals), generated_at=generated)
+    rep = Report(
+        outdir=Path(outdir),
+        summary=s,
+        overview=pd.DataFrame(),
+        by_category=by_category,
+        by_severity=by_severity,
+        by_department=by_department,
+        by_platform=by_platform,
+        shops=shops,
+        cases=cases,
+        rules=rules_table,
+        inputs=inputs,
+        totals=totals,
+        diff=diff,
+        notes=_notes(scan, prev, totals),
+        generated_at=generated,
+    )
     rep.overview = _overview(rep, scan, prev)
     return rep
 
@@ -295,11 +347,19 @@ def _category_pairs(p: pd.DataFrame, f: pd.DataFrame) -> pd.DataFrame:
     miss = np.log1p(-np.clip(p["best"].to_numpy(dtype=float), 0, 99.9999) / 100.0)
     width = int(p["cat"].max()) + 2 if len(p) else 1
     key = p["pos"].to_numpy().astype(np.int64) * width + (p["cat"].to_numpy() + 1)
-    keys, g = reduce_by_key(key, {"sev": (p["sev"].to_numpy(), np.maximum), "hits": (p["hits"].to_numpy(), np.add),
-                                  "miss": (miss, np.add)})
+    keys, g = reduce_by_key(
+        key, {"sev": (p["sev"].to_numpy(), np.maximum), "hits": (p["hits"].to_numpy(), np.add), "miss": (miss, np.add)}
+    )
     posv = keys // width
-    out = pd.DataFrame({"pos": posv, "cat": keys % width - 1, "sev": g["sev"], "hits": g["hits"],
-                        "cat_score": np.round(100 * (1 - np.exp(g["miss"]))).astype(np.int64)})
+    out = pd.DataFrame(
+        {
+            "pos": posv,
+            "cat": keys % width - 1,
+            "sev": g["sev"],
+            "hits": g["hits"],
+            "cat_score": np.round(100 * (1 - np.exp(g["miss"]))).astype(np.int64),
+        }
+    )
     for c in ("row_id", "score", "shop", "plat"):
         out[c] = f[c].to_numpy()[posv]
     return out
@@ -314,7 +374,11 @@ def _category_departments(scan: ScanDir, L: Listings, cp: pd.DataFrame, cats: li
     missing = [c for c in cats if c not in out]
     if missing:
         dept_sets = [set(x for x in d.split(";") if x) for d in L.departments]
-        u = cp[["cat", "pos"]].assign(dept=L.frame["dept"].to_numpy()[cp["pos"].to_numpy()])[["cat", "dept"]].drop_duplicates()
+        u = (
+            cp[["cat", "pos"]]
+            .assign(dept=L.frame["dept"].to_numpy()[cp["pos"].to_numpy()])[["cat", "dept"]]
+            .drop_duplicates()
+        )
         for c in missing:
             codes = u.loc[u["cat"] == cats.index(c), "dept"].tolist()
             common = set.intersection(*(dept_sets[i] for i in codes)) if codes else set()
@@ -326,16 +390,19 @@ def _category_departments(scan: ScanDir, L: Listings, cp: pd.DataFrame, cats: li
     return out
 
 
-def _by_category(scan: ScanDir, rules: pd.DataFrame, cp: pd.DataFrame, cats: list[str], depts: dict,
-                 n_flagged: int) -> pd.DataFrame:
+def _by_category(
+    scan: ScanDir, rules: pd.DataFrame, cp: pd.DataFrame, cats: list[str], depts: dict, n_flagged: int
+) -> pd.DataFrame:
     valid = cp[cp["cat"] >= 0]
     g = valid.groupby("cat")
-    df = pd.DataFrame({
-        "flagged": g.size(),
-        "shops": valid[valid["shop"] >= 0].groupby("cat")["shop"].nunique(),
-        "high": valid[valid["sev"] == HIGH].groupby("cat").size(),
-        "max_score": g["cat_score"].max(),
-    })
+    df = pd.DataFrame(
+        {
+            "flagged": g.size(),
+            "shops": valid[valid["shop"] >= 0].groupby("cat")["shop"].nunique(),
+            "high": valid[valid["sev"] == HIGH].groupby("cat").size(),
+            "max_score": g["cat_score"].max(),
+        }
+    )
     df.index = [cats[i] for i in df.index]
     df = df.join(rules[rules["category"] != ""].groupby("category")["hits"].sum(), how="outer")
     packs = [p["category"] for p in (scan.summary.get("rules") or {}).get("packs", [])]
@@ -347,8 +414,20 @@ def _by_category(scan: ScanDir, rules: pd.DataFrame, cp: pd.DataFrame, cats: lis
     df["flagged_share"] = df["flagged"] / n_flagged if n_flagged else 0.0
     df["departments"] = df["category"].map(lambda c: "、".join(depts.get(c, [])))
     df = df.sort_values(["flagged", "hits", "category"], ascending=[False, False, True], kind="stable")
-    return df[["category", "category_name", "task", "flagged", "hits", "shops", "high", "max_score", "flagged_share",
-               "departments"]].reset_index(drop=True)
+    return df[
+        [
+            "category",
+            "category_name",
+            "task",
+            "flagged",
+            "hits",
+            "shops",
+            "high",
+            "max_score",
+            "flagged_share",
+            "departments",
+        ]
+    ].reset_index(drop=True)
 
 
 def _by_severity(f: pd.DataFrame, rules: pd.DataFrame, n_flagged: int) -> pd.DataFrame:
@@ -358,8 +437,14 @@ def _by_severity(f: pd.DataFrame, rules: pd.DataFrame, n_flagged: int) -> pd.Dat
     rows = []
     for r in ranks:
         name = _SEV_BY_RANK.get(r, "")
-        rows.append({"severity": name, "severity_name": SEVERITY_LABELS.get(name, "未知"),
-                     "flagged": int(fl.get(r, 0)), "hits": int(h.get(r, 0))})
+        rows.append(
+            {
+                "severity": name,
+                "severity_name": SEVERITY_LABELS.get(name, "未知"),
+                "flagged": int(fl.get(r, 0)),
+                "hits": int(h.get(r, 0)),
+            }
+        )
     df = pd.DataFrame(rows, columns=["severity", "severity_name", "flagged", "hits"])
     df = df[(df["severity"] != "") | (df["flagged"] > 0) | (df["hits"] > 0)].reset_index(drop=True)
     df["flagged_share"] = df["flagged"] / n_flagged if n_flagged else 0.0
@@ -371,49 +456,87 @@ def _by_department(L: Listings, rules: pd.DataFrame, depts: dict, by_category: p
     dept_sets = [[x for x in d.split(";") if x] for d in L.departments]
     cat_hits = rules.groupby("category")["hits"].sum()
     flagged_cats = by_category.loc[by_category["flagged"] > 0, "category"].tolist()
-    names = list(dict.fromkeys([x for ds in dept_sets for x in ds] + [x for c in flagged_cats for x in depts.get(c, [])]))
+    names = list(
+        dict.fromkeys([x for ds in dept_sets for x in ds] + [x for c in flagged_cats for x in depts.get(c, [])])
+    )
     dcode = f["dept"].to_numpy()
     rows = []
     for dept in names:
         mask = np.isin(dcode, [i for i, ds in enumerate(dept_sets) if dept in ds])
         shops = f["shop"].to_numpy()[mask]
-        rows.append({
-            "department": dept, "flagged": int(mask.sum()),
-            "hits": int(sum(int(cat_hits.get(c, 0)) for c in depts if dept in depts[c])),
-            "shops": int(np.unique(shops[shops >= 0]).size),
-            "categories": "、".join(_category_name(c) for c in flagged_cats if dept in depts.get(c, [])),
-        })
+        rows.append(
+            {
+                "department": dept,
+                "flagged": int(mask.sum()),
+                "hits": int(sum(int(cat_hits.get(c, 0)) for c in depts if dept in depts[c])),
+                "shops": int(np.unique(shops[shops >= 0]).size),
+                "categories": "、".join(_category_name(c) for c in flagged_cats if dept in depts.get(c, [])),
+            }
+        )
     df = pd.DataFrame(rows, columns=["department", "flagged", "hits", "shops", "categories"])
-    return df.sort_values(["flagged", "hits", "department"], ascending=[False, False, True], kind="stable").reset_index(drop=True)
+    return df.sort_values(["flagged", "hits", "department"], ascending=[False, False, True], kind="stable").reset_index(
+        drop=True
+    )
 
 
 def _by_platform(L: Listings, n_flagged: int) -> pd.DataFrame:
     f = L.frame
     g = f.groupby("plat")
-    df = pd.DataFrame({
-        "flagged": g.size(), "hits": g["hits"].sum(),
-        "shops": f[f["shop"] >= 0].groupby("plat")["shop"].nunique(),
-        "high": f[f["sev_rank"] == HIGH].groupby("plat").size(),
-    }).fillna(0).astype("int64")
+    df = (
+        pd.DataFrame(
+            {
+                "flagged": g.size(),
+                "hits": g["hits"].sum(),
+                "shops": f[f["shop"] >= 0].groupby("plat")["shop"].nunique(),
+                "high": f[f["sev_rank"] == HIGH].groupby("plat").size(),
+            }
+        )
+        .fillna(0)
+        .astype("int64")
+    )
     df.insert(0, "platform", [L.platforms[i] for i in df.index])
     df["flagged_share"] = df["flagged"] / n_flagged if n_flagged else 0.0
-    return df.sort_values(["flagged", "hits", "platform"], ascending=[False, False, True], kind="stable").reset_index(drop=True)
+    return df.sort_values(["flagged", "hits", "platform"], ascending=[False, False, True], kind="stable").reset_index(
+        drop=True
+    )
 
 
 def _shops(L: Listings, p: pd.DataFrame, rules: pd.DataFrame, cats: list[str]) -> pd.DataFrame:
-    cols = ["rank", "platform", "shop_id", "shop_name", "flagged", "hits", "max_score", "mean_score", "high",
-            "categories", "licence_status", "licence_rules", "sample_url"]
+    cols = [
+        "rank",
+        "platform",
+        "shop_id",
+        "shop_name",
+        "flagged",
+        "hits",
+        "max_score",
+        "mean_score",
+        "high",
+        "categories",
+        "licence_status",
+        "licence_rules",
+        "sample_url",
+    ]
     f = L.frame[L.frame["shop"] >= 0]
     if f.empty:
         return pd.DataFrame(columns=cols)
     g = f.groupby("shop")
-    df = pd.DataFrame({
-        "flagged": g.size(), "hits": g["hits"].sum(), "max_score": g["score"].max(),
-        "mean_score": g["score"].mean().round(1), "high": (f["sev_rank"] == HIGH).groupby(f["shop"]).sum(),
-    })
+    df = pd.DataFrame(
+        {
+            "flagged": g.size(),
+            "hits": g["hits"].sum(),
+            "max_score": g["score"].max(),
+            "mean_score": g["score"].mean().round(1),
+            "high": (f["sev_rank"] == HIGH).groupby(f["shop"]).sum(),
+        }
+    )
     # the shop's highest-scoring listing names it and gives the sample URL
-    top = f.assign(i=f.index.to_numpy()).sort_values(
-        ["shop", "score", "row_id"], ascending=[True, False, True], kind="stable").drop_duplicates("shop").set_index("shop")["i"]
+    top = (
+        f.assign(i=f.index.to_numpy())
+        .sort_values(["shop", "score", "row_id"], ascending=[True, False, True], kind="stable")
+        .drop_duplicates("shop")
+        .set_index("shop")["i"]
+    )
     texts = L.table.take(pa.array(top.reindex(df.index).to_numpy(), pa.int64())).to_pandas()
     for c in ("platform", "shop_id", "shop_name"):
         df[c] = texts[c].to_numpy()
@@ -434,13 +557,22 @@ def _shops(L: Listings, p: pd.DataFrame, rules: pd.DataFrame, cats: list[str]) -
         if not lic.empty:
             n = lic.groupby(["shop", "rule"]).size().reset_index(name="n")
             n["rule_id"] = rules["rule_id"].to_numpy()[n["rule"].to_numpy()]
-            n["text"] = (n["rule_id"] + " " + rules["rule_name"].to_numpy()[n["rule"].to_numpy()] + "（"
-                         + n["n"].astype(str) + "件）")
+            n["text"] = (
+                n["rule_id"]
+                + " "
+                + rules["rule_name"].to_numpy()[n["rule"].to_numpy()]
+                + "（"
+                + n["n"].astype(str)
+                + "件）"
+            )
             n = n.sort_values(["shop", "rule_id"])
             df["licence_rules"] = n.groupby("shop")["text"].agg("；".join).reindex(df.index).fillna("")
     df["licence_status"] = np.where(df["licence_rules"] != "", "未依法亮照亮证", "未发现亮照问题")
-    df = df.sort_values(["flagged", "max_score", "hits", "platform", "shop_id"],
-                        ascending=[False, False, False, True, True], kind="stable").reset_index(drop=True)
+    df = df.sort_values(
+        ["flagged", "max_score", "hits", "platform", "shop_id"],
+        ascending=[False, False, False, True, True],
+        kind="stable",
+    ).reset_index(drop=True)
     df["rank"] = np.arange(1, len(df) + 1)
     for c in ("flagged", "hits", "max_score", "high"):
         df[c] = df[c].astype("int64")
@@ -452,9 +584,29 @@ def _cases(scan: ScanDir, cp: pd.DataFrame, cats: list[str], by_category: pd.Dat
 
     Ranked by the category's own score (its rules only), then severity, the
     listing's overall score, its number of hits, and input order."""
-    cols = ["case_no", "category", "category_name", "rank", "category_score", "score", "severity", "platform",
-            "item_id", "title", "shop_id", "shop_name", "url", "rules", "matched", "context", "legal_basis",
-            "departments", "source", "evidence", "summary"]
+    cols = [
+        "case_no",
+        "category",
+        "category_name",
+        "rank",
+        "category_score",
+        "score",
+        "severity",
+        "platform",
+        "item_id",
+        "title",
+        "shop_id",
+        "shop_name",
+        "url",
+        "rules",
+        "matched",
+        "context",
+        "legal_basis",
+        "departments",
+        "source",
+        "evidence",
+        "summary",
+    ]
     c = cp[cp["cat"] >= 0]
     if n <= 0 or c.empty:
         return pd.DataFrame(columns=cols)
@@ -486,9 +638,21 @@ def _cases(scan: ScanDir, cp: pd.DataFrame, cats: list[str], by_category: pd.Dat
                 phrases.append(f"{label}含「{h.matched}」")
             if isinstance(h.snippet, str) and h.snippet:
                 context.append(h.snippet)
-        val = {k: ("" if pd.isna(r.get(k)) else str(r.get(k))) for k in
-               ("item_id", "title", "shop_id", "shop_name", "url", "platform", "legal_basis", "departments",
-                "evidence", "source_file")}
+        val = {
+            k: ("" if pd.isna(r.get(k)) else str(r.get(k)))
+            for k in (
+                "item_id",
+                "title",
+                "shop_id",
+                "shop_name",
+                "url",
+                "platform",
+                "legal_basis",
+                "departments",
+                "evidence",
+                "source_file",
+            )
+        }
         sev = SEVERITY_LABELS.get(_SEV_BY_RANK.get(int(x.sev), ""), "")
         cname = _category_name(cat)
         depts = val["departments"].replace(";", "、")
@@ -500,16 +664,31 @@ def _cases(scan: ScanDir, cp: pd.DataFrame, cats: list[str], by_category: pd.Dat
             f"法律依据：{val['legal_basis'] or '见规则包'}。责任部门：{depts or '未指定'}。"
         )
         src_row = r.get("source_row")
-        out.append({
-            "case_no": f"{int(x.cat_order) + 1:02d}-{int(x.rank)}", "category": cat, "category_name": cname,
-            "rank": int(x.rank), "category_score": int(x.cat_score), "score": int(r["score"]), "severity": sev,
-            "platform": val["platform"], "item_id": val["item_id"], "title": val["title"], "shop_id": val["shop_id"],
-            "shop_name": val["shop_name"], "url": val["url"], "rules": rules_txt,
-            "matched": "；".join(dict.fromkeys(matched)), "context": " / ".join(dict.fromkeys(context)),
-            "legal_basis": val["legal_basis"], "departments": depts,
-            "source": f"{val['source_file']}:{'' if pd.isna(src_row) else int(src_row)}",
-            "evidence": val["evidence"], "summary": summary,
-        })
+        out.append(
+            {
+                "case_no": f"{int(x.cat_order) + 1:02d}-{int(x.rank)}",
+                "category": cat,
+                "category_name": cname,
+                "rank": int(x.rank),
+                "category_score": int(x.cat_score),
+                "score": int(r["score"]),
+                "severity": sev,
+                "platform": val["platform"],
+                "item_id": val["item_id"],
+                "title": val["title"],
+                "shop_id": val["shop_id"],
+                "shop_name": val["shop_name"],
+                "url": val["url"],
+                "rules": rules_txt,
+                "matched": "；".join(dict.fromkeys(matched)),
+                "context": " / ".join(dict.fromkeys(context)),
+                "legal_basis": val["legal_basis"],
+                "departments": depts,
+                "source": f"{val['source_file']}:{'' if pd.isna(src_row) else int(src_row)}",
+                "evidence": val["evidence"],
+                "summary": summary,
+            }
+        )
     return pd.DataFrame(out, columns=cols)
 
 
@@ -545,17 +724,39 @@ def _rules_table(rules: pd.DataFrame, p: pd.DataFrame, rows_scanned: int, prev: 
     df["listings"] = np.bincount(p["rule"].to_numpy(), minlength=len(df))[: len(df)].astype(np.int64)
     df["per_10k"] = (df["listings"] * 10_000 / rows_scanned).round(2) if rows_scanned else 0.0
     df["severity"] = df["severity"].map(lambda x: SEVERITY_LABELS.get(x, x))
-    cols = ["rule_id", "rule_name", "category", "severity", "hits", "listings", "per_10k", "normalized_hits",
-            "min_score", "max_score"]
+    cols = [
+        "rule_id",
+        "rule_name",
+        "category",
+        "severity",
+        "hits",
+        "listings",
+        "per_10k",
+        "normalized_hits",
+        "min_score",
+        "max_score",
+    ]
     df = df[cols]
     if prev is not None:
         before = Counter(prev.summary.get("hits_per_rule") or {})
         df = df.assign(previous_hits=df["rule_id"].map(lambda r: int(before.get(r, 0))))
         gone = sorted(r for r in before if r not in set(df["rule_id"]))
         if gone:  # rules that fired last time and not now
-            extra = pd.DataFrame({"rule_id": gone, "rule_name": "", "category": "", "severity": "", "hits": 0,
-                                  "listings": 0, "per_10k": 0.0, "normalized_hits": 0, "min_score": 0, "max_score": 0,
-                                  "previous_hits": [int(before[r]) for r in gone]})
+            extra = pd.DataFrame(
+                {
+                    "rule_id": gone,
+                    "rule_name": "",
+                    "category": "",
+                    "severity": "",
+                    "hits": 0,
+                    "listings": 0,
+                    "per_10k": 0.0,
+                    "normalized_hits": 0,
+                    "min_score": 0,
+                    "max_score": 0,
+                    "previous_hits": [int(before[r]) for r in gone],
+                }
+            )
             df = pd.concat([df, extra], ignore_index=True)
         df["change"] = df["hits"] - df["previous_hits"]
     df = df.sort_values(["hits", "rule_id"], ascending=[False, True], kind="stable").reset_index(drop=True)
@@ -578,10 +779,14 @@ def _notes(scan: ScanDir, prev: ScanDir | None, totals: dict) -> list[str]:
         "典型案例：每个类别按本类风险分从高到低选取，优先选不同店铺的商品。",
     ]
     if prev is not None:
-        notes.append("复查对比按（平台，商品ID）识别同一商品；两次扫描任一缺少平台字段时仅按商品ID。"
-                     "“已下架或已整改”指上次被标记、本次未被标记的商品（本次未出现或已不再违规）。")
+        notes.append(
+            "复查对比按（平台，商品ID）识别同一商品；两次扫描任一缺少平台字段时仅按商品ID。"
+            "“已下架或已整改”指上次被标记、本次未被标记的商品（本次未出现或已不再违规）。"
+        )
         if prev.rules_hash and scan.rules_hash and prev.rules_hash != scan.rules_hash:
-            notes.append("注意：两次扫描使用的规则包不同（哈希不一致），部分“新增”或“已下架或已整改”可能源于规则变化而非商品变化。")
+            notes.append(
+                "注意：两次扫描使用的规则包不同（哈希不一致），部分“新增”或“已下架或已整改”可能源于规则变化而非商品变化。"
+            )
     if totals["rows_rejected"]:
         notes.append(f"有 {totals['rows_rejected']:,} 行无法读取，未参与筛查，详见 rejects.csv。")
     return notes
@@ -609,7 +814,10 @@ def _overview(rep: Report, scan: ScanDir, prev: ScanDir | None) -> pd.DataFrame:
         ("涉及类别数", t["categories"]),
         ("典型案例数", t["cases"]),
         ("规则包哈希", r.get("hash", "")),
-        ("规则包", "；".join(f"{p.get('category')}@{p.get('version')}（{p.get('rules')}条）" for p in r.get("packs", []))),
+        (
+            "规则包",
+            "；".join(f"{p.get('category')}@{p.get('version')}（{p.get('rules')}条）" for p in r.get("packs", [])),
+        ),
         ("本地覆盖规则", len(r.get("overrides", []))),
         ("匹配引擎", r.get("backend", "")),
         ("筛查引擎版本", f"{eng.get('name', 'screener')} {eng.get('version', '')}"),

@@ -75,7 +75,11 @@ def _plain(v):
 
 def column_values(s: pd.Series) -> list:
     """A column as cell values, converted column-wise (numbers stay numbers, text is cleaned)."""
-    if pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_integer_dtype(s.dtype) or pd.api.types.is_float_dtype(s.dtype):
+    if (
+        pd.api.types.is_bool_dtype(s.dtype)
+        or pd.api.types.is_integer_dtype(s.dtype)
+        or pd.api.types.is_float_dtype(s.dtype)
+    ):
         return s.astype(object).where(s.notna(), None).tolist()
     return [_plain(v) for v in s.tolist()]
 
@@ -127,10 +131,15 @@ def write_workbook(report, path: str | Path, *, max_rows: int = DEFAULT_MAX_ROWS
     limit = max(1, min(max_rows, EXCEL_MAX_ROWS - 1))
     cut = {k: len(df) for k, df in tables.items() if len(df) > limit}
     if cut:
-        extra = pd.DataFrame([
-            {"item": f"说明：工作表“{SHEETS[k][0]}”未写全",
-             "value": f"共 {n:,} 行，仅写入排在前面的 {limit:,} 行；{_FULL_DATA.get(k, '完整数据见扫描的 Parquet/CSV 输出')}。"}
-            for k, n in cut.items()])
+        extra = pd.DataFrame(
+            [
+                {
+                    "item": f"说明：工作表“{SHEETS[k][0]}”未写全",
+                    "value": f"共 {n:,} 行，仅写入排在前面的 {limit:,} 行；{_FULL_DATA.get(k, '完整数据见扫描的 Parquet/CSV 输出')}。",
+                }
+                for k, n in cut.items()
+            ]
+        )
         tables["overview"] = pd.concat([tables["overview"], extra], ignore_index=True)
 
     wb = Workbook(write_only=True)
@@ -159,7 +168,9 @@ def write_workbook(report, path: str | Path, *, max_rows: int = DEFAULT_MAX_ROWS
         ws.append(head)
         url_idx = {i for i, c in enumerate(cols) if c in URL_COLUMNS}
         pct_idx = {i for i, c in enumerate(cols) if c in PERCENT_COLUMNS}
-        wrap_idx = {i for i, c in enumerate(cols) if c in WRAP_COLUMNS | {"title", "value"}} if key in _WRAP_SHEETS else set()
+        wrap_idx = (
+            {i for i, c in enumerate(cols) if c in WRAP_COLUMNS | {"title", "value"}} if key in _WRAP_SHEETS else set()
+        )
         special = url_idx | pct_idx | wrap_idx
         links = 0
         for row in zip(*(column_values(df[c]) for c in cols)) if cols else ():
