@@ -76,6 +76,8 @@ class Term:
     # Count a hit only if it needed one of these normalizations: the evasion is
     # the clue (古*驰 splits a brand; 古驰 written plainly is not this rule's business).
     only_via: tuple[str, ...] = ()
+    # Where sellers were seen using these words (case, judgement, announcement address).
+    source: tuple[str, ...] = field(default=(), compare=False)
     line: int | None = field(default=None, compare=False)
 
 

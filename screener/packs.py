@@ -67,7 +67,18 @@ RULE_KEYS = {
     "lint_ignore",
     "status",
 }
-TERM_KEYS = {"term", "aliases", "pinyin", "boundary", "ascii_boundary", "exact", "exclude", "max_gap", "only_via"}
+TERM_KEYS = {
+    "term",
+    "aliases",
+    "pinyin",
+    "boundary",
+    "ascii_boundary",
+    "exact",
+    "exclude",
+    "max_gap",
+    "only_via",
+    "source",
+}
 NORMALIZATION_NAMES = ("separator", "nfkc", "case", "digits", "t2s", "charmap", "accents", "pinyin", "alias")
 CONDITION_KEYS = {"any", "all", "within", "fields", "score"}
 REGEX_KEYS = {"pattern", "anchor"}
@@ -285,9 +296,12 @@ def _term(ctx: _Ctx, node: Any, line: int | None, what: str = "term") -> Term | 
             )
     if "separator" in only_via and (flags.get("exact") or max_gap == 0):
         ctx.err("only_via: separator needs separators to be allowed (not exact, max_gap > 0)", node.line_of("only_via"))
+    # where the words were seen (an enforcement case, a court record): kept with the term
+    source = _texts(ctx, node.get("source"), node.line_of("source"), "source")
     term = Term(
         text=text,
         aliases=aliases,
+        source=source,
         pinyin=pinyin,
         boundary=boundary,
         exclude=exclude,
