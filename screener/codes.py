@@ -54,7 +54,9 @@ Verdict = Callable[[str, date], str | None]
 class CodeKind:
     name: str
     label: str  # what investigators call it, for evidence
-    anchors: tuple[str, ...]  # normalized substrings every candidate contains (cheap pre-filter)
+    # on the raw text, something every candidate contains in any of its written forms (full-width,
+    # traditional): most texts are ruled out before they are normalized
+    prefilter: re.Pattern[str]
     pattern: re.Pattern[str]  # over normalized text
     canonical: Callable[[re.Match[str]], tuple[str, int] | None]  # (code, end offset) or not a candidate
     structure: Verdict
@@ -389,7 +391,7 @@ KINDS: dict[str, CodeKind] = {
         CodeKind(
             "sc",
             "食品生产许可证编号",
-            ("sc",),
+            re.compile("[sｓ][cｃ]", re.IGNORECASE),
             re.compile(rf"(?<![a-z])sc{_SEP}(?P<run>{DIGIT_RUN})"),
             _prefixed("SC", (14,)),
             _sc_structure,
@@ -397,7 +399,7 @@ KINDS: dict[str, CodeKind] = {
         CodeKind(
             "qs",
             "QS编号",
-            ("qs",),
+            re.compile("[qｑ][sｓ]", re.IGNORECASE),
             re.compile(rf"(?<![a-z])qs{_SEP}(?P<run>{DIGIT_RUN})"),
             _prefixed("QS", (12,)),
             _qs_structure,
@@ -406,7 +408,7 @@ KINDS: dict[str, CodeKind] = {
         CodeKind(
             "device",
             "医疗器械注册证/备案编号",
-            ("械注", "械备", "械("),
+            re.compile("械"),
             re.compile(
                 r"(?P<old>[\u4e00-\u9fff]?食?药监械\((?:准|进|许)\)字 ?\d{4} ?第 ?\d+ ?号)"
                 rf"|(?P<org>[\u4e00-\u9fff])械注(?P<form>[准进许]){_SEP}(?P<run>{DIGIT_RUN})"
@@ -419,7 +421,7 @@ KINDS: dict[str, CodeKind] = {
         CodeKind(
             "drug",
             "药品批准文号",
-            ("国药准字",),
+            re.compile("[准準]字"),
             re.compile(rf"国药准字{_SEP}(?P<letter>[a-z])?[ \-]?(?P<run>{DIGIT_RUN})"),
             _drug_canonical,
             _drug_structure,
@@ -427,7 +429,7 @@ KINDS: dict[str, CodeKind] = {
         CodeKind(
             "health_food",
             "保健食品批准/备案编号",
-            ("食健",),
+            re.compile("食健"),
             re.compile(
                 r"(?P<wei>卫食健(?:进)?字 ?[(\[] ?\d+ ?[)\]] ?第 ?\d+ ?号?)"
                 rf"|(?P<head>国食健字|国食健注|食健备){_SEP}(?P<gj>[a-z])?[ \-]?(?P<run>{DIGIT_RUN})"
@@ -438,7 +440,7 @@ KINDS: dict[str, CodeKind] = {
         CodeKind(
             "patent",
             "专利号",
-            ("zl", "专利"),
+            re.compile("[zｚ][lｌ]|[专專]利", re.IGNORECASE),
             re.compile(
                 r"(?:(?<![a-z])zl|专利(?:申请)?号)[\s:：]*(?:zl)?[\s:：]*"
                 r"(?P<num>\d(?: ?\d){6,12})(?: ?[.·] ?(?P<check>[0-9x]))?(?![0-9a-z])"
@@ -455,9 +457,9 @@ def find_codes(text: str | None, kind: str) -> list[Code]:
     if not text:
         return []
     spec = KINDS[kind]
-    norm = normalized(text)
-    if not any(a in norm for a in spec.anchors):
+    if not spec.prefilter.search(text):
         return []
+    norm = normalized(text)
     found = []
     for m in spec.pattern.finditer(norm):
         got = spec.canonical(m)

@@ -18,7 +18,7 @@ Numbers are Arabic (full-width folded, 1,299.5) or simple Chinese numerals
 (十五, 二十, 一百五十, 两, 一点五). Ranges and dimension chains (15-20cm, 15到20厘米,
 30x5cm) give every end, with the unit written after the last. Traps kept out: a
 number glued to Latin letters or digits (型号X150, 2021款 has no unit), ratios and
-fractions (1:1, 1/6), phone-length digit runs, 三折叠, 米色.
+fractions (1:1, 1/6), phone-length digit runs, 三折叠/三折款, 米色.
 
 A label (``near``) binds to the first quantity after it, at most ``within``
 characters later and not across a clause break (，。；！？ or a new line), so
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .codes import normalized
 
@@ -61,7 +62,7 @@ class Unit:
 
 
 # Written forms after normalization (lower case, half-width, simplified). Longest
-# first in the pattern; Latin units must not run into more Latin letters (5ml, 5min).
+# first in the pattern; Latin units must not run into more Latin letters or digits.
 SUFFIX_UNITS: dict[str, Unit] = {
     "毫米": Unit("length", 1),
     "mm": Unit("length", 1),
@@ -91,7 +92,7 @@ SUFFIX_UNITS: dict[str, Unit] = {
 PREFIX_UNITS: dict[str, Unit] = {"¥": Unit("money", 1), "rmb": Unit("money", 1), "百分之": Unit("percent", 1)}
 
 # What a unit character must not be followed by to be that unit: 米色, 三折叠, 一成不变.
-_NOT_AFTER = {"米": "色白黄粒饭粉酒糕", "折": "叠纸扣页线射痕", "成": "人品本功交分年长为员套型不", "元": "素气旦宵"}
+_NOT_AFTER = {"米": "色白黄粒饭粉酒糕", "折": "叠纸扣页线射痕款", "成": "人品本功交分年长为员套型不", "元": "素气旦宵"}
 # A bare number after a label is not money when a counter or date word follows it.
 _BARE_STOP = "年月日号个件款期次天岁克斤人位台只套张包盒瓶码g"
 _CLAUSE_BREAK = "，。；！？,;!?\n"
@@ -111,7 +112,7 @@ def _unit_pattern(units: list[str]) -> str:
     for u in sorted(units, key=len, reverse=True):
         alt = re.escape(u)
         if u.isascii() and u.isalpha():
-            alt += "(?![a-z])"
+            alt += "(?![a-z0-9])"  # 5ml, 5min, 1200m3f are not metres
         if u in _NOT_AFTER:
             alt += f"(?![{_NOT_AFTER[u]}])"
         alts.append(alt)
@@ -248,10 +249,15 @@ def _value(raw: str, unit: Unit, written: str) -> float | None:
     return n * unit.factor
 
 
+@lru_cache(maxsize=1024)
+def _normalized_label(label: str) -> str:
+    return normalized(label)
+
+
 def _labels(norm: str, near: tuple[str, ...]) -> list[tuple[int, int, str]]:
     found = []
     for label in near:
-        key = normalized(label)
+        key = _normalized_label(label)
         i = norm.find(key)
         while i >= 0:
             found.append((i, i + len(key), label))
@@ -279,12 +285,15 @@ def read_quantities(
     if not text:
         return []
     norm = normalized(text)
-    exprs = _expressions(norm)
     if not near:
-        return [q for e in exprs for q in _quantities(norm, e, dimension, labelled=False)]
+        return [q for e in _expressions(norm) for q in _quantities(norm, e, dimension, labelled=False)]
+    labels = _labels(norm, tuple(near))
+    if not labels:
+        return []
+    exprs = _expressions(norm)
     out: list[Quantity] = []
     seen: set[tuple[int, int]] = set()
-    for ls, le, label in _labels(norm, tuple(near)):
+    for ls, le, label in labels:
         e = _bound(norm, exprs, le, within)
         if e is None or (e.start, e.end) in seen:
             continue

@@ -103,6 +103,8 @@ TRAPS = [
     ("5mah", "length"),
     ("米色连衣裙3件", "length"),
     ("三折叠伞", "percent"),
+    ("三折款皮套", "percent"),  # a tri-fold case, not a discount
+    ("LG4-1200M3F", "length"),  # a model number
     ("一成不变", "percent"),
     ("3块电池", "money"),  # 块 is a counter without a label
     ("50w电机", "money"),  # w is watts without a label
