@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pytest
+import yaml
 from conftest import make_batch, write_pack
 
 import screener
@@ -411,3 +414,14 @@ def test_the_violation_names_the_evidence(tmp_path):
     (hit,) = res.hits.to_pylist()
     assert hit["field"] == "description"  # the invalid code, not the seller type that selected the row
     assert hit["snippet"].startswith("商品详情(description)中的QS编号“QS110104010001”")
+
+
+def test_readme_shows_one_valid_example_of_every_check():
+    readme = (Path(__file__).parents[1] / "rules" / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Structural checks") :]
+    block = re.search(r"One example each:\s*```yaml\n(.*?)```", section, re.S).group(1)
+    examples = yaml.safe_load(block)["where"]
+    for ex in examples:
+        params = {k: v for k, v in ex.items() if k != "check"}
+        assert validate_call(ex["check"], params) == [], ex
+    assert {ex["check"] for ex in examples} == set(REGISTRY)
