@@ -37,20 +37,7 @@ DIMENSIONS = ("length", "percent", "money")
 BASE_UNIT = {"length": "mm", "percent": "%", "money": "元"}
 DEFAULT_WITHIN = 8
 
-_CN_DIGITS = {
-    "零": 0,
-    "〇": 0,
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
+_CN_DIGITS = dict(zip("零〇一二两三四五六七八九", (0, 0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9)))
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000}
 
 
@@ -100,7 +87,7 @@ _MAX_INT_DIGITS = 9  # longer runs are phone numbers, ids and barcodes
 
 _NUM_AR = r"\d+(?:,\d{3})*(?:\.\d+)?"
 # a Chinese numeral has a digit, or starts with 十 (十五); 点 only between digits
-_CN_D = "零〇一二两三四五六七八九"
+_CN_D = "".join(_CN_DIGITS)
 _NUM_CN = rf"(?:[{_CN_D}]|十)(?:[{_CN_D}十百千万]|点(?=[{_CN_D}]))*"
 _NUM_ANY = rf"(?:{_NUM_AR}|{_NUM_CN}|(?<=百分之)百)"
 _NUM = re.compile(rf"(?<![a-z0-9.,])(?<!\d[:/]){_NUM_ANY}")  # where an expression may start

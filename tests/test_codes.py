@@ -3,6 +3,8 @@
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from screener.codes import KINDS, find_codes, patent_check_digit, problem
 
@@ -153,3 +155,15 @@ def test_patent_check_digit_catches_every_single_digit_error():
 def test_the_year_bound_follows_the_as_of_date():
     assert problem("device", "国械注准20273460123", date(2026, 6, 1)) is not None
     assert problem("device", "国械注准20273460123", date(2027, 1, 1)) is None
+
+
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("0123456789 .-:SCQZLscql国械注准进备药字HZ食健字G()第号专利xX苏")), max_size=40
+    )
+)
+def test_any_text_finds_codes_without_error_and_spans_hold_them(text):
+    for kind in KINDS:
+        for c in find_codes(text, kind):
+            assert text[c.start : c.end] == c.text
+            problem(kind, c.code, AS_OF)  # answers, whatever the code

@@ -1,6 +1,8 @@
 """Quantities read from text: numbers, units, labels, and the traps that are not quantities."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from screener.numbers import parse_number, read_quantities
 
@@ -142,3 +144,16 @@ def test_unknown_dimension_is_an_error():
 
 def test_empty_text():
     assert read_quantities(None, "length") == [] == read_quantities("", "money", ("原价",))
+
+
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("0123456789.,:/-~x 十五二百两一点万折成%元¥米cm寸刃长原价abc，")), max_size=40
+    )
+)
+def test_any_text_reads_without_error_and_spans_hold_the_number(text):
+    for dimension in ("length", "percent", "money"):
+        for q in read_quantities(text, dimension, ("刃长", "原价") if "长" in text else ()):
+            assert 0 <= q.expr_start <= q.start < q.end <= q.expr_end <= len(text)
+            assert parse_number(text[q.start : q.end]) is not None
+            assert q.value >= 0
