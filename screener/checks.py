@@ -380,10 +380,6 @@ def _not_matches(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
 
 
 # -- codes read from text (see screener.codes) ------------------------------------
-def _code_label(kind: str) -> str:
-    return CODE_KINDS[kind].label
-
-
 @_register(
     "code_invalid",
     "the field's text holds a code of that kind that fails its validator (QS: always, as obsolete)",

@@ -385,26 +385,28 @@ def _patent_structure(code: str, as_of: date) -> str | None:
 # -- the kinds ------------------------------------------------------------------------
 # Patterns run on normalized (lower-case, half-width, simplified) text.
 _SEP = r"[\s:：#\-]*"
+
+
+def _lettered(name: str, label: str, digits: int, structure: Verdict, status: Verdict | None = None) -> CodeKind:
+    """Two Latin letters (not inside a Latin word) and a run of digits: SC…, QS…."""
+    a, b = name
+    fullwidth = f"[{a}{chr(ord(a) + 0xFEE0)}][{b}{chr(ord(b) + 0xFEE0)}]"
+    return CodeKind(
+        name,
+        label,
+        re.compile(fullwidth, re.IGNORECASE),
+        re.compile(rf"(?<![a-z]){name}{_SEP}(?P<run>{DIGIT_RUN})"),
+        _prefixed(name.upper(), (digits,)),
+        structure,
+        *([status] if status else []),
+    )
+
+
 KINDS: dict[str, CodeKind] = {
     k.name: k
     for k in (
-        CodeKind(
-            "sc",
-            "食品生产许可证编号",
-            re.compile("[sｓ][cｃ]", re.IGNORECASE),
-            re.compile(rf"(?<![a-z])sc{_SEP}(?P<run>{DIGIT_RUN})"),
-            _prefixed("SC", (14,)),
-            _sc_structure,
-        ),
-        CodeKind(
-            "qs",
-            "QS编号",
-            re.compile("[qｑ][sｓ]", re.IGNORECASE),
-            re.compile(rf"(?<![a-z])qs{_SEP}(?P<run>{DIGIT_RUN})"),
-            _prefixed("QS", (12,)),
-            _qs_structure,
-            _qs_status,
-        ),
+        _lettered("sc", "食品生产许可证编号", 14, _sc_structure),
+        _lettered("qs", "QS编号", 12, _qs_structure, _qs_status),
         CodeKind(
             "device",
             "医疗器械注册证/备案编号",
