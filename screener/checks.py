@@ -380,11 +380,13 @@ def _not_matches(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
 
 
 # -- codes read from text (see screener.codes) ------------------------------------
+_CODE_PARAMS = {"field": Param("text_field"), "kind": Param("code_kind")}
+
+
 @_register(
     "code_invalid",
     "the field's text holds a code of that kind that fails its validator (QS: always, as obsolete)",
-    field=Param("text_field"),
-    kind=Param("code_kind"),
+    **_CODE_PARAMS,
 )
 def _code_invalid(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     name, kind = call.param("field"), call.param("kind")
@@ -408,8 +410,7 @@ def _code_invalid(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
 @_register(
     "code_absent",
     "the field holds no well-formed code of that kind (undecided when the field is empty)",
-    field=Param("text_field"),
-    kind=Param("code_kind"),
+    **_CODE_PARAMS,
 )
 def _code_absent(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     name, kind = call.param("field"), call.param("kind")
