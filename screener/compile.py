@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from datetime import date
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -124,6 +125,24 @@ class CompiledRule:
 
     def role_clauses(self, role: int) -> tuple[Clause, ...]:
         return tuple(c for c in self.clauses if c.role == role)
+
+    def legal_basis_at(self, as_of: date) -> tuple[tuple[LegalRef, ...], str]:
+        """The citations in force on ``as_of``, and a note when none is.
+
+        A rule whose only basis came into force later (or has lapsed) still
+        fires — the listing is still a lead — but says so instead of citing a
+        text that did not apply (a 2021 capture cannot rest on a 2022 law).
+        """
+        in_force = tuple(r for r in self.legal_basis if r.in_force(as_of))
+        if in_force or not self.legal_basis:
+            return in_force, ""
+        parts = []
+        for r in self.legal_basis:
+            if r.effective_from and as_of < r.effective_from:
+                parts.append(f"{r.law}{r.article}自{r.effective_from.isoformat()}起施行")
+            elif r.effective_until and as_of > r.effective_until:
+                parts.append(f"{r.law}{r.article}已于{r.effective_until.isoformat()}失效")
+        return (), f"{as_of.isoformat()}无有效法律依据（" + "；".join(parts) + "），请人工核定"
 
 
 @dataclass(frozen=True)
@@ -247,6 +266,20 @@ def pinyin_variants(text: str, modes: Iterable[str]) -> list[str]:
     return out
 
 
+def surface_form(norm: Normalizer, text: str, exact: bool) -> tuple[int, str]:
+    """Which surface a term is matched on, and its text there.
+
+    Exact terms (``max_gap: 0``) and Latin terms with their own separators are
+    matched on the canonical surface, separators and all: without them "1:1" and
+    "no.1" would be "11" and "no1".
+    """
+    canon = norm.canonical(text).strip()
+    compact = norm.compact(text)
+    if exact or (norm.has_separator(canon) and not has_cjk(compact)):
+        return CANONICAL, canon
+    return COMPACT, compact
+
+
 class _Builder:
     def __init__(self, normalizer: Normalizer):
         self.norm = normalizer
@@ -257,17 +290,7 @@ class _Builder:
         self.excl: list[list[int]] = []
 
     def surface_form(self, text: str, exact: bool) -> tuple[int, str]:
-        """Which surface a key is matched on, and its text there.
-
-        Exact terms (``max_gap: 0``) and Latin terms with their own separators are
-        matched on the canonical surface, separators and all.
-        """
-        canon = self.norm.canonical(text).strip()
-        compact = self.norm.compact(text)
-        if exact or (self.norm.has_separator(canon) and not has_cjk(compact)):
-            # e.g. "1:1", "no.1": without their separators they would be "11", "no1"
-            return CANONICAL, canon
-        return COMPACT, compact
+        return surface_form(self.norm, text, exact)
 
     def key(self, surface: int, text: str) -> int:
         k = (surface, text)
@@ -361,9 +384,7 @@ def compile_packset(packset: PackSet, backend: str = "auto") -> RuleSet:
             clauses = []
             for role, conds in ((WITH, rule.with_), (WITHOUT, rule.without), (ADJUST, rule.adjust)):
                 for ci, c in enumerate(conds):
-                    clauses.append(
-                        Clause(role, ci, add_leaves((c,), role), c, add_leaves(c.unless, UNLESS), c.score)
-                    )
+                    clauses.append(Clause(role, ci, add_leaves((c,), role), c, add_leaves(c.unless, UNLESS), c.score))
             for f in rule.fields:
                 if f not in fields:
                     fields.append(f)

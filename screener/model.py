@@ -194,7 +194,9 @@ Check = CheckCall | CheckAnyOf
 
 def _short(value: Any) -> str:
     if isinstance(value, tuple):
-        return "[" + ",".join(str(v) for v in value) + "]"
+        if value and all(isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], str) for v in value):
+            return "{" + ", ".join(f"{k}: {_short(v)}" for k, v in value) + "}"  # a frozen mapping
+        return "[" + ",".join(_short(v) for v in value) + "]"
     return str(value)
 
 

@@ -85,19 +85,19 @@ def parse_pack(
     doc: YMap, path: str, raw: bytes, normalizer: Normalizer, shared: dict[str, Concept] | None = None
 ) -> tuple[Pack | None, list[RuleError]]:
     errors = _shape_errors(doc, path)
-    outside_rules = [e for e in errors if e.location is None or e.location.rule_id is None]
-    if outside_rules:
-        return None, errors  # the pack's own keys are broken: its rules cannot be read safely
-    skip = ruleschema.bad_rules(errors, doc)
     ctx = ruleparse.Context(path, normalizer, shared)
     code = doc["pack"]
     taxonomy = categories()
-    if code not in taxonomy:
+    if not isinstance(code, str) or code not in taxonomy:
         import difflib
 
         hint = difflib.get_close_matches(str(code), list(taxonomy), n=1)
         ctx.err(f"unknown category {code!r}" + (f" (did you mean {hint[0]!r}?)" if hint else ""), doc.line_of("pack"))
-        return None, errors + ctx.errors
+        return None, ctx.errors + errors
+    outside_rules = [e for e in errors if e.location is None or e.location.rule_id is None]
+    if outside_rules:
+        return None, errors  # the pack's own keys are broken: its rules cannot be read safely
+    skip = ruleschema.bad_rules(errors, doc)
     cat = taxonomy[code]
     legal = ruleparse.legal(ctx, doc.get("legal_basis"), doc.line_of("legal_basis"))
     departments = ruleparse.as_tuple(doc.get("departments")) or cat.departments
@@ -143,6 +143,10 @@ def parse_concepts_file(doc: YMap, path: str, normalizer: Normalizer, known: dic
     return found, ctx.errors
 
 
+def _next_line(items: list, i: int) -> float:
+    return items.line_of(i + 1) if i + 1 < len(items) else float("inf")
+
+
 def parse_charmap(doc: YMap, path: str) -> tuple[list[CharMapping], list[RuleError]]:
     errors = _shape_errors(doc, path)
     if errors:
@@ -156,12 +160,15 @@ def parse_charmap(doc: YMap, path: str) -> tuple[list[CharMapping], list[RuleErr
 
 def parse_overrides(doc: YMap, path: str) -> tuple[list[Override], list[RuleError]]:
     errors = _shape_errors(doc, path)
-    if errors:
+    items = doc.get("overrides")
+    if not isinstance(items, list):
         return [], errors
+    broken = {e.location.line for e in errors if e.location is not None}
     out: list[Override] = []
-    items = doc["overrides"]
     for i, item in enumerate(items):
         line = items.line_of(i)
+        if not isinstance(item, YMap) or any(line <= b < _next_line(items, i) for b in broken):
+            continue  # reported by the schema
         changes = ("disable", "severity", "score", "add_exclude", "departments")
         if not any(item.get(k) not in (None, False, []) for k in changes):
             errors.append(

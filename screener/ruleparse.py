@@ -341,8 +341,16 @@ def _check(ctx: Context, item: YMap, line: int | None) -> Check | None:
         ctx.err(p, line)
     if problems:
         return None
-    frozen = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in params.items())
-    return CheckCall(name=str(item["check"]), params=frozen, line=line)
+    return CheckCall(name=str(item["check"]), params=_freeze(params), line=line)
+
+
+def _freeze(value: Any) -> Any:
+    """Check parameters as hashable values: lists → tuples, mappings → sorted (key, value) pairs."""
+    if isinstance(value, dict):
+        return tuple(sorted((str(k), _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    return value
 
 
 def check_pattern(ctx: Context, pattern: str, line: int | None) -> str | None:

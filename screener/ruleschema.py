@@ -97,6 +97,9 @@ def _leaves(error) -> Iterator:
             yield typed[0]
             return
         if isinstance(error.instance, dict):
+            if all(set(o) <= {"required"} for o in error.validator_value):
+                yield error  # "exactly one of these keys": said as such
+                return
             chosen = _object_alternative(error)
             if chosen:
                 for e in chosen:
@@ -114,15 +117,16 @@ def _object_alternative(error) -> list:
     by_option: dict[int, list] = {}
     for e in error.context:
         by_option.setdefault(e.relative_schema_path[0], []).append(e)
-    best = None
+    best, best_key = None, None
     for index, errs in by_option.items():
         option = error.validator_value[index]
         if option.get("type") not in (None, "object") or any(e.validator == "type" for e in errs):
             continue
-        if any(e.validator == "required" for e in errs):
-            continue
-        if best is None or len(errs) < len(best):
-            best = errs
+        props = option.get("properties", {})
+        # the option most of whose keys the mapping uses, then the one with fewest complaints
+        key = (-sum(k in props for k in error.instance), any(e.validator == "required" for e in errs), len(errs))
+        if best_key is None or key < best_key:
+            best, best_key = errs, key
     return best or []
 
 
@@ -143,6 +147,9 @@ def _message(error, doc: Any) -> str:
         extra = [k for k in inst if k not in error.schema.get("properties", {}) and not str(k).startswith("x-")]
         parts = []
         for k in extra:
+            if k in _REPLACED:
+                parts.append(f"unknown key {k!r}: rule language v2 replaced it by {_REPLACED[k]}")
+                continue
             hint = difflib.get_close_matches(str(k), allowed, n=1)
             parts.append(
                 f"unknown key {k!r}"
@@ -150,7 +157,8 @@ def _message(error, doc: Any) -> str:
             )
         return "; ".join(parts) or error.message
     if v == "required":
-        return f"needs {error.validator_value and ', '.join(repr(k) for k in error.validator_value if k not in inst)}"
+        missing = [k for k in error.validator_value if k not in inst]
+        return "needs " + ", ".join(_REQUIRED_WORDS.get(k, repr(k)) for k in missing)
     if v == "oneOf" and isinstance(inst, dict):
         options = [next(iter(o.get("required", ["?"]))) for o in error.validator_value]
         given = [o for o in options if o in inst]
@@ -169,13 +177,34 @@ def _message(error, doc: Any) -> str:
     if v in ("minItems",) and isinstance(inst, list):
         return f"needs at least {error.validator_value} item(s)"
     if v in ("minimum", "maximum"):
+        lo, hi = error.schema.get("minimum"), error.schema.get("maximum")
+        if lo is not None and hi is not None:
+            return f"must be between {lo} and {hi}, got {inst!r}"
         return f"{inst!r} is out of range ({'at least' if v == 'minimum' else 'at most'} {error.validator_value})"
+    where = tuple(error.absolute_path)
+    if v == "pattern" and len(where) == 3 and where[0] == "rules" and where[2] == "id" and isinstance(doc, dict):
+        prefix = doc.get("prefix")
+        return f"rule id must be the pack prefix {prefix!r} and three digits (e.g. {prefix}001), got {inst!r}"
     if v == "pattern":
         desc = error.schema.get("description", "")
         return f"{inst!r} is not valid" + (f": {desc}" if desc else f" (pattern {error.validator_value})")
     if v == "propertyNames":
         return f"{inst!r}: " + error.message
     return error.message
+
+
+#: Options of the first rule language and what took their place.
+_REPLACED = {
+    "exact": "max_gap: 0 (matched exactly as written)",
+    "ascii_boundary": "boundary: none (false) or boundary: alnum",
+}
+
+_REQUIRED_WORDS = {
+    "reason": "a written 'reason' (why the change is made)",
+    "examples": "'examples' (hit and miss listings)",
+    "miss": "at least one 'miss' example",
+    "hit": "at least one 'hit' example",
+}
 
 
 def _wants_text(want: Any) -> bool:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import date
 from collections import defaultdict
 from functools import lru_cache
 from dataclasses import dataclass, field
@@ -26,7 +27,19 @@ import numpy as np
 import pyarrow as pa
 
 from .checks import EVIDENCE_PRIORITY, REGISTRY, Columns, Result
-from .compile import ADJUST, ANCHOR, CANONICAL, COMPACT, RX_ANCHOR, UNLESS, WITH, WITHOUT, Clause, RuleSet, category_path
+from .compile import (
+    ADJUST,
+    ANCHOR,
+    CANONICAL,
+    COMPACT,
+    RX_ANCHOR,
+    UNLESS,
+    WITH,
+    WITHOUT,
+    Clause,
+    RuleSet,
+    category_path,
+)
 from .model import NUMERIC_FIELDS, SENTENCE, Check, CheckAnyOf, Condition
 from .normalize import NormalizedBatch, reason_names
 from .schema import HITS_SCHEMA, ROW_ID
@@ -66,6 +79,24 @@ class _RawMatches:
         return cls(z, z, z, z, z, b, b, b)
 
 
+#: Why a candidate hit did not make it (``explain``): a stable code and its text.
+#: ``unless`` is a note, not a suppression: a blocker was voided and the hit may still fire.
+SUPPRESSION_CODES = {
+    "boundary": "runs into neighbouring Latin letters/digits",
+    "gap": "characters too far apart",
+    "punctuation": "context word read across sentence punctuation",
+    "exclude": "inside an exclusion phrase",
+    "only_via": "written plainly; the rule counts it only via an evasion",
+    "word": "not a whole word (jieba segmentation splits it differently)",
+    "scope": "listing category outside the rule's categories",
+    "where": "structural check not met",
+    "with": "'with' condition not met",
+    "without": "'without' condition present",
+    "unless": "a blocker was voided by an overriding signal",
+}
+NOTE_CODES = frozenset({"unless"})
+
+
 @dataclass
 class Suppressed:
     """A candidate hit that did not make it, and why (for ``explain``)."""
@@ -77,6 +108,11 @@ class Suppressed:
     start: int
     end: int
     reason: str
+    code: str = ""
+
+    @property
+    def is_note(self) -> bool:
+        return self.code in NOTE_CODES
 
 
 @dataclass
@@ -116,7 +152,7 @@ class _LazyText(dict):
         return dict.__getitem__(self, name)
 
 
-def _columns(batch: pa.RecordBatch) -> Columns:
+def _columns(batch: pa.RecordBatch, as_of: date | None = None) -> Columns:
     numeric: dict[str, np.ndarray] = {}
     for name in NUMERIC_FIELDS:
         if name in batch.schema.names:
@@ -124,7 +160,7 @@ def _columns(batch: pa.RecordBatch) -> Columns:
             if not pa.types.is_floating(col.type):
                 col = col.cast(pa.float64(), safe=False)
             numeric[name] = col.to_numpy(zero_copy_only=False).astype(float, copy=False)
-    return Columns(text=_LazyText(batch), numeric=numeric, n=batch.num_rows, arrow=batch)
+    return Columns(text=_LazyText(batch), numeric=numeric, n=batch.num_rows, arrow=batch, as_of=as_of)
 
 
 def _string_column(batch: pa.RecordBatch, name: str) -> pa.Array:
@@ -133,12 +169,12 @@ def _string_column(batch: pa.RecordBatch, name: str) -> pa.Array:
 
 
 class _BatchScan:
-    def __init__(self, batch: pa.RecordBatch, rs: RuleSet, explain: bool):
+    def __init__(self, batch: pa.RecordBatch, rs: RuleSet, explain: bool, as_of: date | None = None):
         self.rs = rs
         self.explain = explain
         self.n = batch.num_rows
         self.batch = batch
-        self.cols = _columns(batch)
+        self.cols = _columns(batch, as_of)
         names = set(batch.schema.names)
         self.fields = [f for f in rs.fields if f in names]
         self._arrays = [_string_column(batch, f) for f in self.fields]
@@ -171,17 +207,18 @@ class _BatchScan:
     def item_id(self, row: int) -> str | None:
         return self.batch.column("item_id")[row].as_py() if "item_id" in self.batch.schema.names else None
 
-    def note(self, rule_idx: int, hit: _Hit | None, reason: str, label: str = "") -> None:
+    def note(self, rule_idx: int, hit: _Hit | None, code: str, detail: str = "", label: str = "") -> None:
         if not self.explain:
             return
         cr = self.rs.rules[rule_idx]
+        reason = SUPPRESSION_CODES[code] + (f": {detail}" if detail else "")
         if hit is None:
-            self.suppressed.append(Suppressed(cr.id, "", label, "", -1, -1, reason))
+            self.suppressed.append(Suppressed(cr.id, "", label, "", -1, -1, reason, code))
             return
         text = self.original(hit.seg)
         term = label or hit.label or self.rs.slots[hit.slot].term.text
         self.suppressed.append(
-            Suppressed(cr.id, self.field_of(hit.seg), term, text[hit.start : hit.end], hit.start, hit.end, reason)
+            Suppressed(cr.id, self.field_of(hit.seg), term, text[hit.start : hit.end], hit.start, hit.end, reason, code)
         )
 
     # -- 2. matching -----------------------------------------------------------------
@@ -264,13 +301,13 @@ class _BatchScan:
         pieces: dict[int, list[tuple[int, int]]] = defaultdict(list)
         for ri, rows in candidates.items():
             rule = rs.rules[ri].rule
-            conds = rule.with_ + rule.without + rule.adjust
+            conds = rs.rules[ri].leaves  # OR-group options and unless signals included
             if not conds or not rows:
                 continue
             has_regex = bool(rs.rules[ri].regex_slots)
             for c in conds:
                 fidx = [field_index[f] for f in (c.fields or rule.fields) if f in field_index]
-                if c.within is None or has_regex or not rs.rules[ri].anchor_slots:
+                if not isinstance(c.within, int) or has_regex or not rs.rules[ri].anchor_slots:
                     for row in rows:
                         for fi in fidx:
                             pieces[fi * self.n + row].append((0, -1))
@@ -327,13 +364,13 @@ class _BatchScan:
                 h = _Hit(sg, a, z, gap, ref.variant, ref.slot)
                 boundary = slot.term.boundary
                 if boundary != "none" and not (alnum_ok if boundary == "alnum" else ascii_ok):
-                    self.note(slot.rule, h, "runs into neighbouring Latin letters/digits (ascii boundary)")
+                    self.note(slot.rule, h, "boundary", f"boundary: {boundary}")
                     continue
                 if gap > slot.max_gap:
-                    self.note(slot.rule, h, f"characters too far apart (gap {gap} > max_gap {slot.max_gap})")
+                    self.note(slot.rule, h, "gap", f"gap {gap} > max_gap {slot.max_gap}")
                     continue
                 if hard and slot.soft_gaps:
-                    self.note(slot.rule, h, "context word read across sentence punctuation")
+                    self.note(slot.rule, h, "punctuation")
                     continue
                 hits[ref.slot].append(h)
 
@@ -411,18 +448,17 @@ class _BatchScan:
                         self.note(
                             slot.rule,
                             h,
-                            f"excluded by '{self.original(h.seg)[cover[0] : cover[1]]}' (exclusion {cover[2]})",
+                            "exclude",
+                            f"'{self.original(h.seg)[cover[0] : cover[1]]}' (exclusion {cover[2]})",
                         )
                         continue
                 if slot.term.only_via and not set(slot.term.only_via) & set(self.hit_normalizations(h)):
-                    self.note(
-                        slot.rule, h, f"written plainly; the rule counts it only via {', '.join(slot.term.only_via)}"
-                    )
+                    self.note(slot.rule, h, "only_via", ", ".join(slot.term.only_via))
                     continue
                 if slot.term.boundary == "word":
                     starts, ends = word_bounds(self.nb, h.seg, h.start, h.end)
                     if h.start not in starts or h.end not in ends:
-                        self.note(slot.rule, h, "not a whole word (jieba segmentation splits it differently)")
+                        self.note(slot.rule, h, "word")
                         continue
                 kept.append(h)
             if kept:
@@ -472,7 +508,7 @@ class _BatchScan:
                     h = _Hit(sg, m.start(), m.end(), 0, "regex", sid, label=pattern)
                     cover = next(((a, z) for a, z, _t in covers if a <= h.start and z >= h.end), None)
                     if cover is not None:
-                        self.note(ri, h, f"excluded by '{self.original(sg)[cover[0] : cover[1]]}'")
+                        self.note(ri, h, "exclude", f"'{self.original(sg)[cover[0] : cover[1]]}'")
                         continue
                     out.append(h)
         return out
@@ -615,8 +651,9 @@ class _BatchScan:
                                 self.note(
                                     ri,
                                     anchor,
+                                    "unless",
                                     f"'without' {clause.index + 1} ('{self.text_of(hits[0])}') voided by "
-                                    f"'{self.text_of(signal[0])}' (unless)",
+                                    f"'{self.text_of(signal[0])}'",
                                 )
                             return None
                 return hits
@@ -704,14 +741,14 @@ class _BatchScan:
             hs = grouped[row]
             if not self.category_ok(ri, row):
                 for h in hs:
-                    self.note(ri, h, "listing category outside the rule's categories")
+                    self.note(ri, h, "scope")
                 continue
             detail = ""
             if rule.where:
                 fires, details = self.checks_fire(ri, np.array([row]))
                 if not fires[0]:
                     for h in hs:
-                        self.note(ri, h, "structural check not met: " + "; ".join(c.describe() for c in rule.where))
+                        self.note(ri, h, "where", "; ".join(c.describe() for c in rule.where))
                     continue
                 detail = details[0]
             surviving: list[_Hit] = []
@@ -744,7 +781,7 @@ class _BatchScan:
             met = self.clause_met(ri, clause, by_row, row, h)
             if met is None:
                 if h is not None:
-                    self.note(ri, h, f"'with' condition {clause.index + 1} not met ({_cond_text(clause.condition)})")
+                    self.note(ri, h, "with", f"{clause.index + 1} ({_cond_text(clause.condition)})")
                 return None
             support.extend(("with", c) for c in met)
         for clause in cr.role_clauses(WITHOUT):
@@ -752,9 +789,7 @@ class _BatchScan:
             if blocker is not None:
                 if h is not None:
                     b = blocker[0]
-                    self.note(
-                        ri, h, f"'without' condition {clause.index + 1} present: '{self.text_of(b)}' in {self.field_of(b.seg)}"
-                    )
+                    self.note(ri, h, "without", f"{clause.index + 1}: '{self.text_of(b)}' in {self.field_of(b.seg)}")
                 return None
         return support
 
@@ -960,8 +995,14 @@ def _snippet(text: str, start: int, end: int) -> str:
     return " ".join(out.split())
 
 
-def scan_batch(batch: pa.RecordBatch | pa.Table, ruleset: RuleSet, *, explain: bool = False) -> ScanResult:
-    """Scan one batch of canonical-column listings; returns hits (and, for explain, suppressions)."""
+def scan_batch(
+    batch: pa.RecordBatch | pa.Table, ruleset: RuleSet, *, explain: bool = False, as_of: date | None = None
+) -> ScanResult:
+    """Scan one batch of canonical-column listings; returns hits (and, for explain, suppressions).
+
+    ``as_of`` is the date the listings are judged at (default: today): a QS number is
+    obsolete from 2018-10-01, a registration number cannot be from a later year.
+    """
     if isinstance(batch, pa.Table):
         batch = (
             batch.combine_chunks().to_batches()[0]
@@ -970,7 +1011,7 @@ def scan_batch(batch: pa.RecordBatch | pa.Table, ruleset: RuleSet, *, explain: b
         )
     if batch.num_rows == 0:
         return ScanResult(hits=HITS_SCHEMA.empty_table(), n_rows=0)
-    return _BatchScan(batch, ruleset, explain).run()
+    return _BatchScan(batch, ruleset, explain, as_of).run()
 
 
 @lru_cache(maxsize=4096)
