@@ -102,6 +102,10 @@ class Regions:
     def __len__(self) -> int:
         return len(self.seg)
 
+    @property
+    def chars(self) -> int:
+        return int((self.end - self.start).sum())
+
     @classmethod
     def merged(cls, seg: np.ndarray, start: np.ndarray, end: np.ndarray) -> Regions:
         """Overlapping or touching pieces of one text merged into one."""

@@ -34,6 +34,8 @@ from .spans import KeyMatches, Spans
 from .trace import Recorder, Suppressed, Tracer
 
 _I = np.int64
+#: Above this share of the batch's characters, the second pass reads the whole batch instead of pieces.
+WHOLE_BATCH_SHARE = 0.3
 
 
 @dataclass
@@ -105,7 +107,12 @@ def scan_batch(
     clock.lap("evaluate")
 
     # -- match: the second pass, where a rule can still use it ----------------------------------
-    km2 = match.find_in_regions(sb, _regions(sb, gates, cand, whole=explain))
+    regions = _regions(sb, gates, cand, whole=explain)
+    if regions.chars > WHOLE_BATCH_SHARE * len(sb.nb.raw):
+        # the pieces cover most of the batch: one pass over the batch's own surfaces is cheaper
+        km2 = match.find_keys(sb, first_pass=False)
+    else:
+        km2 = match.find_in_regions(sb, regions)
     km = KeyMatches.concat([km1, km2])
     found = Spans.concat([found1, match.expand(sb, km2, order_base=len(km1))])
     if explain:
