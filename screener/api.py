@@ -18,23 +18,69 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .compile import RuleSet, compile_rules
+from .compile import RuleSet, compile_packset
+from .config import Config, RuleSource, load_config
+from .errors import Location, RuleError
 from .flagged import flag_listings
 from .io.columns import map_headers
 from .io.readers import Reject, finish
+from .matcher import resolve_backend
+from .packs import load_packs
+from .rulecache import cached_ruleset
 from .scan import scan_batch
 from .schema import ROW_ID, SOURCE_ROW
 
 
 def load_rules(
-    paths: Iterable[str | Path] | None = None, overrides: Iterable[str | Path] = (), backend: str = "auto"
+    paths: Iterable[str | Path] | None = None,
+    overrides: Iterable[str | Path] = (),
+    backend: str = "auto",
+    *,
+    config: Config | None = None,
+    allow_empty: bool = False,
 ) -> RuleSet:
-    """Load, validate and compile rule packs (the bundled ones when ``paths`` is None).
+    """Load, validate and compile rule packs.
+
+    ``paths`` None: the packs in use here (:mod:`screener.config`): ``[rules]`` of
+    the nearest screener.toml, else the workspace's ``rules/`` folder, else the
+    bundled packs; the config's extra packs and overrides are added. Explicit
+    ``paths`` are used alone. The config's taxonomy and department names apply
+    either way. No pack at all (an empty folder) is a :class:`RuleError` unless
+    ``allow_empty``.
 
     ``backend`` picks the literal matcher: ``auto`` (the fastest installed),
     ``pyahocorasick``, ``hyperscan``, ``daachorse`` or ``ahocorasick_rs``.
     """
-    return compile_rules(paths, overrides, backend)
+    cfg = load_config() if config is None else config
+    return load_rule_source(cfg.rule_source(paths), overrides, backend, config=cfg, allow_empty=allow_empty)
+
+
+def load_rule_source(
+    source: RuleSource,
+    overrides: Iterable[str | Path] = (),
+    backend: str = "auto",
+    *,
+    config: Config | None = None,
+    allow_empty: bool = False,
+) -> RuleSet:
+    """:func:`load_rules` for a :class:`RuleSource` already decided (``screener rules path`` shows one)."""
+    cfg = Config() if config is None else config
+    backend = resolve_backend(backend)
+    paths = list(source.paths)
+    extra = [*source.overrides, *overrides]
+    taxonomy, departments = (cfg.taxonomy(), dict(cfg.departments)) if cfg.key else (None, None)
+
+    def build() -> RuleSet:
+        return compile_packset(load_packs(paths, extra, taxonomy=taxonomy, departments=departments), backend)
+
+    rs = cached_ruleset(paths, extra, backend, build, cfg.key)
+    if not allow_empty and not rs.rules:
+        what = "no rule packs" if not rs.packset.packs else "no rules (every rule is disabled by an override)"
+        raise RuleError(
+            f"{what} in {', '.join(str(p) for p in paths) or '(no path)'}: nothing would be screened",
+            Location(str(paths[0]) if paths else "--rules"),
+        )
+    return rs
 
 
 @dataclass

@@ -17,6 +17,7 @@ import click
 
 from . import api
 from ._version import __version__
+from .config import load_config
 from .errors import InputError, OutputError, RuleError, RuleErrors, ScreenerError
 
 EXIT_FINDINGS = 1  # rules test failures
@@ -46,20 +47,41 @@ def rules_options(fn):
         "overrides",
         multiple=True,
         type=click.Path(exists=True, dir_okay=False),
-        help="Local overrides file (disable rules, add exclusions, change severity).",
+        help="Local overrides file (disable rules, add exclusions, change severity); repeatable.",
     )(fn)
     fn = click.option(
         "--rules",
         "rules",
         multiple=True,
         type=click.Path(exists=True),
-        help="Rule pack file or directory (repeatable). Default: the bundled packs.",
+        help="Rule pack file or directory (repeatable). Default: the packs in use here (see 'screener rules path').",
     )(fn)
     return fn
 
 
-def _load(rules: tuple[str, ...], overrides: tuple[str, ...]):
-    return api.load_rules(list(rules) or None, list(overrides))
+def allow_empty_option(fn):
+    return click.option(
+        "--allow-empty-rules",
+        "allow_empty",
+        is_flag=True,
+        help="Accept a rules path with no pack (normally an error: nothing would be screened).",
+    )(fn)
+
+
+def _load(
+    rules: tuple[str, ...],
+    overrides: tuple[str, ...],
+    backend: str = "auto",
+    *,
+    announce: bool = False,
+    allow_empty: bool = False,
+):
+    """The rule set for ``--rules`` (or the packs in use here); ``announce`` prints which packs, on stderr."""
+    cfg = load_config()
+    source = cfg.rule_source(list(rules) or None)
+    if announce:
+        click.echo(f"rules: {source.describe()}", err=True)
+    return api.load_rule_source(source, list(overrides), backend, config=cfg, allow_empty=allow_empty)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -125,8 +147,22 @@ def main() -> None:
     help="Continue a killed or interrupted scan into OUTDIR from its last completed chunk "
     "(same inputs, rules and options; refused if any changed).",
 )
+@allow_empty_option
 def scan(
-    inputs, outdir, rules, overrides, maps, chunk_rows, workers, engine, master, quiet, make_report, previous, resume
+    inputs,
+    outdir,
+    rules,
+    overrides,
+    maps,
+    chunk_rows,
+    workers,
+    engine,
+    master,
+    quiet,
+    make_report,
+    previous,
+    resume,
+    allow_empty,
 ) -> None:
     """Scan INPUT files, directories or globs (CSV/TSV, JSONL, Parquet, XLSX)."""
     from .io.columns import parse_map_options
@@ -142,8 +178,8 @@ def scan(
             summary = scan_files_spark(
                 inputs,
                 outdir,
-                list(rules) or None,
-                list(overrides),
+                _load(rules, overrides, announce=not quiet, allow_empty=allow_empty),
+                (),
                 mapping=mapping,
                 master=master,
                 chunk_rows=chunk_rows,
@@ -153,7 +189,7 @@ def scan(
             if make_report:
                 _write_report(outdir, None, previous, quiet=quiet)
             return
-        rs = api.load_rules(list(rules) or None, list(overrides), backend=engine)
+        rs = _load(rules, overrides, engine, announce=not quiet, allow_empty=allow_empty)
         from .runner import default_workers
 
         with _progress(quiet) as on_progress:
@@ -220,26 +256,53 @@ def rules() -> None:
 
 @rules.command("validate")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
-@click.option("--overrides", multiple=True, type=click.Path(exists=True, dir_okay=False))
-def rules_validate(paths, overrides) -> None:
-    """Load PATHS (default: bundled packs) and report every error with file, line and rule id."""
+@rules_options
+@allow_empty_option
+def rules_validate(paths, rules, overrides, allow_empty) -> None:
+    """Load the packs and report every error with file, line and rule id."""
     with _errors():
-        rs = api.load_rules(list(paths) or None, list(overrides))
+        rs = _load(paths + rules, overrides, announce=True, allow_empty=allow_empty)
     n_rules = len(rs.rules)
     click.echo(f"ok: {len(rs.packset.packs)} packs, {n_rules} rules, {len(rs.keys)} patterns · hash {rs.hash[:12]}")
 
 
+@rules.command("path")
+def rules_path() -> None:
+    """Show which rule packs the commands use here, and why (screener.toml, rules/ folder, bundled)."""
+    from .packs import bundled_rules_dir, rule_files
+
+    with _errors():
+        cfg = load_config()
+        source = cfg.rule_source(None)
+    for p in source.paths:
+        click.echo(str(p.resolve()))
+    click.echo(f"  {source.describe()}")
+    n = sum(1 for p in rule_files(source.paths) if p.name != "charmap.yaml")
+    click.echo(f"  {n} pack files: edit them there, then run 'screener rules test'")
+    for o in source.overrides:
+        click.echo(f"  overrides: {o}")
+    click.echo(f"  config: {cfg.path or 'none (a screener.toml sets packs, departments and categories)'}")
+    bundled = bundled_rules_dir().resolve()
+    if all(p.resolve() != bundled for p in source.paths):
+        click.echo(f"  bundled packs (not used): {bundled}")
+    unset = cfg.unset_placeholders()
+    if unset:
+        click.echo(
+            f"  placeholder departments not named for this office: {', '.join(unset)} ([departments] in screener.toml)"
+        )
+
+
 @rules.command("test")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
-@click.option("--overrides", multiple=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--rule", "rule_ids", multiple=True, help="Only these rule ids.")
+@rules_options
+@click.option("--rule", "rule_ids", multiple=True, help="Only these rule ids (repeatable).")
 @click.option("-v", "--verbose", is_flag=True, help="List passing examples too.")
-def rules_test(paths, overrides, rule_ids, verbose) -> None:
+def rules_test(paths, rules, overrides, rule_ids, verbose) -> None:
     """Run every rule's examples: each 'hit' must be flagged by its rule, each 'miss' must not."""
     from .ruletest import run_examples
 
     with _errors():
-        rs = api.load_rules(list(paths) or None, list(overrides))
+        rs = _load(paths + rules, overrides)
     results = run_examples(rs, set(rule_ids) or None)
     failed = [r for r in results if r.failed]
     todo = [r for r in results if r.todo]
@@ -262,14 +325,14 @@ def rules_test(paths, overrides, rule_ids, verbose) -> None:
 
 @rules.command("lint")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
-@click.option("--overrides", multiple=True, type=click.Path(exists=True, dir_okay=False))
+@rules_options
 @click.option("--show-silenced", is_flag=True, help="Also list lints silenced by lint_ignore, with their reasons.")
-def rules_lint(paths, overrides, show_silenced) -> None:
+def rules_lint(paths, rules, overrides, show_silenced) -> None:
     """Risky terms, duplicates, missing examples or articles, weak regex anchors."""
     from .lint import lint
 
     with _errors():
-        rs = api.load_rules(list(paths) or None, list(overrides))
+        rs = _load(paths + rules, overrides)
     issues, silenced = lint(rs)
     for i in issues:
         click.echo(str(i))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,7 @@ from .model import (
 )
 from .normalize import Normalizer
 from .regexes import anchor_required, branch_anchor, compile_regex, required_literals
-from .taxonomy import categories
+from .taxonomy import Category, categories
 from .yamlsrc import YList, YMap, load_yaml_file
 
 PACK_KEYS = {"pack", "name", "prefix", "version", "description", "legal_basis", "departments", "defaults", "rules"}
@@ -106,16 +106,12 @@ class PackSet:
     overrides: tuple[Override, ...]
     sources: tuple[tuple[str, str], ...]  # (path, sha256) of every file read
     hash: str  # one hash over all of it: recorded with every output
+    # the taxonomy entries of the packs' categories (an office's own ones included), for the outputs
+    categories: tuple[Category, ...] = ()
 
     @property
     def rules(self) -> tuple[Rule, ...]:
         return tuple(r for p in self.packs for r in p.rules)
-
-    def pack_of(self, category: str) -> Pack:
-        for p in self.packs:
-            if p.category == category:
-                return p
-        raise KeyError(category)
 
 
 def bundled_rules_dir() -> Path:
@@ -664,12 +660,22 @@ def _rule(ctx: _Ctx, node: Any, line: int | None, pack_code: str, prefix: str, d
     )
 
 
-def parse_pack(doc: YMap, path: str, raw: bytes, normalizer: Normalizer) -> tuple[Pack | None, list[RuleError]]:
+def parse_pack(
+    doc: YMap,
+    path: str,
+    raw: bytes,
+    normalizer: Normalizer,
+    taxonomy: Mapping[str, Category] | None = None,
+    departments: Mapping[str, str] | None = None,
+) -> tuple[Pack | None, list[RuleError]]:
+    """One pack; ``taxonomy`` (default: the bundled one) and ``departments`` (a default name ->
+    this office's, applied to the pack's list) come from the office's config."""
     ctx = _Ctx(path, normalizer)
     # top-level "x-…" keys hold YAML anchors for reuse (&brands … *brands); nothing reads them
     ctx.check_keys(doc, PACK_KEYS | {k for k in doc if str(k).startswith("x-")}, "pack")
     code = doc.get("pack")
-    taxonomy = categories()
+    taxonomy = categories() if taxonomy is None else taxonomy
+    rename = departments or {}
     if not isinstance(code, str) or code not in taxonomy:  # a list/mapping is unhashable
         hint = difflib.get_close_matches(str(code), list(taxonomy), n=1)
         ctx.err(f"unknown category {code!r}" + (f" (did you mean {hint[0]!r}?)" if hint else ""), doc.line_of("pack"))
@@ -687,6 +693,7 @@ def parse_pack(doc: YMap, path: str, raw: bytes, normalizer: Normalizer) -> tupl
             doc.line_of("legal_basis") if "legal_basis" in doc else doc.line,
         )
     departments = _texts(ctx, doc.get("departments"), doc.line_of("departments"), "departments") or cat.departments
+    departments = tuple(dict.fromkeys(rename.get(d, d) for d in departments))
     missing = [d for d in cat.departments if d not in departments]
     if missing:
         ctx.err(
@@ -855,9 +862,15 @@ def apply_overrides(
 def load_packs(
     paths: Iterable[str | Path] | None = None,
     overrides: Iterable[str | Path] = (),
+    *,
+    taxonomy: Mapping[str, Category] | None = None,
+    departments: Mapping[str, str] | None = None,
 ) -> PackSet:
     """Load every pack (bundled ones when ``paths`` is None) and apply overrides.
 
+    ``taxonomy`` (default: the bundled categories) and ``departments`` (default
+    department names -> this office's) come from :mod:`screener.config`. Several
+    packs may share a category (an office's own pack beside the bundled one).
     Raises :class:`RuleErrors` listing every problem found in every file.
     """
     files = rule_files([bundled_rules_dir()] if paths is None else list(paths))
@@ -903,7 +916,7 @@ def load_packs(
     normalizer = Normalizer(tuple(seen_src.values()))
     packs: list[Pack] = []
     for f, doc, raw in pack_docs:
-        pack, errs = parse_pack(doc, str(f), raw, normalizer)
+        pack, errs = parse_pack(doc, str(f), raw, normalizer, taxonomy, departments)
         errors.extend(errs)
         if pack is not None:
             packs.append(pack)
@@ -916,28 +929,24 @@ def load_packs(
     digest = hashlib.sha256()
     for f, _, raw in sorted(docs, key=lambda d: d[0].name):
         digest.update(f.name.encode() + b"\0" + hashlib.sha256(raw).digest())
+    if departments:  # an office's department names change the outputs too
+        digest.update(repr(sorted(departments.items())).encode())
+    tax = categories() if taxonomy is None else taxonomy
     return PackSet(
         packs=tuple(sorted(packs, key=lambda p: p.category)),
         charmap=tuple(seen_src.values()),
         overrides=tuple(override_items),
         sources=sources,
         hash=digest.hexdigest(),
+        categories=tuple(tax[c] for c in sorted({p.category for p in packs})),
     )
 
 
 def _cross_pack_errors(packs: Sequence[Pack]) -> list[RuleError]:
     errors = []
-    seen_cat: dict[str, Pack] = {}
     seen_prefix: dict[str, Pack] = {}
     seen_rule: dict[str, Rule] = {}
     for p in packs:
-        if p.category in seen_cat:
-            errors.append(
-                RuleError(
-                    f"category {p.category!r} already defined in {seen_cat[p.category].path}", Location(p.path, 1)
-                )
-            )
-        seen_cat[p.category] = p
         if p.prefix in seen_prefix and seen_prefix[p.prefix].category != p.category:
             errors.append(
                 RuleError(f"prefix {p.prefix!r} already used by {seen_prefix[p.prefix].path}", Location(p.path, 1))

@@ -34,7 +34,7 @@ import numpy as np
 import pyarrow as pa
 
 from ._version import __version__
-from .compile import RuleSet, compile_rules
+from .compile import RuleSet
 from .errors import Location, ScreenerError
 from .flagged import flag_listings
 from .io.readers import (
@@ -98,7 +98,8 @@ class FileStats:
             "rows_rejected": self.rows_rejected,
             "columns": {c: s.mapping.headers[i] for c, i in s.mapping.sources.items()} if s.mapping else {},
             "ignored_columns": list(s.mapping.ignored) if s.mapping else [],
-            "warnings": dict(s.warnings + self.chunk_warnings) | (dict.fromkeys(s.mapping.notes, 1) if s.mapping else {}),
+            "warnings": dict(s.warnings + self.chunk_warnings)
+            | (dict.fromkeys(s.mapping.notes, 1) if s.mapping else {}),
         }
 
 
@@ -193,10 +194,16 @@ def ruleset_info(rs: RuleSet) -> dict:
                 "rules": len(p.rules),
                 "sha256": p.sha256,
                 "file": Path(p.path).name,
+                "path": p.path,
                 "departments": list(p.departments),
             }
             for p in ps.packs
         ],
+        # the taxonomy as this scan used it (an office's own categories and department names)
+        "categories": {
+            c.code: {"name": c.name, "task": c.task, "scope": c.scope, "departments": list(c.departments)}
+            for c in ps.categories
+        },
         "overrides": [
             {
                 "rule": o.rule_id,
@@ -463,7 +470,11 @@ def scan_files(
     """
     started_wall = datetime.now(timezone.utc)
     t0 = time.perf_counter()
-    rs = ruleset or compile_rules()
+    if ruleset is None:
+        from .api import load_rules  # the packs in use here (screener.toml, rules/, bundled)
+
+        ruleset = load_rules()
+    rs = ruleset
     paths = discover(inputs)
     sources = [open_source(p) for p in paths]
     for src in sources:  # fail on a bad header before hours of scanning, not after

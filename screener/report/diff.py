@@ -42,7 +42,7 @@ import pyarrow.parquet as pq
 
 from ..errors import Location, OutputError
 from ..io.safety import safe_cell
-from ..taxonomy import categories as taxonomy
+from ..taxonomy import Category
 from .arrowops import explode
 from .labels import STATUS_LABELS, STATUS_ORDER, UNKNOWN
 from .scandir import ScanDir, open_scan
@@ -185,7 +185,7 @@ def diff_scans(previous: str | Path | ScanDir, current: str | Path | ScanDir) ->
     listings_t = pa.concat_tables(tables).select(LISTING_COLUMNS)
     listings = listings_t.to_pandas(types_mapper={pa.int32(): pd.Int64Dtype(), pa.int64(): pd.Int64Dtype()}.get)
 
-    by_category = _by_category(a, b, ca, cb, n_keys)
+    by_category = _by_category(a, b, ca, cb, n_keys, old.categories | new.categories)
     by_shop = _by_shop(listings_t)
     counts = {s: len(parts[s][0]) for s in STATUS_ORDER}
     summary = {
@@ -206,7 +206,9 @@ def diff_scans(previous: str | Path | ScanDir, current: str | Path | ScanDir) ->
     return ScanDiff(listings, by_category, by_shop, summary)
 
 
-def _by_category(a: pa.Table, b: pa.Table, ca: np.ndarray, cb: np.ndarray, n_keys: int) -> pd.DataFrame:
+def _by_category(
+    a: pa.Table, b: pa.Table, ca: np.ndarray, cb: np.ndarray, n_keys: int, tax: dict[str, Category]
+) -> pd.DataFrame:
     """Per (listing, category): every row of a key counts (duplicates with other categories too)."""
     ia, va = explode(a.column("categories"))
     ib, vb = explode(b.column("categories"))
@@ -220,7 +222,6 @@ def _by_category(a: pa.Table, b: pa.Table, ca: np.ndarray, cb: np.ndarray, n_key
     df = pd.DataFrame({"category": list(cats), "previous": count(pa_), "current": count(pb), "still": count(still)})
     df["new"] = df["current"] - df["still"]
     df["gone"] = df["previous"] - df["still"]
-    tax = taxonomy()
     df["category_name"] = df["category"].map(lambda c: tax[c].name if c in tax else c)
     df["cleared_share"] = _share(df["gone"], df["previous"])
     df = df.sort_values(["previous", "current", "category"], ascending=[False, False, True], kind="stable")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ import pyarrow.parquet as pq
 
 from ..errors import InputError, Location
 from ..io.writers import FLAGGED_FILE, HITS_FILE, SUMMARY_FILE
+from ..taxonomy import Category, categories
 
 #: Rows per batch when streaming hits.parquet (bounded memory on any size).
 HITS_BATCH_ROWS = 1_000_000
@@ -51,6 +53,14 @@ class ScanDir:
     @property
     def rules_hash(self) -> str:
         return (self.summary.get("rules") or {}).get("hash", "")
+
+    @cached_property
+    def categories(self) -> dict[str, Category]:
+        """The taxonomy as the scan used it (summary.json; the bundled one for older scans)."""
+        out = categories()
+        for code, c in ((self.summary.get("rules") or {}).get("categories") or {}).items():
+            out[code] = Category(code, c["name"], c.get("task", ""), c.get("scope", "listing"), tuple(c["departments"]))
+        return out
 
     def iter_hits(self, columns: Sequence[str], batch_rows: int = HITS_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
         pf = pq.ParquetFile(self.hits_path, read_dictionary=[c for c in columns if c in _DICT_COLUMNS])

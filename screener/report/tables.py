@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 
 from .._version import __version__
 from ..model import SEVERITY_RANK
-from ..taxonomy import categories as taxonomy
+from ..taxonomy import Category
 from .arrowops import reduce_by_key
 from .labels import FIELD_LABELS, SEVERITY_LABELS, UNKNOWN
 from .scandir import ScanDir, open_scan
@@ -248,8 +248,8 @@ def _listings(scan: ScanDir) -> Listings:
     return Listings(frame, plat_d.dictionary.to_pylist(), shops, dept_d.dictionary.to_pylist(), texts)
 
 
-def _category_name(code: str) -> str:
-    c = taxonomy().get(code)
+def _category_name(tax: dict[str, Category], code: str) -> str:
+    c = tax.get(code)
     return c.name if c else code
 
 
@@ -295,9 +295,9 @@ def build_report(
     rows_scanned = int(s.get("rows_scanned", 0))
     by_category = _by_category(scan, rules, cp, cats, depts, n_flagged)
     by_severity = _by_severity(f, rules, n_flagged)
-    by_department = _by_department(L, rules, depts, by_category)
+    by_department = _by_department(L, rules, depts, by_category, scan.categories)
     by_platform = _by_platform(L, n_flagged)
-    shops = _shops(L, p, rules, cats)
+    shops = _shops(L, p, rules, cats, scan.categories)
     cases = _cases(scan, cp, cats, by_category, cases_per_category)
     rules_table = _rules_table(rules, p, rows_scanned, prev)
     inputs = _inputs(s)
@@ -368,9 +368,12 @@ def _category_pairs(p: pd.DataFrame, f: pd.DataFrame) -> pd.DataFrame:
 def _category_departments(scan: ScanDir, L: Listings, cp: pd.DataFrame, cats: list[str]) -> dict[str, list[str]]:
     """Category -> responsible departments: the scan's packs (summary.json); for scans whose summary lacks
     them, the taxonomy's plus those every flagged listing of the category carries."""
-    tax = taxonomy()
+    tax = scan.categories
     packs = (scan.summary.get("rules") or {}).get("packs", [])
-    out = {p["category"]: list(p["departments"]) for p in packs if p.get("departments")}
+    out: dict[str, list[str]] = {}
+    for p in packs:  # several packs may share a category: every one's departments
+        if p.get("departments"):
+            out[p["category"]] = list(dict.fromkeys(out.get(p["category"], []) + list(p["departments"])))
     missing = [c for c in cats if c not in out]
     if missing:
         dept_sets = [set(x for x in d.split(";") if x) for d in L.departments]
@@ -405,11 +408,11 @@ def _by_category(
     )
     df.index = [cats[i] for i in df.index]
     df = df.join(rules[rules["category"] != ""].groupby("category")["hits"].sum(), how="outer")
-    packs = [p["category"] for p in (scan.summary.get("rules") or {}).get("packs", [])]
+    packs = list(dict.fromkeys(p["category"] for p in (scan.summary.get("rules") or {}).get("packs", [])))
     df = df.reindex(df.index.union(pd.Index(packs, dtype=object))).fillna(0).astype("int64")
     df = df.reset_index(names="category")
-    df["category_name"] = df["category"].map(_category_name)
-    tax = taxonomy()
+    tax = scan.categories
+    df["category_name"] = df["category"].map(lambda c: _category_name(tax, c))
     df["task"] = df["category"].map(lambda c: tax[c].task if c in tax else "")
     df["flagged_share"] = df["flagged"] / n_flagged if n_flagged else 0.0
     df["departments"] = df["category"].map(lambda c: "、".join(depts.get(c, [])))
@@ -451,7 +454,9 @@ def _by_severity(f: pd.DataFrame, rules: pd.DataFrame, n_flagged: int) -> pd.Dat
     return df
 
 
-def _by_department(L: Listings, rules: pd.DataFrame, depts: dict, by_category: pd.DataFrame) -> pd.DataFrame:
+def _by_department(
+    L: Listings, rules: pd.DataFrame, depts: dict, by_category: pd.DataFrame, tax: dict[str, Category]
+) -> pd.DataFrame:
     f = L.frame
     dept_sets = [[x for x in d.split(";") if x] for d in L.departments]
     cat_hits = rules.groupby("category")["hits"].sum()
@@ -470,7 +475,7 @@ def _by_department(L: Listings, rules: pd.DataFrame, depts: dict, by_category: p
                 "flagged": int(mask.sum()),
                 "hits": int(sum(int(cat_hits.get(c, 0)) for c in depts if dept in depts[c])),
                 "shops": int(np.unique(shops[shops >= 0]).size),
-                "categories": "、".join(_category_name(c) for c in flagged_cats if dept in depts.get(c, [])),
+                "categories": "、".join(_category_name(tax, c) for c in flagged_cats if dept in depts.get(c, [])),
             }
         )
     df = pd.DataFrame(rows, columns=["department", "flagged", "hits", "shops", "categories"])
@@ -501,7 +506,9 @@ def _by_platform(L: Listings, n_flagged: int) -> pd.DataFrame:
     )
 
 
-def _shops(L: Listings, p: pd.DataFrame, rules: pd.DataFrame, cats: list[str]) -> pd.DataFrame:
+def _shops(
+    L: Listings, p: pd.DataFrame, rules: pd.DataFrame, cats: list[str], tax: dict[str, Category]
+) -> pd.DataFrame:
     cols = [
         "rank",
         "platform",
@@ -549,7 +556,7 @@ def _shops(L: Listings, p: pd.DataFrame, rules: pd.DataFrame, cats: list[str]) -
     ps = p[p["shop"] >= 0]
     sc = ps[["shop", "cat"]].drop_duplicates()
     sc = sc[sc["cat"] >= 0].sort_values(["shop", "cat"])
-    sc["name"] = [_category_name(cats[c]) for c in sc["cat"]]
+    sc["name"] = [_category_name(tax, cats[c]) for c in sc["cat"]]
     df["categories"] = sc.groupby("shop")["name"].agg("、".join).reindex(df.index).fillna("")
     df["licence_rules"] = ""
     if LICENCE_CATEGORY in cats:
@@ -654,7 +661,7 @@ def _cases(scan: ScanDir, cp: pd.DataFrame, cats: list[str], by_category: pd.Dat
             )
         }
         sev = SEVERITY_LABELS.get(_SEV_BY_RANK.get(int(x.sev), ""), "")
-        cname = _category_name(cat)
+        cname = _category_name(scan.categories, cat)
         depts = val["departments"].replace(";", "、")
         summary = (
             f"{val['platform'] or '某'}平台店铺“{val['shop_name'] or '未填写'}”（店铺ID：{val['shop_id'] or '未填写'}）"
