@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow as pa
 
 from .compile import RuleSet, max_severity
+from .labels import field_label, matched_label, normalizations_label, severity_label, span_label
 from .schema import FLAGGED_SCHEMA, ROW_ID, SOURCE_FILE, SOURCE_ROW
 
 EVIDENCE_HITS_PER_RULE = 3
@@ -85,7 +86,11 @@ def flag_listings(hits: pa.Table, batch: pa.Table | pa.RecordBatch, ruleset: Rul
 
 
 def evidence_line(hits: list[dict]) -> str:
-    """``WL001 象牙及其制品 [high]: title[7:9] 「象牙」 (separator) …`` — one line per listing."""
+    """One line per listing, for a reader: ``WL001 象牙及其制品（高）：标题第8–9字「象牙」（去除间隔符）``.
+
+    Rules are separated by ``；``; a rule's first three hits are shown, the rest counted.
+    The codes stay in their own columns (rule_ids, categories, max_severity).
+    """
     parts = []
     per_rule: dict[str, list[dict]] = defaultdict(list)
     for h in hits:
@@ -95,11 +100,16 @@ def evidence_line(hits: list[dict]) -> str:
         first = hs[0]
         spans = []
         for h in hs[:EVIDENCE_HITS_PER_RULE]:
-            if h["start"] is None:
-                spans.append(f"{h['field']}: {h['snippet']}" if h["snippet"] else h["field"])
+            if h["start"] is None:  # a structural check: its finding
+                spans.append(f"{field_label(h['field'])}：{h['snippet']}" if h["snippet"] else field_label(h["field"]))
             else:
-                how = f" ({h['normalizations']})" if h["normalizations"] else ""
-                spans.append(f"{h['field']}[{h['start']}:{h['end']}]「{h['matched']}」{how}")
-        more = f" +{len(hs) - EVIDENCE_HITS_PER_RULE} more" if len(hs) > EVIDENCE_HITS_PER_RULE else ""
-        parts.append(f"{rule_id} {first['rule_name']} [{first['severity']}]: " + ", ".join(spans) + more)
-    return " | ".join(parts)
+                how = normalizations_label(h["normalizations"])
+                spans.append(
+                    f"{span_label(h['field'], h['start'], h['end'])}「{matched_label(h['field'], h['matched'])}」"
+                    + (f"（{how}）" if how else "")
+                )
+        more = f" 等{len(hs)}处" if len(hs) > EVIDENCE_HITS_PER_RULE else ""
+        parts.append(
+            f"{rule_id} {first['rule_name']}（{severity_label(first['severity'])}）：" + "、".join(spans) + more
+        )
+    return "；".join(parts)

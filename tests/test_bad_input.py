@@ -604,6 +604,7 @@ def test_output_paths_never_come_from_input(tmp_path, rules, monkeypatch):
         "work/sub/out/hits.parquet",
         "work/sub/out/flagged.parquet",
         "work/sub/out/flagged.csv",
+        "work/sub/out/flagged.xlsx",
         "work/sub/out/rejects.csv",
         "work/sub/out/summary.json",
     }

@@ -18,7 +18,7 @@ from screener.io.safety import FORMULA_TRIGGERS
 from screener.report import build_report, render_html, write_html, write_workbook
 from screener.report import scandir as scandir_mod
 from screener.report.labels import SHEETS
-from screener.report.workbook import clean_text
+from screener.io.safety import clean_text
 
 _spec = importlib.util.spec_from_file_location(
     "report_scans", Path(__file__).parent / "fixtures" / "report" / "scans.py"

@@ -29,15 +29,18 @@ import pyarrow.parquet as pq
 
 from ..errors import Location, OutputError
 from ..schema import FLAGGED_SCHEMA, HITS_SCHEMA, REJECT_COLUMNS
+from ..taxonomy import categories
+from .leads import write_leads_workbook
 from .readers import Reject
 from .safety import safe_row
 
 HITS_FILE = "hits.parquet"
 FLAGGED_FILE = "flagged.parquet"
 FLAGGED_CSV = "flagged.csv"
+FLAGGED_XLSX = "flagged.xlsx"
 REJECTS_FILE = "rejects.csv"
 SUMMARY_FILE = "summary.json"
-OUTPUT_FILES = (HITS_FILE, FLAGGED_FILE, FLAGGED_CSV, REJECTS_FILE, SUMMARY_FILE)
+OUTPUT_FILES = (HITS_FILE, FLAGGED_FILE, FLAGGED_CSV, FLAGGED_XLSX, REJECTS_FILE, SUMMARY_FILE)
 WORK_DIR = ".screener-work"
 CHECKPOINT_FILE = "checkpoint.json"
 LOCK_FILE = "lock"
@@ -58,6 +61,14 @@ def write_json_atomic(path: Path, doc: Any, indent: int | None = 2) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def category_names(summary: dict) -> dict[str, str]:
+    """Category code -> name, as the scan's taxonomy had them (an office's own categories included)."""
+    out = {code: c.name for code, c in categories().items()}
+    for code, c in ((summary.get("rules") or {}).get("categories") or {}).items():
+        out[code] = c.get("name", code)
+    return out
 
 
 def rejects_table(rejects: list[Reject]) -> pa.Table:
@@ -131,7 +142,10 @@ class ScanOutputs:
 
     def commit(self, summary: dict) -> None:
         self._close()
-        for name in (HITS_FILE, FLAGGED_FILE, FLAGGED_CSV, REJECTS_FILE):
+        write_leads_workbook(
+            _partial(self.path[FLAGGED_FILE]), _partial(self.path[FLAGGED_XLSX]), category_names(summary)
+        )
+        for name in (HITS_FILE, FLAGGED_FILE, FLAGGED_CSV, FLAGGED_XLSX, REJECTS_FILE):
             os.replace(_partial(self.path[name]), self.path[name])
         write_json_atomic(self.path[SUMMARY_FILE], summary)
 

@@ -24,7 +24,7 @@ import pandas as pd
 from ..errors import Location, OutputError
 from .charts import PALETTE, hbar_chart, stacked_chart
 from .labels import PERCENT_COLUMNS, SHEETS, STATUS_LABELS, STATUS_ORDER, URL_COLUMNS, headers
-from .workbook import link_target
+from ..io.safety import link_target
 
 TOP_SHOPS_CHART = 15
 TOP_SHOPS_TABLE = 50

@@ -32,7 +32,8 @@ from .._version import __version__
 from ..model import SEVERITY_RANK
 from ..taxonomy import Category
 from .arrowops import reduce_by_key
-from .labels import FIELD_LABELS, SEVERITY_LABELS, UNKNOWN
+from ..labels import SEVERITY_LABELS, field_label
+from .labels import UNKNOWN
 from .scandir import ScanDir, open_scan
 
 if TYPE_CHECKING:
@@ -251,10 +252,6 @@ def _listings(scan: ScanDir) -> Listings:
 def _category_name(tax: dict[str, Category], code: str) -> str:
     c = tax.get(code)
     return c.name if c else code
-
-
-def _field_label(f: str) -> str:
-    return FIELD_LABELS.get(f, f or "")
 
 
 # -- the tables ----------------------------------------------------------------------------
@@ -636,7 +633,7 @@ def _cases(scan: ScanDir, cp: pd.DataFrame, cats: list[str], by_category: pd.Dat
         rules_txt = "；".join(dict.fromkeys(f"{h.rule_id} {h.rule_name}" for h in hs.itertuples()))
         matched, context, phrases = [], [], []
         for h in hs.itertuples():
-            label = _field_label(h.field)
+            label = field_label(h.field)
             if pd.isna(h.start):
                 matched.append(f"{label}（字段核查）")
                 phrases.append(f"经核查{label}：{h.snippet}")

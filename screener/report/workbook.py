@@ -18,42 +18,24 @@ import numpy as np
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+from openpyxl.cell.cell import Cell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from ..errors import Location, OutputError
-from ..io.safety import safe_cell
+from ..io.safety import clean_text, link_target
 from .labels import PERCENT_COLUMNS, SHEETS, URL_COLUMNS, WRAP_COLUMNS, headers
 
 EXCEL_MAX_ROWS = 1_048_576
 #: Rows per sheet by default: a ranked list beyond this is for the CSV, not for reading in Excel/WPS.
 DEFAULT_MAX_ROWS = 100_000
-EXCEL_MAX_CELL = 32_767
 #: Excel keeps at most 65,530 hyperlinks per worksheet; further URLs are plain text.
 EXCEL_MAX_LINKS = 65_530
 MAX_WIDTH, MIN_WIDTH = 60, 6
 WRAP_WIDTH = 48
 _SAMPLE_ROWS = 500
-_URL_RE = re.compile(r"^https?://[^\s\x00-\x1f\x7f\"<>]+$", re.IGNORECASE)
 _WIDE = re.compile(r"[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]")
 _WRAP_SHEETS = {"cases", "overview"}
-
-
-def clean_text(value: str) -> str:
-    """Text a worksheet can hold, neutralised: XML-illegal control characters removed first (so that a
-    hidden character cannot shield a leading ``=``), cut to Excel's cell limit, then :func:`safe_cell`."""
-    value = ILLEGAL_CHARACTERS_RE.sub("", value)
-    if len(value) > EXCEL_MAX_CELL - 1:
-        value = value[: EXCEL_MAX_CELL - 2] + "…"
-    return safe_cell(value)
-
-
-def link_target(value) -> str | None:
-    """The URL to make clickable: http(s) only, no spaces or control characters."""
-    if isinstance(value, str) and len(value) <= 2000 and _URL_RE.match(value):
-        return value
-    return None
 
 
 def _plain(v):
