@@ -19,6 +19,7 @@ from . import api
 from ._version import __version__
 from .config import load_config
 from .errors import InputError, OutputError, RuleError, RuleErrors, ScreenerError
+from .notices import scan_notices
 
 EXIT_FINDINGS = 1  # rules test failures
 EXIT_USAGE = 2  # broken rules, unreadable input
@@ -147,6 +148,9 @@ def main() -> None:
     help="Continue a killed or interrupted scan into OUTDIR from its last completed chunk "
     "(same inputs, rules and options; refused if any changed).",
 )
+@click.option(
+    "-r", "--recursive", is_flag=True, help="Also read the subfolders of INPUT folders (skipped otherwise, and named)."
+)
 @allow_empty_option
 def scan(
     inputs,
@@ -162,6 +166,7 @@ def scan(
     make_report,
     previous,
     resume,
+    recursive,
     allow_empty,
 ) -> None:
     """Scan INPUT files, directories or globs (CSV/TSV, JSONL, Parquet, XLSX)."""
@@ -202,6 +207,7 @@ def scan(
                 workers=workers or default_workers(),
                 on_progress=on_progress,
                 resume=resume,
+                recursive=recursive,
             )
     if not quiet:
         _print_summary(summary, outdir)
@@ -246,6 +252,8 @@ def _print_summary(s: dict, outdir: str) -> None:
     click.echo(f"rules {s['rules']['hash'][:12]} · engine {s['engine']['version']} · outputs in {outdir}/")
     if s["rows_rejected"]:
         click.echo(f"{s['rows_rejected']:,} rows could not be read: see {outdir}/rejects.csv")
+    for line in scan_notices(s):
+        click.echo(line, err=True)
 
 
 # -- rules -------------------------------------------------------------------------------

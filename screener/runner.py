@@ -35,20 +35,20 @@ import pyarrow as pa
 
 from ._version import __version__
 from .compile import RuleSet
-from .errors import Location, ScreenerError
+from .errors import InputError, Location, ScreenerError
 from .flagged import flag_listings
+from .io.discovery import find_inputs
 from .io.readers import (
     DEFAULT_CHUNK_ROWS,
     InputFile,
     RawChunk,
     Reject,
     decode,
-    discover,
     iter_raw,
     open_source,
     preflight,
 )
-from .io.writers import OUTPUT_FILES, ScanParts
+from .io.writers import OUTPUT_FILES, ScanParts, previous_scan, remove_stale_outputs
 from .scan import scan_batch
 from .schema import FLAGGED_SCHEMA, HITS_SCHEMA, ROW_ID, SOURCE_ROW
 
@@ -454,8 +454,14 @@ def scan_files(
     workers: int = 1,
     on_progress: Callable[[Progress], None] | None = None,
     resume: bool = False,
+    recursive: bool = False,
 ) -> dict:
     """Scan files into ``outdir`` (hits, flagged, rejects, summary); returns the summary.
+
+    ``inputs``: files, folders and globs. A named file that cannot be read stops
+    the scan; a file found in a folder that is not a listing export is skipped and
+    named in ``summary["skipped_inputs"]``, as are screener output folders and,
+    without ``recursive``, subfolders (:func:`screener.io.discovery.find_inputs`).
 
     ``workers`` > 1 decodes and scans chunks in that many processes; the
     outputs are identical whatever the number. Raises :class:`InputError`
@@ -475,11 +481,8 @@ def scan_files(
 
         ruleset = load_rules()
     rs = ruleset
-    paths = discover(inputs)
-    sources = [open_source(p) for p in paths]
-    for src in sources:  # fail on a bad header before hours of scanning, not after
-        preflight(src, mapping)
     outdir = Path(outdir)
+    sources, skipped = open_inputs(inputs, mapping, recursive=recursive, outdir=outdir)
     expected = {
         "format": CHECKPOINT_FORMAT,
         "engine": __version__,
@@ -488,6 +491,7 @@ def scan_files(
         "mapping": dict(sorted((mapping or {}).items())),
         "chunk_rows": chunk_rows,
     }
+    replaced = previous_scan(outdir)  # read before ScanParts removes its summary
     parts = ScanParts(outdir)
     try:
         state = parts.load_checkpoint() if resume else None
@@ -498,6 +502,7 @@ def scan_files(
             parts.reset()
             state = dict(
                 expected,
+                replaced=_replace_previous(outdir, replaced),
                 chunks_done=0,
                 next_row=0,
                 files=None,
@@ -513,11 +518,59 @@ def scan_files(
                 resumes=[],
             )
         summary = _scan(sources, parts, state, rs, mapping, chunk_rows, workers, on_progress, t0)
+        if skipped:
+            summary["skipped_inputs"] = skipped
+        if state.get("replaced"):
+            summary["replaced_previous_scan"] = state["replaced"]
         parts.merge(state["chunks_done"], summary)
     except BaseException:
         parts.close()  # the parts and checkpoint stay for --resume
         raise
     return summary
+
+
+def _replace_previous(outdir: Path, previous: dict | None) -> dict | None:
+    """A new scan into a folder with an earlier one: its report and diff go (they describe the old
+    outputs); the rest is overwritten. What was replaced goes into the summary, and is printed."""
+    removed = remove_stale_outputs(outdir)
+    if previous is None and not removed:
+        return None
+    return {**(previous or {}), "removed": removed}
+
+
+def open_inputs(
+    inputs: Sequence[str | Path],
+    mapping: Mapping[str, str] | None,
+    *,
+    recursive: bool = False,
+    outdir: Path | None = None,
+) -> tuple[list[InputFile], list[dict]]:
+    """The files to scan, each with its header checked, and those skipped with the reason.
+
+    Headers are checked before any scanning (a bad one fails in seconds, not after
+    hours). A named file that fails stops the scan (:class:`InputError`); a file found
+    in a folder or by a glob that is not a listing export is skipped.
+    """
+    found = find_inputs(inputs, recursive=recursive, exclude=[outdir] if outdir is not None else [])
+    skipped = [{"path": p, "reason": r} for p, r in found.skipped]
+    skipped += [{"path": p, "reason": "a subfolder (read subfolders with --recursive)"} for p in found.subfolders]
+    sources = []
+    for path in found.files:
+        src = open_source(path)
+        try:
+            preflight(src, mapping)
+        except InputError as exc:
+            if path not in found.collected:
+                raise
+            skipped.append({"path": str(path), "reason": f"not a listing export: {exc.message}"})
+            continue
+        sources.append(src)
+    if not sources:
+        raise InputError(
+            "no listing exports to scan: " + "; ".join(f"{s['path']}: {s['reason']}" for s in skipped[:5]),
+            Location(", ".join(str(i) for i in inputs)),
+        )
+    return sources, skipped
 
 
 def _scan(

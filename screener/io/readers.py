@@ -26,14 +26,12 @@ from __future__ import annotations
 
 import codecs
 import csv
-import glob
 import io
 import json
 import math
-import os
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,19 +46,8 @@ from ..schema import SOURCE_FILE, SOURCE_ROW
 from .columns import ColumnMapping, canonical_seller_type, map_headers
 from .csvrecords import CONTENT, CSV_BLOCK_BYTES, MAX_RECORD_BYTES, grammar, parse_records, split_records
 from .decoding import SURROGATE, W_SURROGATES, clip_raw, decode_row, decode_text_bytes, no_surrogates, raw_text
+from .discovery import FORMATS, detect_format, discover, find_inputs  # noqa: F401 - re-exported
 
-FORMATS = {
-    ".csv": "csv",
-    ".tsv": "csv",
-    ".txt": "csv",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".json": "jsonl",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".xlsx": "xlsx",
-    ".xlsm": "xlsx",
-}
 DEFAULT_CHUNK_ROWS = 20_000
 HEADER_SEARCH_ROWS = 20  # XLSX: how far below the top a header row may sit (title rows above it)
 HEADER_BYTES = 1 << 20  # CSV: the header must end within the file's first MiB
@@ -153,49 +140,6 @@ class InputFile:
     def info(self) -> SourceInfo:
         assert self.mapping is not None
         return SourceInfo(self.name, self.format, self.encoding, self.mapping, self.delimiter)
-
-
-def discover(inputs: Sequence[str | os.PathLike]) -> list[Path]:
-    """Files, directories (their supported files, sorted; not recursive) and globs → file list.
-
-    A directory is read one level deep so that a folder of exports can hold
-    sub-folders of other material; use a glob such as ``dumps/**/*.csv`` to recurse.
-    """
-    out: list[Path] = []
-    for item in inputs:
-        s = str(item)
-        p = Path(s)
-        if p.is_dir():
-            found = sorted(
-                q for q in p.iterdir() if q.is_file() and q.suffix.lower() in FORMATS and not q.name.startswith(".")
-            )
-            out.extend(found)
-        elif p.is_file():
-            out.append(p)
-        elif any(ch in s for ch in "*?["):
-            matches = sorted(Path(m) for m in glob.glob(s, recursive=True) if Path(m).is_file())
-            if not matches:
-                raise InputError("glob matches no file", Location(s))
-            out.extend(matches)
-        else:
-            raise InputError("no such file or directory", Location(s))
-    if not out:
-        raise InputError("no input files found (supported: " + ", ".join(sorted(set(FORMATS))) + ")")
-    seen, unique = set(), []
-    for p in out:
-        if p.resolve() not in seen:
-            seen.add(p.resolve())
-            unique.append(p)
-    return unique
-
-
-def detect_format(path: Path) -> str:
-    fmt = FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise InputError(
-            f"unsupported file type {path.suffix!r} (supported: {', '.join(sorted(set(FORMATS)))})", Location(str(path))
-        )
-    return fmt
 
 
 def detect_encoding(head: bytes) -> str:

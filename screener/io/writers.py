@@ -15,6 +15,7 @@ writes exactly what an uninterrupted one does — and the directory is removed.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -42,6 +43,19 @@ REJECTS_FILE = "rejects.csv"
 SUMMARY_FILE = "summary.json"
 OUTPUT_FILES = (HITS_FILE, FLAGGED_FILE, FLAGGED_CSV, FLAGGED_XLSX, REJECTS_FILE, SUMMARY_FILE)
 WORK_DIR = ".screener-work"
+#: Written into a scan's folder later (screener report, screener diff): they describe that scan only.
+REPORT_STEM = "report"
+REPORT_FILES = (f"{REPORT_STEM}.xlsx", f"{REPORT_STEM}.html")
+DIFF_DIR = "diff"
+DIFF_FILES = (
+    "diff.parquet",
+    "diff.csv",
+    "diff_by_category.parquet",
+    "diff_by_category.csv",
+    "diff_by_shop.parquet",
+    "diff_by_shop.csv",
+    "diff_summary.json",
+)
 CHECKPOINT_FILE = "checkpoint.json"
 LOCK_FILE = "lock"
 REJECTS_SCHEMA = pa.schema(
@@ -61,6 +75,44 @@ def write_json_atomic(path: Path, doc: Any, indent: int | None = 2) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def previous_scan(outdir: str | os.PathLike) -> dict | None:
+    """What the complete scan already in ``outdir`` was (from its summary.json), or None."""
+    path = Path(outdir) / SUMMARY_FILE
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict):
+        return None
+    return {
+        "finished_at": doc.get("finished_at"),
+        "rows_read": doc.get("rows_read"),
+        "hash": (doc.get("rules") or {}).get("hash"),
+    }
+
+
+def remove_stale_outputs(outdir: str | os.PathLike) -> list[str]:
+    """Remove the report and diff files an earlier scan left in ``outdir``; the names removed.
+
+    Only files screener writes there under its own names: anything else in the folder stays.
+    """
+    out = Path(outdir)
+    removed = []
+    for name in REPORT_FILES:
+        if (out / name).is_file():
+            (out / name).unlink()
+            removed.append(name)
+    diff = out / DIFF_DIR
+    if diff.is_dir():
+        for name in DIFF_FILES:
+            if (diff / name).is_file():
+                (diff / name).unlink()
+                removed.append(f"{DIFF_DIR}/{name}")
+        with contextlib.suppress(OSError):
+            diff.rmdir()  # only when nothing else is in it
+    return removed
 
 
 def category_names(summary: dict) -> dict[str, str]:

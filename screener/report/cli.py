@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..io.writers import DIFF_DIR, REPORT_STEM
 from .diff import diff_scans, write_diff
 from .html import write_html
 from .tables import DEFAULT_CASES_PER_CATEGORY, Report, build_report
 from .workbook import DEFAULT_MAX_ROWS, write_workbook
 
-REPORT_STEM = "report"
 FORMATS = ("xlsx", "html")
 
 
@@ -56,5 +56,5 @@ def make_report(
 def make_diff(previous: str | Path, current: str | Path, output: str | Path | None = None):
     """Diff two scans and write the diff files (default: ``CURRENT/diff/``); returns the diff and the files."""
     d = diff_scans(previous, current)
-    out = Path(output) if output is not None else Path(current) / "diff"
+    out = Path(output) if output is not None else Path(current) / DIFF_DIR
     return d, write_diff(d, out)

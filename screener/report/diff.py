@@ -42,6 +42,7 @@ import pyarrow.parquet as pq
 
 from ..errors import Location, OutputError
 from ..io.safety import safe_cell
+from ..io.writers import DIFF_FILES
 from ..taxonomy import Category
 from .arrowops import explode
 from .labels import STATUS_LABELS, STATUS_ORDER, UNKNOWN
@@ -68,16 +69,6 @@ LISTING_COLUMNS = [
 ]
 CATEGORY_COLUMNS = ["category", "category_name", "previous", "current", "new", "still", "gone", "cleared_share"]
 SHOP_COLUMNS = ["platform", "shop_id", "shop_name", "previous", "current", "new", "still", "gone", "cleared_share"]
-
-DIFF_FILES = (
-    "diff.parquet",
-    "diff.csv",
-    "diff_by_category.parquet",
-    "diff_by_category.csv",
-    "diff_by_shop.parquet",
-    "diff_by_shop.csv",
-    "diff_summary.json",
-)
 
 
 @dataclass
