@@ -149,6 +149,11 @@ def main() -> None:
     "(same inputs, rules and options; refused if any changed).",
 )
 @click.option(
+    "--sheet",
+    metavar="NAME",
+    help="XLSX: the sheet with the listings (default: the first sheet whose header has item_id and title).",
+)
+@click.option(
     "-r", "--recursive", is_flag=True, help="Also read the subfolders of INPUT folders (skipped otherwise, and named)."
 )
 @allow_empty_option
@@ -166,11 +171,13 @@ def scan(
     make_report,
     previous,
     resume,
+    sheet,
     recursive,
     allow_empty,
 ) -> None:
     """Scan INPUT files, directories or globs (CSV/TSV, JSONL, Parquet, XLSX)."""
     from .io.columns import parse_map_options
+    from .io.source import ReadOptions
     from .runner import scan_files
 
     with _errors():
@@ -208,6 +215,7 @@ def scan(
                 on_progress=on_progress,
                 resume=resume,
                 recursive=recursive,
+                read_options=ReadOptions(sheet=sheet),
             )
     if not quiet:
         _print_summary(summary, outdir)
@@ -457,17 +465,7 @@ def explain(text, row_json, rules, overrides, as_json) -> None:
             )
         )
         return
-    if not ex.hits:
-        click.echo("not flagged")
-    for h in ex.hits:
-        span = f"[{h['start']}:{h['end']}]" if h["start"] is not None else ""
-        how = h["normalizations"] or "literal"
-        click.echo(f"HIT  {h['rule_id']} {h['rule_name']} ({h['category']}, {h['severity']}, score {h['score']})")
-        click.echo(f"     {h['field']}{span} 「{h['matched']}」 term {h['term']!r} via {how}")
-        click.echo(f"     {h['snippet']}")
-    for s in ex.suppressed:
-        span = f"[{s.start}:{s.end}]" if s.start >= 0 else ""
-        click.echo(f"SKIP {s.rule_id} {s.field}{span} 「{s.matched}」 term {s.term!r}: {s.reason}")
+    click.echo(str(ex))
 
 
 # -- report and diff -----------------------------------------------------------------------

@@ -23,6 +23,20 @@ class Explanation:
     def flagged(self) -> bool:
         return bool(self.hits)
 
+    def __str__(self) -> str:
+        """What ``screener explain`` prints: each hit with its span and normalizations, each skipped candidate."""
+        lines = [] if self.hits else ["not flagged"]
+        for h in self.hits:
+            span = f"[{h['start']}:{h['end']}]" if h["start"] is not None else ""
+            how = h["normalizations"] or "literal"
+            lines.append(f"HIT  {h['rule_id']} {h['rule_name']} ({h['category']}, {h['severity']}, score {h['score']})")
+            lines.append(f"     {h['field']}{span} 「{h['matched']}」 term {h['term']!r} via {how}")
+            lines.append(f"     {h['snippet']}")
+        for s in self.suppressed:
+            span = f"[{s.start}:{s.end}]" if s.start >= 0 else ""
+            lines.append(f"SKIP {s.rule_id} {s.field}{span} 「{s.matched}」 term {s.term!r}: {s.reason}")
+        return "\n".join(lines)
+
 
 def explain_row(row: Mapping[str, Any] | str, ruleset: RuleSet) -> Explanation:
     """Scan one listing (a title string, or a mapping of canonical fields) and explain it."""

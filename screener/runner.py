@@ -26,7 +26,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -42,6 +42,7 @@ from .io.readers import (
     DEFAULT_CHUNK_ROWS,
     InputFile,
     RawChunk,
+    ReadOptions,
     Reject,
     decode,
     iter_raw,
@@ -93,6 +94,7 @@ class FileStats:
             "size": s.size,
             "sha256": file_sha256(s.path),
             "encoding": s.encoding,
+            **({"sheet": s.sheet} if s.sheet else {}),
             "rows_read": self.rows_read,
             "rows_scanned": self.rows_scanned,
             "rows_rejected": self.rows_rejected,
@@ -386,8 +388,8 @@ def _check_resumable(state: dict, expected: dict, outdir: Path) -> None:
                     f"input {n['path']} {what} since the interrupted scan; run without --resume to start over",
                     Location(where),
                 )
-    for key, what in (("mapping", "--map"), ("chunk_rows", "--chunk-rows")):
-        if state[key] != expected[key]:
+    for key, what in (("mapping", "--map"), ("chunk_rows", "--chunk-rows"), ("sheet", "--sheet")):
+        if state.get(key) != expected[key]:
             raise ResumeError(
                 f"the interrupted scan used {what} {state[key]!r}, not {expected[key]!r}: resume with the same "
                 "options, or run without --resume to start over",
@@ -455,6 +457,7 @@ def scan_files(
     on_progress: Callable[[Progress], None] | None = None,
     resume: bool = False,
     recursive: bool = False,
+    read_options: ReadOptions | None = None,
 ) -> dict:
     """Scan files into ``outdir`` (hits, flagged, rejects, summary); returns the summary.
 
@@ -462,6 +465,7 @@ def scan_files(
     the scan; a file found in a folder that is not a listing export is skipped and
     named in ``summary["skipped_inputs"]``, as are screener output folders and,
     without ``recursive``, subfolders (:func:`screener.io.discovery.find_inputs`).
+    ``read_options``: how files are read (e.g. the XLSX sheet); ``chunk_rows`` wins over its own.
 
     ``workers`` > 1 decodes and scans chunks in that many processes; the
     outputs are identical whatever the number. Raises :class:`InputError`
@@ -482,7 +486,8 @@ def scan_files(
         ruleset = load_rules()
     rs = ruleset
     outdir = Path(outdir)
-    sources, skipped = open_inputs(inputs, mapping, recursive=recursive, outdir=outdir)
+    options = replace(read_options or ReadOptions(), chunk_rows=chunk_rows)
+    sources, skipped = open_inputs(inputs, mapping, recursive=recursive, outdir=outdir, options=options)
     expected = {
         "format": CHECKPOINT_FORMAT,
         "engine": __version__,
@@ -490,6 +495,7 @@ def scan_files(
         "inputs": _input_identity(sources),
         "mapping": dict(sorted((mapping or {}).items())),
         "chunk_rows": chunk_rows,
+        "sheet": options.sheet,
     }
     replaced = previous_scan(outdir)  # read before ScanParts removes its summary
     parts = ScanParts(outdir)
@@ -517,7 +523,7 @@ def scan_files(
                 started_at=started_wall.isoformat(timespec="seconds"),
                 resumes=[],
             )
-        summary = _scan(sources, parts, state, rs, mapping, chunk_rows, workers, on_progress, t0)
+        summary = _scan(sources, parts, state, rs, mapping, options, workers, on_progress, t0)
         if skipped:
             summary["skipped_inputs"] = skipped
         if state.get("replaced"):
@@ -544,6 +550,7 @@ def open_inputs(
     *,
     recursive: bool = False,
     outdir: Path | None = None,
+    options: ReadOptions | None = None,
 ) -> tuple[list[InputFile], list[dict]]:
     """The files to scan, each with its header checked, and those skipped with the reason.
 
@@ -558,7 +565,7 @@ def open_inputs(
     for path in found.files:
         src = open_source(path)
         try:
-            preflight(src, mapping)
+            preflight(src, mapping, options)
         except InputError as exc:
             if path not in found.collected:
                 raise
@@ -579,7 +586,7 @@ def _scan(
     state: dict,
     rs: RuleSet,
     mapping: Mapping[str, str] | None,
-    chunk_rows: int,
+    options: ReadOptions,
     workers: int,
     on_progress: Callable[[Progress], None] | None,
     t0: float,
@@ -613,7 +620,7 @@ def _scan(
         next_row = 0
         seq = 0
         for fi, st in enumerate(stats):
-            for raw in iter_raw(st.source, mapping, chunk_rows):
+            for raw in iter_raw(st.source, mapping, options):
                 if seq >= done:
                     if seq == done and next_row != state["next_row"]:
                         raise ResumeError(
@@ -625,7 +632,7 @@ def _scan(
                 seq += 1
                 next_row += raw.n
 
-    for (fi, seq, first_row), raw, res in _results(raws(), rs, workers, pool_rows=2 * chunk_rows):
+    for (fi, seq, first_row), raw, res in _results(raws(), rs, workers, pool_rows=2 * options.chunk_rows):
         st = stats[fi]
         repeats = seen.add(res.id_hashes)
         worker_rss = max(worker_rss, res.peak_rss_kb)

@@ -62,8 +62,17 @@ class ColumnMapping:
         return self.headers[self.sources[canonical]]
 
 
-def map_headers(headers: Sequence[str], explicit: Mapping[str, str] | None = None, path: str = "") -> ColumnMapping:
-    """Resolve headers; a missing required column is an :class:`InputError` naming the file."""
+#: How to name a column in an error: the CLI's option, and the keyword of the Python API.
+MAP_HINT = "map them with --map SOURCE={field} (in Python: mapping={{'SOURCE': '{field}'}})"
+
+
+def map_headers(
+    headers: Sequence[str], explicit: Mapping[str, str] | None = None, path: str = "", *, hint: str = MAP_HINT
+) -> ColumnMapping:
+    """Resolve headers; a missing required column is an :class:`InputError` naming the file.
+
+    ``hint`` tells how to map a column (``{field}`` is the missing one).
+    """
     known, _ = _aliases()
     explicit = dict(explicit or {})
     explicit_keys = {_key(k): v for k, v in explicit.items()}
@@ -89,8 +98,8 @@ def map_headers(headers: Sequence[str], explicit: Mapping[str, str] | None = Non
     missing = [c for c in REQUIRED_FIELDS if c not in sources]
     if missing:
         raise InputError(
-            f"missing required column(s) {', '.join(missing)}; found columns: {', '.join(map(str, headers)) or '(none)'}"
-            " — name them, or map them with --map SOURCE=" + missing[0],
+            f"missing required column(s) {', '.join(missing)}; found columns: "
+            f"{', '.join(map(str, headers)) or '(none)'} — name them, or {hint.format(field=missing[0])}",
             Location(path, 1),
         )
     used = set(sources.values())

@@ -16,19 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError, Location
+from .formats import suffixes
 
-FORMATS = {
-    ".csv": "csv",
-    ".tsv": "csv",
-    ".txt": "csv",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".json": "jsonl",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".xlsx": "xlsx",
-    ".xlsm": "xlsx",
-}
+FORMATS = suffixes()  # file suffix -> format name
 #: A folder holding these is a scan's output folder (summary.json is written last; the work folder while running).
 _OUTPUT_MARKERS = (("summary.json", "hits.parquet"), (".screener-work",), ("hits.parquet", "flagged.parquet"))
 
