@@ -9,17 +9,10 @@ import pyarrow as pa
 
 from .compile import RuleSet, max_severity
 from .labels import field_label, matched_label, normalizations_label, severity_label, span_label
+from .scoring import noisy_or
 from .schema import FLAGGED_SCHEMA, ROW_ID, SOURCE_FILE, SOURCE_ROW
 
 EVIDENCE_HITS_PER_RULE = 3
-
-
-def listing_score(rule_scores: list[int]) -> int:
-    """Noisy-OR of the rules' scores: independent clues strengthen each other."""
-    miss = 1.0
-    for s in rule_scores:
-        miss *= 1.0 - s / 100.0
-    return round(100 * (1.0 - miss))
 
 
 def flag_listings(hits: pa.Table, batch: pa.Table | pa.RecordBatch, ruleset: RuleSet) -> pa.Table:
@@ -74,7 +67,7 @@ def flag_listings(hits: pa.Table, batch: pa.Table | pa.RecordBatch, ruleset: Rul
         out["categories"].append(";".join(sorted({h["category"] for h in hs})))
         out["rule_ids"].append(";".join(rule_ids))
         out["max_severity"].append(max_severity(h["severity"] for h in hs))
-        out["score"].append(listing_score(list(best.values())))
+        out["score"].append(noisy_or(best.values()))
         out["legal_basis"].append("; ".join(legal))
         out["departments"].append(";".join(depts))
         out["evidence"].append(evidence_line(hs))

@@ -79,10 +79,11 @@ _LABEL_WITH_CODE = re.compile(
     + "|".join(map(re.escape, sorted(set(FIELD_LABELS.values()) | {"商品标题", "商品详情"}, key=len, reverse=True)))
     + r")\(("
     + "|".join(FIELD_LABELS)
-    + r")\)"
+    + r")\)(=?)"
 )
 
 
 def prose(text: str | None) -> str:
-    """Evidence text as Chinese prose: ``自我声明(self_declaration)为空`` → ``自我声明为空``."""
-    return _LABEL_WITH_CODE.sub(r"\1", text or "")
+    """A check's finding as Chinese prose: ``自我声明(self_declaration)为空`` → ``自我声明为空``,
+    ``主体类型(seller_type)=自然人`` → ``主体类型为自然人``."""
+    return _LABEL_WITH_CODE.sub(lambda m: m.group(1) + ("为" if m.group(3) else ""), text or "")

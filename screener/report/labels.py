@@ -97,7 +97,7 @@ SHEETS: dict[str, tuple[str, dict[str, str]]] = {
             "shop_name": "店铺名称",
             "url": "商品链接",
             "rules": "命中规则",
-            "matched": "命中内容(字段[位置])",
+            "matched": "命中内容（字段第几字）",
             "context": "上下文",
             "legal_basis": "法律依据",
             "departments": "责任部门",

@@ -33,6 +33,7 @@ class ScanDir:
 
     path: Path
     summary: dict
+    batch_rows: int = HITS_BATCH_ROWS  # rows per batch when streaming hits.parquet
 
     @property
     def hits_path(self) -> Path:
@@ -62,9 +63,9 @@ class ScanDir:
             out[code] = Category(code, c["name"], c.get("task", ""), c.get("scope", "listing"), tuple(c["departments"]))
         return out
 
-    def iter_hits(self, columns: Sequence[str], batch_rows: int = HITS_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+    def iter_hits(self, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
         pf = pq.ParquetFile(self.hits_path, read_dictionary=[c for c in columns if c in _DICT_COLUMNS])
-        yield from pf.iter_batches(batch_size=batch_rows, columns=list(columns))
+        yield from pf.iter_batches(batch_size=self.batch_rows, columns=list(columns))
 
     def hits_for_rows(self, row_ids: Sequence[int], columns: Sequence[str] | None = None) -> pa.Table:
         """Every hit of the listings ``row_ids`` (see :func:`read_rows`)."""
@@ -107,7 +108,7 @@ def read_rows(path: Path, row_ids: Sequence[int], columns: Sequence[str] | None 
     return pa.concat_tables(parts)
 
 
-def open_scan(outdir: str | Path) -> ScanDir:
+def open_scan(outdir: str | Path, *, batch_rows: int = HITS_BATCH_ROWS) -> ScanDir:
     """Open a scan's output directory; :class:`InputError` unless it holds a complete scan."""
     path = Path(outdir)
     if not path.is_dir():
@@ -122,4 +123,4 @@ def open_scan(outdir: str | Path) -> ScanDir:
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot read {SUMMARY_FILE}: {exc}", Location(str(summary_path))) from None
-    return ScanDir(path, summary)
+    return ScanDir(path, summary, batch_rows)

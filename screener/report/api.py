@@ -1,4 +1,7 @@
-"""What ``screener report`` and ``screener diff`` do, callable from Python (the click commands only parse options)."""
+"""The report API: what ``screener report`` and ``screener diff`` do, callable from Python.
+
+The click commands only parse options and call these.
+"""
 
 from __future__ import annotations
 
@@ -41,9 +44,13 @@ def make_report(
     cases_per_category: int = DEFAULT_CASES_PER_CATEGORY,
     formats: tuple[str, ...] = FORMATS,
     max_rows: int = DEFAULT_MAX_ROWS,
+    timezone: str | None = None,
 ) -> tuple[Report, list[Path]]:
-    """Build the report of the scan in ``outdir`` and write it; returns the report and the files written."""
-    rep = build_report(outdir, previous, cases_per_category=cases_per_category)
+    """Build the report of the scan in ``outdir`` and write it; returns the report and the files written.
+
+    ``timezone``: where times are shown (default: screener.toml's ``[report] timezone``, else Asia/Shanghai).
+    """
+    rep = build_report(outdir, previous, cases_per_category=cases_per_category, timezone=timezone)
     xlsx, html = report_paths(outdir, output)
     written = []
     if "xlsx" in formats:
