@@ -112,7 +112,7 @@ def canonical_table(
 ) -> tuple[pa.Table, list[Reject]]:
     """Map any export's columns onto the canonical ones, typed; rows without item_id are rejected."""
     cm = map_headers([str(n) for n in table.schema.names], mapping, name, hint=_MAPPING_HINT)
-    cols = {c: table.column(i).combine_chunks() for c, i in cm.sources.items()}
+    cols = {c: table.column(i).combine_chunks() for c, i in cm.columns.items()}
     rows = np.arange(1, table.num_rows + 1, dtype=np.int64)
     chunk = canonical_chunk(
         cols, table.num_rows, name, rows, lambda i: str(table.slice(i, 1).to_pylist()[0]), Counter()

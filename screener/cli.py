@@ -468,6 +468,17 @@ def explain(text, row_json, rules, overrides, as_json) -> None:
     click.echo(str(ex))
 
 
+def diff_counts(s: dict) -> str:
+    """``3 new, 2 still flagged, 1 fixed (已整改), 2 taken down (已下架)``, as far as the diff can tell."""
+    parts = [f"{s['new']:,} new", f"{s['still']:,} still flagged"]
+    parts += [
+        f"{s[k]:,} {what}" for k, what in (("fixed", "fixed (已整改)"), ("removed", "taken down (已下架)")) if s[k]
+    ]
+    if s["gone"]:
+        parts.append(f"{s['gone']:,} gone or fixed")
+    return ", ".join(parts)
+
+
 # -- report and diff -----------------------------------------------------------------------
 def _write_report(
     outdir, output, previous, *, cases: int = 5, formats=("xlsx", "html"), max_rows: int = 100_000, quiet: bool = False
@@ -483,12 +494,7 @@ def _write_report(
         click.echo(
             f"report: {t['flagged']:,} flagged listings, {t['hits']:,} hits, {t['shops']:,} shops, "
             f"{t['cases']} typical cases"
-            + (
-                f"; vs previous: {rep.diff.summary['new']:,} new, "
-                f"{rep.diff.summary['still']:,} still flagged, {rep.diff.summary['gone']:,} gone or fixed"
-                if rep.diff is not None
-                else ""
-            )
+            + (f"; vs previous: {diff_counts(rep.diff.summary)}" if rep.diff is not None else "")
         )
         for f in files:
             click.echo(f"  {f}")
@@ -569,10 +575,9 @@ def diff(old_outdir, new_outdir, output, quiet) -> None:
         d, files = make_diff(old_outdir, new_outdir, output)
     if not quiet:
         s = d.summary
-        click.echo(
-            f"{s['new']:,} new, {s['still']:,} still flagged, {s['gone']:,} gone or fixed "
-            f"(previous {s['previous']:,}, current {s['current']:,}; key {'+'.join(s['key'])})"
-        )
+        click.echo(f"{diff_counts(s)} (previous {s['previous']:,}, current {s['current']:,}; key {'+'.join(s['key'])})")
+        if not s["presence_known"]:
+            click.echo("note: the newer scan does not say which listings it read: 整改 and 下架 are counted together")
         if s["rules_changed"]:
             click.echo("note: the two scans used different rule packs; some changes may come from the rules")
         click.echo(f"  files in {Path(files[0]).parent}/")

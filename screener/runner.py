@@ -49,7 +49,7 @@ from .io.readers import (
     open_source,
     preflight,
 )
-from .io.writers import OUTPUT_FILES, ScanParts, previous_scan, remove_stale_outputs
+from .io.writers import OUTPUT_FILES, SCANNED_SCHEMA, ScanParts, previous_scan, remove_stale_outputs
 from .scan import scan_batch
 from .schema import FLAGGED_SCHEMA, HITS_SCHEMA, ROW_ID, SOURCE_ROW
 
@@ -126,6 +126,7 @@ class ChunkResult:
     rows_scanned: int
     id_hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))  # 8 bytes per scanned row
     peak_rss_kb: int = 0  # of the worker process that made it (0: scanned in the calling process)
+    scanned: pa.Table | None = None  # every scanned listing's key and status (scanned.parquet, for screener diff)
 
 
 def peak_rss_kb() -> int:
@@ -262,7 +263,14 @@ def process_chunk(raw: RawChunk, first_row_id: int, rs: RuleSet) -> ChunkResult:
         chunk.rows_read,
         table.num_rows,
         id_hashes(table.column("item_id")) if table.num_rows else np.zeros(0, np.uint64),
+        scanned=scanned_listings(table),
     )
+
+
+def scanned_listings(table: pa.Table) -> pa.Table:
+    """The key and platform status of every scanned listing: how screener diff tells a listing that
+    is still listed but no longer flagged (整改) from one taken down (下架)."""
+    return table.select(list(SCANNED_SCHEMA.names)).cast(SCANNED_SCHEMA)
 
 
 # -- worker processes ----------------------------------------------------------------------
@@ -636,7 +644,7 @@ def _scan(
         st = stats[fi]
         repeats = seen.add(res.id_hashes)
         worker_rss = max(worker_rss, res.peak_rss_kb)
-        parts.write_part(seq, res.hits, res.flagged, res.rejects, res.id_hashes)
+        parts.write_part(seq, res.hits, res.flagged, res.rejects, res.id_hashes, res.scanned)
         st.rows_read += res.rows_read
         st.rows_scanned += res.rows_scanned
         st.rows_rejected += len(res.rejects)

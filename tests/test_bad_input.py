@@ -614,6 +614,7 @@ def test_output_paths_never_come_from_input(tmp_path, rules, monkeypatch):
         "work/sub/out/flagged.csv",
         "work/sub/out/flagged.xlsx",
         "work/sub/out/rejects.csv",
+        "work/sub/out/scanned.parquet",
         "work/sub/out/summary.json",
     }
     flagged = pq.read_table(work / "sub" / "out" / "flagged.parquet").column("item_id").to_pylist()

@@ -340,7 +340,7 @@ def test_cli_report_and_scan_report(outdir, tmp_path):
     )
     assert res.exit_code == 0, res.output
     assert (tmp_path / "o" / "report.xlsx").is_file() and (tmp_path / "o" / "report.html").is_file()
-    assert "0 new, 12 still flagged, 0 gone or fixed" in res.output
+    assert "vs previous: 0 new, 12 still flagged" in res.output
 
 
 # -- written for officers: prose, contents, local time -------------------------------------------

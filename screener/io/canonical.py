@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..model import CANONICAL_FIELDS, NUMERIC_FIELDS
-from .columns import canonical_seller_type
+from .columns import LISTING_STATUS, canonical_seller_type
 from .decoding import decode_row
 from .source import OUTPUT_TEXT_SCHEMA, W_DAMAGED, W_OTHER_ENCODING, Chunk, Reject, in_file_order
 
@@ -234,6 +234,8 @@ def canonical_chunk(
             arrays.append(arr)
     arrays.append(pa.array([source_name] * n, pa.string()) if n else pa.array([], pa.string()))
     arrays.append(pa.array(numbers, pa.int64()))
+    status = columns.get(LISTING_STATUS)
+    arrays.append(pa.nulls(n, pa.string()) if status is None else text_array(status))
     table = pa.Table.from_arrays(arrays, schema=OUTPUT_TEXT_SCHEMA)
     item = table.column("item_id")
     empty = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(item), ""), True)

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from ..model import CANONICAL_FIELDS, NUMERIC_FIELDS
 from ..schema import SOURCE_FILE, SOURCE_ROW
-from .columns import ColumnMapping
+from .columns import LISTING_STATUS, ColumnMapping
 
 DEFAULT_CHUNK_ROWS = 20_000
 
@@ -38,7 +38,7 @@ class ReadOptions:
 #: A typed chunk: every canonical column, then where each row came from.
 OUTPUT_TEXT_SCHEMA = pa.schema(
     [(n, pa.float64() if n in NUMERIC_FIELDS else pa.string()) for n in CANONICAL_FIELDS]
-    + [(SOURCE_FILE, pa.string()), (SOURCE_ROW, pa.int64())]
+    + [(SOURCE_FILE, pa.string()), (SOURCE_ROW, pa.int64()), (LISTING_STATUS, pa.string())]
 )
 
 # warnings (summary.json, per input file)

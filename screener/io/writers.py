@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 from ..errors import Location, OutputError
 from ..schema import FLAGGED_SCHEMA, HITS_SCHEMA, REJECT_COLUMNS
 from ..taxonomy import categories
+from .columns import LISTING_STATUS
 from .leads import write_leads_workbook
 from .readers import Reject
 from .safety import safe_row
@@ -40,8 +41,13 @@ FLAGGED_FILE = "flagged.parquet"
 FLAGGED_CSV = "flagged.csv"
 FLAGGED_XLSX = "flagged.xlsx"
 REJECTS_FILE = "rejects.csv"
+SCANNED_FILE = "scanned.parquet"
 SUMMARY_FILE = "summary.json"
-OUTPUT_FILES = (HITS_FILE, FLAGGED_FILE, FLAGGED_CSV, FLAGGED_XLSX, REJECTS_FILE, SUMMARY_FILE)
+OUTPUT_FILES = (HITS_FILE, FLAGGED_FILE, FLAGGED_CSV, FLAGGED_XLSX, REJECTS_FILE, SCANNED_FILE, SUMMARY_FILE)
+#: scanned.parquet: every scanned listing (flagged or not) by key, with its status on the platform
+SCANNED_SCHEMA = pa.schema(
+    [("platform", pa.string()), ("item_id", pa.string()), (LISTING_STATUS, pa.string()), ("row_id", pa.int64())]
+)
 WORK_DIR = ".screener-work"
 #: Written into a scan's folder later (screener report, screener diff): they describe that scan only.
 REPORT_STEM = "report"
@@ -147,13 +153,20 @@ def write_csv(path: Path, header: Iterable[str], rows: Iterable[list[Any]]) -> N
 
 
 class ScanOutputs:
-    """The four outputs of a scan, fed batch by batch."""
+    """The outputs of a scan, fed batch by batch.
 
-    def __init__(self, outdir: str | os.PathLike):
+    ``scanned``: also write scanned.parquet (every scanned listing's key and status),
+    which screener diff reads to tell 整改 from 下架; an engine that cannot say which
+    listings it scanned leaves it out (and an older one is removed).
+    """
+
+    def __init__(self, outdir: str | os.PathLike, *, scanned: bool = False):
         self.outdir = Path(outdir)
         try:
             self.outdir.mkdir(parents=True, exist_ok=True)
             (self.outdir / SUMMARY_FILE).unlink(missing_ok=True)
+            if not scanned:
+                (self.outdir / SCANNED_FILE).unlink(missing_ok=True)
         except OSError as exc:
             raise OutputError(f"cannot write outputs: {exc.strerror}", Location(str(self.outdir))) from None
         self.path = {name: self.outdir / name for name in OUTPUT_FILES}
@@ -165,10 +178,19 @@ class ScanOutputs:
         self._rej_fh = open(_partial(self.path[REJECTS_FILE]), "w", encoding="utf-8-sig", newline="")
         self._rej = csv.writer(self._rej_fh)
         self._rej.writerow(REJECT_COLUMNS)
+        self._scanned = pq.ParquetWriter(_partial(self.path[SCANNED_FILE]), SCANNED_SCHEMA) if scanned else None
         self.closed = False
 
-    def write(self, hits: pa.Table | None, flagged: pa.Table | None, rejects: list[Reject] | pa.Table | None) -> None:
+    def write(
+        self,
+        hits: pa.Table | None,
+        flagged: pa.Table | None,
+        rejects: list[Reject] | pa.Table | None,
+        scanned: pa.Table | None = None,
+    ) -> None:
         """One chunk's results (None: none); ``rejects`` as :class:`Reject` s or a table of :data:`REJECT_COLUMNS`."""
+        if scanned is not None and scanned.num_rows and self._scanned is not None:
+            self._scanned.write_table(scanned)
         if hits is not None and hits.num_rows:
             self._hits.write_table(hits)
         if flagged is not None and flagged.num_rows:
@@ -190,6 +212,8 @@ class ScanOutputs:
             self._flagged.close()
             self._csv_fh.close()
             self._rej_fh.close()
+            if self._scanned is not None:
+                self._scanned.close()
             self.closed = True
 
     def commit(self, summary: dict) -> None:
@@ -197,8 +221,9 @@ class ScanOutputs:
         write_leads_workbook(
             _partial(self.path[FLAGGED_FILE]), _partial(self.path[FLAGGED_XLSX]), category_names(summary)
         )
-        for name in (HITS_FILE, FLAGGED_FILE, FLAGGED_CSV, FLAGGED_XLSX, REJECTS_FILE):
-            os.replace(_partial(self.path[name]), self.path[name])
+        for name in (HITS_FILE, FLAGGED_FILE, FLAGGED_CSV, FLAGGED_XLSX, REJECTS_FILE, SCANNED_FILE):
+            if name != SCANNED_FILE or self._scanned is not None:
+                os.replace(_partial(self.path[name]), self.path[name])
         write_json_atomic(self.path[SUMMARY_FILE], summary)
 
     def abort(self) -> None:
@@ -287,11 +312,20 @@ class ScanParts:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
 
-    def write_part(self, seq: int, hits: pa.Table, flagged: pa.Table, rejects: list[Reject], ids: np.ndarray) -> None:
+    def write_part(
+        self,
+        seq: int,
+        hits: pa.Table,
+        flagged: pa.Table,
+        rejects: list[Reject],
+        ids: np.ndarray,
+        scanned: pa.Table | None = None,
+    ) -> None:
         for kind, table in (
             ("hits.arrow", hits),
             ("flagged.arrow", flagged),
             ("rejects.arrow", rejects_table(rejects) if rejects else None),
+            ("scanned.arrow", scanned),
         ):
             if table is not None and table.num_rows:
                 self._atomic(self._path(seq, kind), lambda fh, t=table: _write_ipc(fh, t))
@@ -311,16 +345,18 @@ class ScanParts:
         with pa.memory_map(str(path)) as src:
             return pa.ipc.open_file(src).read_all()
 
-    def iter_parts(self, n: int) -> Iterator[tuple[pa.Table | None, pa.Table | None, pa.Table | None]]:
+    def iter_parts(self, n: int) -> Iterator[tuple[pa.Table | None, ...]]:
+        """(hits, flagged, rejects, scanned) of each part; None where a part has none of a kind."""
+        kinds = ("hits.arrow", "flagged.arrow", "rejects.arrow", "scanned.arrow")
         for seq in range(n):
-            yield self._read(seq, "hits.arrow"), self._read(seq, "flagged.arrow"), self._read(seq, "rejects.arrow")
+            yield tuple(self._read(seq, kind) for kind in kinds)
 
     def merge(self, n: int, summary: dict) -> None:
-        """Stream parts 0..n-1 into the four outputs, commit them, remove the work directory."""
-        outputs = ScanOutputs(self.outdir)
+        """Stream parts 0..n-1 into the outputs, commit them, remove the work directory."""
+        outputs = ScanOutputs(self.outdir, scanned=True)
         try:
-            for hits, flagged, rejects in self.iter_parts(n):
-                outputs.write(hits, flagged, rejects)
+            for hits, flagged, rejects, scanned in self.iter_parts(n):
+                outputs.write(hits, flagged, rejects, scanned)
             outputs.commit(summary)
         except BaseException:
             outputs.abort()  # the parts and checkpoint stay: a resume merges again

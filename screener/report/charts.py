@@ -16,7 +16,9 @@ PALETTE = {
     "low": "#7f8c8d",
     "new": "#c0392b",
     "still": "#e08e0b",
-    "gone": "#27ae60",
+    "fixed": "#27ae60",
+    "removed": "#1d4f8a",
+    "gone": "#7fb77e",
 }
 LABEL_CHARS = 18
 

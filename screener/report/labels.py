@@ -8,8 +8,16 @@ so both renderings always agree. Fields and severities are named by
 
 from __future__ import annotations
 
-STATUS_LABELS = {"new": "新增违规", "still": "仍未清理", "gone": "已下架或已整改"}
-STATUS_ORDER = ("new", "still", "gone")
+#: Statuses of screener diff (see :mod:`.diff`): gone = cleared, but the newer scan cannot tell how.
+STATUS_LABELS = {
+    "new": "新增违规",
+    "still": "仍未清理",
+    "fixed": "已整改",
+    "removed": "已下架",
+    "gone": "已下架或已整改",
+}
+STATUS_ORDER = ("new", "still", "fixed", "removed", "gone")
+CLEARED = "cleared"  # fixed + removed + gone: no longer flagged (or taken down)
 
 UNKNOWN = "(未填写)"
 
@@ -145,7 +153,9 @@ SHEETS: dict[str, tuple[str, dict[str, str]]] = {
             "current": "本次违规商品数",
             "new": "新增违规",
             "still": "仍未清理",
-            "gone": "已下架或已整改",
+            "fixed": "已整改",
+            "removed": "已下架",
+            "gone": "已下架或已整改(无法区分)",
             "cleared_share": "清理率",
         },
     ),
@@ -159,7 +169,9 @@ SHEETS: dict[str, tuple[str, dict[str, str]]] = {
             "current": "本次违规商品数",
             "new": "新增违规",
             "still": "仍未清理",
-            "gone": "已下架或已整改",
+            "fixed": "已整改",
+            "removed": "已下架",
+            "gone": "已下架或已整改(无法区分)",
             "cleared_share": "清理率",
         },
     ),

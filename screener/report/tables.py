@@ -435,7 +435,9 @@ def _notes(scan: ScanDir, prev: ScanDir | None, totals: dict) -> list[str]:
     if prev is not None:
         notes.append(
             "复查对比按（平台，商品ID）识别同一商品；两次扫描任一缺少平台字段时仅按商品ID。"
-            "“已下架或已整改”指上次被标记、本次未被标记的商品（本次未出现或已不再违规）。"
+            "“已整改”指上次被标记、本次仍在导出数据中但不再违规的商品；“已下架”指本次导出数据中已无此商品，"
+            "或其商品状态为已下架、仓库中等；本次扫描未记录所读商品（旧版扫描、Spark 引擎）时，"
+            "二者无法区分，计为“已下架或已整改”。"
         )
         if prev.rules_hash and scan.rules_hash and prev.rules_hash != scan.rules_hash:
             notes.append(
@@ -485,7 +487,9 @@ def _overview(rep: Report, scan: ScanDir, prev: ScanDir | None) -> pd.DataFrame:
             ("上次规则包哈希", prev.rules_hash[:SHORT_HASH]),
             ("复查：新增违规", d["new"]),
             ("复查：仍未清理", d["still"]),
-            ("复查：已下架或已整改", d["gone"]),
+            ("复查：已整改", d["fixed"]),
+            ("复查：已下架", d["removed"]),
+            ("复查：已下架或已整改(无法区分)", d["gone"]),
             ("复查：商品识别方式", d["key_label"]),
         ]
     rows += [(f"说明{i + 1}", n) for i, n in enumerate(rep.notes)]

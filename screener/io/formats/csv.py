@@ -243,7 +243,7 @@ class CsvFormat(SuffixFormat):
         info, batch = raw.info, raw.data
         mapping = info.mapping
         n = batch.num_rows
-        cols = {canonical: batch.column(idx) for canonical, idx in mapping.sources.items()}
+        cols = {name: batch.column(idx) for name, idx in mapping.columns.items()}
         decoded, warnings = decode_bytes_columns(cols, n, info.encoding or "utf-8")
         repeated = np.flatnonzero(_header_rows(decoded, mapping, n))
         bad_rows = {int(i): "the header row again (files joined together?)" for i in repeated}

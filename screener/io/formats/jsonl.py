@@ -113,7 +113,7 @@ class JsonlFormat(SuffixFormat):
 
     def decode(self, raw: RawChunk) -> Chunk:
         info = raw.info
-        keys = [info.mapping.headers[i] for i in info.mapping.sources.values()]
+        keys = [info.mapping.headers[i] for i in info.mapping.columns.values()]
         records: list[dict] = []
         numbers: list[int] = []
         rejects: list[Reject] = []
@@ -143,7 +143,7 @@ class JsonlFormat(SuffixFormat):
             records.append(obj)
             numbers.append(lineno)
         cols = {}
-        for canonical, key in zip(info.mapping.sources, keys):
+        for canonical, key in zip(info.mapping.columns, keys):
             values = [_json_text(r.get(key)) for r in records]
             try:
                 cols[canonical] = pa.array(values, pa.string())

@@ -48,7 +48,7 @@ class ParquetFormat(SuffixFormat):
         names = pf.schema_arrow.names
         source.mapping = map_headers(names, mapping, source.name)
         info = source.info()
-        wanted = [names[i] for i in source.mapping.sources.values()]
+        wanted = [names[i] for i in source.mapping.columns.values()]
         total = max(pf.metadata.num_rows, 1)
         chunk_rows = options.chunk_rows
         record = 1
@@ -85,7 +85,7 @@ class ParquetFormat(SuffixFormat):
             return rejects_only(raw)
         info, batch = raw.info, raw.data
         n = batch.num_rows
-        cols = {c: batch.column(info.mapping.headers[i]) for c, i in info.mapping.sources.items()}
+        cols = {c: batch.column(info.mapping.headers[i]) for c, i in info.mapping.columns.items()}
         decoded, warnings = decode_bytes_columns(cols, n, "utf-8")
 
         def raw_of(i: int) -> str:

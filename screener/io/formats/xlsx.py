@@ -140,7 +140,7 @@ class XlsxFormat(SuffixFormat):
         info, rows = raw.info, raw.data
         cols = {
             c: pa.array([r[i] if i < len(r) else None for r in rows], pa.string())
-            for c, i in info.mapping.sources.items()
+            for c, i in info.mapping.columns.items()
         }
         return canonical_chunk(
             cols,
