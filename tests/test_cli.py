@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -187,3 +188,16 @@ def test_progress_bar_is_not_red_and_the_spark_hint_matches_the_readme():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "pip install '.[spark]'" in SPARK_INSTALL and "pip install '.[spark]'" in readme
     assert "'.[spark]'" in run("scan", "--help")[1]
+
+
+def test_readme_quick_start_and_skipped_tests():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    quick = readme[readme.index("## Quick start") : readme.index("## Where the rule packs are")]
+    assert quick.index("python3 -m venv .venv") < quick.index("pip install .")  # Debian's pip refuses system installs
+    assert "pytest -rs" in quick and "fonts-noto-cjk" in quick
+    # every test module that can skip is named, with what enables it
+    skips = re.compile(r"^(?:pytestmark = pytest\.mark\.skipif|@pytest\.mark\.skipif|pytest\.importorskip)\(", re.M)
+    skipping = sorted(p.name for p in (ROOT / "tests").glob("test_*.py") if skips.search(p.read_text(encoding="utf-8")))
+    assert skipping and all(f"tests/{name}" in quick for name in skipping), skipping
+    for path, _ in _commands(main):
+        assert f"screener {' '.join(path)}" in readme, path
