@@ -9,8 +9,8 @@ import pyarrow as pa
 
 from .compile import RuleSet, max_severity
 from .labels import field_label, matched_label, normalizations_label, severity_label, span_label
-from .scoring import noisy_or
 from .schema import FLAGGED_SCHEMA, ROW_ID, SOURCE_FILE, SOURCE_ROW
+from .scoring import noisy_or
 
 EVIDENCE_HITS_PER_RULE = 3
 

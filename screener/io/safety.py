@@ -12,6 +12,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
 
 
@@ -45,3 +48,21 @@ def link_target(value: Any) -> str | None:
     if isinstance(value, str) and len(value) <= 2000 and _URL_RE.match(value):
         return value
     return None
+
+
+def safe_table(table: pa.Table) -> pa.Table:
+    """Every text cell through :func:`screener.io.safety.safe_cell` (formula injection).
+
+    Fast path: only cells that start with neither a letter nor a digit (a superset
+    of everything a spreadsheet could run) are handed to ``safe_cell``, which decides.
+    """
+    for i, f in enumerate(table.schema):
+        if not (pa.types.is_string(f.type) or pa.types.is_large_string(f.type)):
+            continue
+        col = table.column(i).combine_chunks()
+        maybe = pc.fill_null(pc.match_substring_regex(col, r"^[^\pL\pN]"), False)
+        if not pc.any(maybe).as_py():
+            continue
+        values = [safe_cell(v) for v in pc.filter(col, maybe).to_pylist()]
+        table = table.set_column(i, f.name, pc.replace_with_mask(col, maybe, pa.array(values, f.type)))
+    return table

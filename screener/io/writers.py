@@ -15,26 +15,28 @@ writes exactly what an uninterrupted one does — and the directory is removed.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import json
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ..errors import Location, OutputError
 from ..schema import FLAGGED_SCHEMA, HITS_SCHEMA, REJECT_COLUMNS
 from ..taxonomy import categories
+from .atomic import commit, is_partial, partial_path, write_atomic, write_json_atomic
 from .columns import LISTING_STATUS
 from .leads import write_leads_workbook
 from .readers import Reject
-from .safety import safe_row
+from .safety import safe_row, safe_table
 
 HITS_FILE = "hits.parquet"
 FLAGGED_FILE = "flagged.parquet"
@@ -67,20 +69,6 @@ LOCK_FILE = "lock"
 REJECTS_SCHEMA = pa.schema(
     [("source_file", pa.string()), ("row", pa.int64()), ("reason", pa.string()), ("raw", pa.string())]
 )
-
-
-def _partial(path: Path) -> Path:
-    return path.with_name(f".{path.name}.partial")
-
-
-def write_json_atomic(path: Path, doc: Any, indent: int | None = 2) -> None:
-    tmp = _partial(path)
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(doc, fh, ensure_ascii=False, indent=indent, default=str)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def previous_scan(outdir: str | os.PathLike) -> dict | None:
@@ -141,15 +129,19 @@ def rejects_table(rejects: list[Reject]) -> pa.Table:
     return pa.Table.from_arrays([pa.array(c, f.type) for c, f in zip(columns, REJECTS_SCHEMA)], schema=REJECTS_SCHEMA)
 
 
-def write_csv(path: Path, header: Iterable[str], rows: Iterable[list[Any]]) -> None:
-    """A one-shot CSV (UTF-8 with BOM, formulas neutralised), written atomically."""
-    tmp = _partial(path)
-    with open(tmp, "w", encoding="utf-8-sig", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(list(header))
-        for r in rows:
-            w.writerow(safe_row(["" if v is None else v for v in r]))
-    os.replace(tmp, path)
+def write_csv(path: str | os.PathLike, table: pa.Table) -> Path:
+    """A table as CSV for Excel/WPS (UTF-8 with BOM, every text cell formula-safe), written atomically."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            fh.write(codecs.BOM_UTF8)
+            pacsv.write_csv(safe_table(table), fh)
+
+    return write_atomic(path, write)
+
+
+def write_parquet(path: str | os.PathLike, table: pa.Table) -> Path:
+    return write_atomic(path, lambda tmp: pq.write_table(table, tmp))
 
 
 class ScanOutputs:
@@ -170,15 +162,16 @@ class ScanOutputs:
         except OSError as exc:
             raise OutputError(f"cannot write outputs: {exc.strerror}", Location(str(self.outdir))) from None
         self.path = {name: self.outdir / name for name in OUTPUT_FILES}
-        self._hits = pq.ParquetWriter(_partial(self.path[HITS_FILE]), HITS_SCHEMA)
-        self._flagged = pq.ParquetWriter(_partial(self.path[FLAGGED_FILE]), FLAGGED_SCHEMA)
-        self._csv_fh = open(_partial(self.path[FLAGGED_CSV]), "w", encoding="utf-8-sig", newline="")
+        self._hits = pq.ParquetWriter(partial_path(self.path[HITS_FILE]), HITS_SCHEMA)
+        self._flagged = pq.ParquetWriter(partial_path(self.path[FLAGGED_FILE]), FLAGGED_SCHEMA)
+        # kept open across chunks and closed in _close: a with-block cannot span the scan
+        self._csv_fh = open(partial_path(self.path[FLAGGED_CSV]), "w", encoding="utf-8-sig", newline="")  # noqa: SIM115
         self._csv = csv.writer(self._csv_fh)
         self._csv.writerow(FLAGGED_SCHEMA.names)
-        self._rej_fh = open(_partial(self.path[REJECTS_FILE]), "w", encoding="utf-8-sig", newline="")
+        self._rej_fh = open(partial_path(self.path[REJECTS_FILE]), "w", encoding="utf-8-sig", newline="")  # noqa: SIM115
         self._rej = csv.writer(self._rej_fh)
         self._rej.writerow(REJECT_COLUMNS)
-        self._scanned = pq.ParquetWriter(_partial(self.path[SCANNED_FILE]), SCANNED_SCHEMA) if scanned else None
+        self._scanned = pq.ParquetWriter(partial_path(self.path[SCANNED_FILE]), SCANNED_SCHEMA) if scanned else None
         self.closed = False
 
     def write(
@@ -219,17 +212,17 @@ class ScanOutputs:
     def commit(self, summary: dict) -> None:
         self._close()
         write_leads_workbook(
-            _partial(self.path[FLAGGED_FILE]), _partial(self.path[FLAGGED_XLSX]), category_names(summary)
+            partial_path(self.path[FLAGGED_FILE]), partial_path(self.path[FLAGGED_XLSX]), category_names(summary)
         )
         for name in (HITS_FILE, FLAGGED_FILE, FLAGGED_CSV, FLAGGED_XLSX, REJECTS_FILE, SCANNED_FILE):
             if name != SCANNED_FILE or self._scanned is not None:
-                os.replace(_partial(self.path[name]), self.path[name])
+                commit(partial_path(self.path[name]), self.path[name])
         write_json_atomic(self.path[SUMMARY_FILE], summary)
 
     def abort(self) -> None:
         self._close()
         for name in OUTPUT_FILES:
-            _partial(self.path[name]).unlink(missing_ok=True)
+            partial_path(self.path[name]).unlink(missing_ok=True)
 
 
 # -- checkpoints: resuming a killed scan ----------------------------------------------------
@@ -253,7 +246,7 @@ class ScanParts:
         self.dir = self.outdir / WORK_DIR
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
-            self._lock_fh = open(self.dir / LOCK_FILE, "a+")
+            self._lock_fh = open(self.dir / LOCK_FILE, "a+")  # noqa: SIM115 - held for the scan: it is the lock
         except OSError as exc:
             raise OutputError(f"cannot write outputs: {exc.strerror}", Location(str(self.outdir))) from None
         try:
@@ -297,7 +290,7 @@ class ScanParts:
         """Remove parts of chunks that never completed (numbered ``seq`` or later) and temporary files."""
         for p in self.dir.iterdir():
             head = p.name.split(".", 1)[0]
-            if p.name.endswith(".tmp") or (head.isdigit() and int(head) >= seq):
+            if is_partial(p) or p.name.endswith(".tmp") or (head.isdigit() and int(head) >= seq):
                 p.unlink(missing_ok=True)
 
     # parts
@@ -305,12 +298,11 @@ class ScanParts:
         return self.dir / f"{seq:09d}.{kind}"
 
     def _atomic(self, path: Path, write) -> None:
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        def to_file(tmp: Path) -> None:
+            with open(tmp, "wb") as fh:
+                write(fh)
+
+        write_atomic(path, to_file)
 
     def write_part(
         self,

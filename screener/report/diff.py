@@ -33,8 +33,6 @@ Keys are matched as integer codes and text columns are moved with Arrow
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,13 +40,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ..errors import Location, OutputError
+from ..io.atomic import write_json_atomic
 from ..io.columns import LISTING_STATUS, is_offline
-from ..io.safety import safe_cell
-from ..io.writers import DIFF_FILES, SCANNED_FILE
+from ..io.writers import DIFF_FILES, SCANNED_FILE, write_csv, write_parquet
 from ..taxonomy import Category
 from .arrowops import explode
 from .labels import CLEARED, STATUS_LABELS, STATUS_ORDER, UNKNOWN
@@ -348,52 +345,6 @@ def _by_shop(listings: pa.Table) -> pd.DataFrame:
 
 
 # -- files ---------------------------------------------------------------------------------
-def safe_table(table: pa.Table) -> pa.Table:
-    """Every text cell through :func:`screener.io.safety.safe_cell` (formula injection).
-
-    Fast path: only cells that start with neither a letter nor a digit (a superset
-    of everything a spreadsheet could run) are handed to ``safe_cell``, which decides.
-    """
-    for i, f in enumerate(table.schema):
-        if not (pa.types.is_string(f.type) or pa.types.is_large_string(f.type)):
-            continue
-        col = table.column(i).combine_chunks()
-        maybe = pc.fill_null(pc.match_substring_regex(col, r"^[^\pL\pN]"), False)
-        if not pc.any(maybe).as_py():
-            continue
-        values = [safe_cell(v) for v in pc.filter(col, maybe).to_pylist()]
-        table = table.set_column(i, f.name, pc.replace_with_mask(col, maybe, pa.array(values, f.type)))
-    return table
-
-
-def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write: {exc.strerror or exc}", Location(str(path))) from None
-
-
-def write_csv(table: pa.Table, path: Path) -> None:
-    """CSV for Excel/WPS: UTF-8 with BOM, every text cell formula-safe."""
-
-    def write(p: Path) -> None:
-        with open(p, "wb") as fh:
-            fh.write(b"\xef\xbb\xbf")
-            pacsv.write_csv(safe_table(table), fh)
-
-    _atomic(path, write)
-
-
-def write_table_files(df: pd.DataFrame | pa.Table, parquet: Path, csv: Path) -> None:
-    """A table as Parquet (as is) and as CSV (formula-safe, for spreadsheets)."""
-    table = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
-    _atomic(parquet, lambda p: pq.write_table(table, p))
-    write_csv(table, csv)
-
-
 def write_diff(diff: ScanDiff, outdir: str | Path) -> list[Path]:
     """diff.parquet/.csv (listings), diff_by_category.*, diff_by_shop.*, diff_summary.json in ``outdir``."""
     out = Path(outdir)
@@ -402,9 +353,8 @@ def write_diff(diff: ScanDiff, outdir: str | Path) -> list[Path]:
     except OSError as exc:
         raise OutputError(f"cannot create directory: {exc.strerror}", Location(str(out))) from None
     for stem, df in (("diff", diff.listings), ("diff_by_category", diff.by_category), ("diff_by_shop", diff.by_shop)):
-        write_table_files(df, out / f"{stem}.parquet", out / f"{stem}.csv")
-    _atomic(
-        out / "diff_summary.json",
-        lambda p: p.write_text(json.dumps(diff.summary, ensure_ascii=False, indent=2), encoding="utf-8"),
-    )
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        write_parquet(out / f"{stem}.parquet", table)
+        write_csv(out / f"{stem}.csv", table)
+    write_json_atomic(out / "diff_summary.json", diff.summary)
     return [out / name for name in DIFF_FILES]

@@ -14,7 +14,6 @@ page with the workbook.
 from __future__ import annotations
 
 import math
-import os
 from html import escape
 from pathlib import Path
 
@@ -22,9 +21,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import Location, OutputError
+from ..io.atomic import write_atomic
+from ..io.safety import link_target
 from .charts import PALETTE, hbar_chart, stacked_chart
 from .labels import PERCENT_COLUMNS, SHEETS, STATUS_LABELS, STATUS_ORDER, URL_COLUMNS, headers
-from ..io.safety import link_target
 
 TOP_SHOPS_CHART = 15
 TOP_SHOPS_TABLE = 50
@@ -50,7 +50,8 @@ table.data tr:nth-child(even) td{background:#fafbfd}
 .note{color:#666;font-size:12px}.warn{color:#a15c00;font-weight:bold}
 svg.chart{max-width:100%;height:auto;font-size:12px}svg .lbl{fill:#333}svg .val{fill:#333;font-weight:bold}
 .case{border:1px solid #d6dde6;border-radius:6px;padding:10px 14px;margin:10px 0;background:#fff}
-.case h3{font-size:15px;margin:0 0 6px}.case dl{display:grid;grid-template-columns:120px 1fr;gap:2px 10px;margin:0;font-size:13px}
+.case h3{font-size:15px;margin:0 0 6px}
+.case dl{display:grid;grid-template-columns:120px 1fr;gap:2px 10px;margin:0;font-size:13px}
 .case dt{color:#555}.case dd{margin:0;word-break:break-all}
 .grid2{display:grid;grid-template-columns:1fr;gap:8px}
 a{color:#1d4f8a}a.kpi-link{text-decoration:none;color:inherit}
@@ -95,8 +96,8 @@ def table_html(key: str, df: pd.DataFrame, limit: int | None = None) -> str:
     shown = df if limit is None else df.head(limit)
     cols = list(shown.columns)
     out = [
-        f'<div class="scroll"><table class="data" id="tbl-{key}" data-sheet="{escape(SHEETS[key][0])}" data-rows="{len(df)}" '
-        f'data-shown="{len(shown)}"><thead><tr>'
+        f'<div class="scroll"><table class="data" id="tbl-{key}" data-sheet="{escape(SHEETS[key][0])}" '
+        f'data-rows="{len(df)}" data-shown="{len(shown)}"><thead><tr>'
     ]
     out += [f'<th data-col="{escape(c)}">{escape(h)}</th>' for c, h in zip(cols, headers(key, cols))]
     out.append("</tr></thead><tbody>")
@@ -105,7 +106,8 @@ def table_html(key: str, df: pd.DataFrame, limit: int | None = None) -> str:
     out.append("</tbody></table></div>")
     if limit is not None and len(df) > limit:
         out.append(
-            f'<p class="note">共 {len(df):,} 行，此处显示前 {limit:,} 行；完整内容见工作簿“{escape(SHEETS[key][0])}”。</p>'
+            f'<p class="note">共 {len(df):,} 行，此处显示前 {limit:,} 行；'
+            f"完整内容见工作簿“{escape(SHEETS[key][0])}”。</p>"
         )
     return "".join(out)
 
@@ -163,7 +165,8 @@ def _cases_html(cases: pd.DataFrame) -> str:
         dl = "".join(
             f'<dt>{escape(label)}</dt><dd data-col="{c}">'
             + (
-                f'<a href="{escape(t, quote=True)}" rel="noopener noreferrer nofollow" target="_blank">{escape(str(r[c]))}</a>'
+                f'<a href="{escape(t, quote=True)}" rel="noopener noreferrer nofollow" target="_blank">'
+                f"{escape(str(r[c]))}</a>"
                 if c == "url" and (t := link_target(r[c]))
                 else escape(fmt(c, r[c]))
             )
@@ -238,7 +241,8 @@ def render_html(report, *, top_shops: int = TOP_SHOPS_TABLE) -> str:
         "<title>网剑行动 商品筛查报告</title>",
         f"<style>{_CSS}</style></head><body>",
         "<h1>网剑行动 网络商品筛查报告</h1>",
-        f'<p class="meta">生成时间 {escape(report.generated_at)} · 扫描时间 {escape(report.local(s.get("started_at")))} 至 '
+        f'<p class="meta">生成时间 {escape(report.generated_at)} · '
+        f"扫描时间 {escape(report.local(s.get('started_at')))} 至 "
         f"{escape(report.local(s.get('finished_at')))} · 筛查引擎 {escape(str(eng.get('name', 'screener')))} "
         f'{escape(str(eng.get("version", "")))} · 规则包哈希 <code id="rules-hash" '
         f'title="{escape(str(rules.get("hash", "")), quote=True)}">{escape(report.rules_hash)}</code></p>',
@@ -271,7 +275,8 @@ def render_html(report, *, top_shops: int = TOP_SHOPS_TABLE) -> str:
         rows = [(r.category_name, {k: int(getattr(r, k)) for k in STATUS_ORDER}) for r in d.by_category.itertuples()]
         parts += [
             f'<h2 id="{SECTION_IDS["recheck"]}">{sections["recheck"]}</h2>',
-            f'<p class="meta">上次扫描：{escape(d.summary["previous_dir"])}（{escape(report.local(d.summary["previous_finished_at"]))}）'
+            f'<p class="meta">上次扫描：{escape(d.summary["previous_dir"])}'
+            f"（{escape(report.local(d.summary['previous_finished_at']))}）"
             f" · 商品识别方式：{escape(d.summary['key_label'])}</p>",
             stacked_chart(rows, STATUS_ORDER, STATUS_LABELS, chart_id="chart-diff", title="各类别复查结果"),
             table_html("diff_by_category", d.by_category),
@@ -293,12 +298,9 @@ def render_html(report, *, top_shops: int = TOP_SHOPS_TABLE) -> str:
 def write_html(report, path: str | Path, *, top_shops: int = TOP_SHOPS_TABLE) -> Path:
     """Write the self-contained HTML report; returns the path."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.partial")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(render_html(report, top_shops=top_shops), encoding="utf-8")
-        os.replace(tmp, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise OutputError(f"cannot write HTML report: {exc.strerror or exc}", Location(str(path))) from None
-    return path
+    html = render_html(report, top_shops=top_shops)
+    return write_atomic(path, lambda tmp: tmp.write_text(html, encoding="utf-8"))

@@ -10,7 +10,6 @@ formula is stored as text, never evaluated.
 from __future__ import annotations
 
 import math
-import os
 import re
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from ..errors import Location, OutputError
+from ..io.atomic import write_atomic
 from ..io.safety import clean_text, link_target
 from .labels import PERCENT_COLUMNS, SHEETS, URL_COLUMNS, WRAP_COLUMNS, headers
 
@@ -84,14 +84,11 @@ def column_widths(key: str, df: pd.DataFrame, header: list[str]) -> list[float]:
 
 
 def _atomic_save(wb: Workbook, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        wb.save(tmp)
-        os.replace(tmp, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise OutputError(f"cannot write workbook: {exc.strerror or exc}", Location(str(path))) from None
+    write_atomic(path, wb.save)
 
 
 _FULL_DATA = {
@@ -117,7 +114,8 @@ def write_workbook(report, path: str | Path, *, max_rows: int = DEFAULT_MAX_ROWS
             [
                 {
                     "item": f"说明：工作表“{SHEETS[k][0]}”未写全",
-                    "value": f"共 {n:,} 行，仅写入排在前面的 {limit:,} 行；{_FULL_DATA.get(k, '完整数据见扫描的 Parquet/CSV 输出')}。",
+                    "value": f"共 {n:,} 行，仅写入排在前面的 {limit:,} 行；"
+                    f"{_FULL_DATA.get(k, '完整数据见扫描的 Parquet/CSV 输出')}。",
                 }
                 for k, n in cut.items()
             ]
