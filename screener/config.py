@@ -23,7 +23,7 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -285,15 +285,3 @@ def _strings(table: Mapping[str, Any], key: str, what: str, where: Location) -> 
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise ConfigError(f"{what} {key} must be a list of strings", where)
     return [v.strip() for v in value]
-
-
-def relative(paths: Sequence[Path]) -> list[str]:
-    """Paths as the user would type them from the current directory (absolute when outside it)."""
-    cwd = Path.cwd().resolve()
-    out = []
-    for p in paths:
-        try:
-            out.append(str(p.resolve().relative_to(cwd)) or ".")
-        except ValueError:
-            out.append(str(p))
-    return out

@@ -58,6 +58,24 @@ def rules_options(fn):
     return fn
 
 
+def map_option(what: str):
+    """``--map SOURCE=canonical`` (repeatable), for commands that read exports."""
+    return click.option(
+        "--map",
+        "maps",
+        multiple=True,
+        metavar="SOURCE=canonical",
+        help=f"Map {what} column onto a canonical one, e.g. --map 商品标题=title (repeatable).",
+    )
+
+
+def previous_option(help: str):
+    """``--previous OLD_OUTDIR``: an earlier scan to compare with."""
+    return click.option(
+        "--previous", type=click.Path(exists=True, file_okay=False), default=None, metavar="OLD_OUTDIR", help=help
+    )
+
+
 def allow_empty_option(fn):
     return click.option(
         "--allow-empty-rules",

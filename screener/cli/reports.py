@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from .app import main
-from .common import errors, examples
+from .common import errors, examples, previous_option
 
 
 def diff_counts(s: dict) -> str:
@@ -57,13 +57,7 @@ def write_report(
     metavar="REPORT",
     help="Report path without extension: writes REPORT.xlsx and REPORT.html (default OUTDIR/report).",
 )
-@click.option(
-    "--previous",
-    type=click.Path(exists=True, file_okay=False),
-    default=None,
-    metavar="OLD_OUTDIR",
-    help="An earlier scan's outputs: adds the 复查 sheets (new / still flagged / fixed / taken down).",
-)
+@previous_option("An earlier scan's outputs: adds the 复查 sheets (new / still flagged / fixed / taken down).")
 @click.option("--cases", default=5, show_default=True, type=click.IntRange(min=0), help="Typical cases per category.")
 @click.option(
     "--format",

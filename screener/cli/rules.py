@@ -9,7 +9,7 @@ import click
 
 from ..config import load_config
 from .app import main
-from .common import EXIT_FINDINGS, allow_empty_option, errors, examples, load_ruleset, rules_options
+from .common import EXIT_FINDINGS, allow_empty_option, errors, examples, load_ruleset, map_option, rules_options
 
 
 # -- rules -------------------------------------------------------------------------------
@@ -145,13 +145,7 @@ def rules_lint(paths, rules, overrides, show_silenced) -> None:
 @click.option("--labels", "labels", help="Column with the expected category codes (;-separated, empty = clean).")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
 @rules_options
-@click.option(
-    "--map",
-    "maps",
-    multiple=True,
-    metavar="SOURCE=canonical",
-    help="Map a corpus column onto a canonical one, e.g. --map 商品标题=title (repeatable).",
-)
+@map_option("a corpus")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--top", default=20, show_default=True, help="Rows to show in the overlap and miss lists.")
 def rules_stats(corpus, labels, paths, rules, overrides, maps, as_json, top) -> None:

@@ -9,7 +9,15 @@ import click
 
 from ..notices import scan_notices
 from .app import main
-from .common import allow_empty_option, errors, examples, load_ruleset, rules_options
+from .common import (
+    allow_empty_option,
+    errors,
+    examples,
+    load_ruleset,
+    map_option,
+    previous_option,
+    rules_options,
+)
 
 SPARK_INSTALL = "pip install '.[spark]' in a checkout, or 'screener[spark]'; needs Java 17+"
 BAR_STYLE = "green"  # not rich's default pink-red: a scan in progress is not an error
@@ -33,13 +41,7 @@ BAR_STYLE = "green"  # not rich's default pink-red: a scan in progress is not an
     help="Directory for hits.parquet, flagged.parquet/.csv/.xlsx, rejects.csv, scanned.parquet, summary.json.",
 )
 @rules_options
-@click.option(
-    "--map",
-    "maps",
-    multiple=True,
-    metavar="SOURCE=canonical",
-    help="Map an export column onto a canonical one, e.g. --map 商品标题=title (repeatable).",
-)
+@map_option("an export")
 @click.option(
     "--chunk-rows", default=20_000, show_default=True, type=click.IntRange(min=1), help="Rows per scan batch."
 )
@@ -66,13 +68,7 @@ BAR_STYLE = "green"  # not rich's default pink-red: a scan in progress is not an
     is_flag=True,
     help="Also write the investigator report (OUTDIR/report.xlsx and report.html); see 'screener report'.",
 )
-@click.option(
-    "--previous",
-    type=click.Path(exists=True, file_okay=False),
-    default=None,
-    metavar="OLD_OUTDIR",
-    help="With --report: compare with an earlier scan's outputs (new / still flagged / fixed / taken down).",
-)
+@previous_option("With --report: compare with an earlier scan's outputs (new / still flagged / fixed / taken down).")
 @click.option(
     "--resume",
     is_flag=True,

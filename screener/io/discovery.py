@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError, Location
-from .formats import suffixes
+from .formats import format_of, suffixes
 
 FORMATS = suffixes()  # file suffix -> format name
 #: A folder holding these is a scan's output folder (summary.json is written last; the work folder while running).
@@ -121,9 +121,10 @@ def discover(inputs: Sequence[str | os.PathLike], *, recursive: bool = False) ->
 
 
 def detect_format(path: Path) -> str:
-    fmt = FORMATS.get(path.suffix.lower())
+    """The name of the registered format that reads ``path``."""
+    fmt = format_of(path)
     if fmt is None:
         raise InputError(
             f"unsupported file type {path.suffix!r} (supported: {', '.join(sorted(set(FORMATS)))})", Location(str(path))
         )
-    return fmt
+    return fmt.name

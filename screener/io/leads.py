@@ -17,10 +17,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from ..labels import severity_label
-from .safety import clean_text, link_target
+from .safety import EXCEL_MAX_LINKS, EXCEL_MAX_ROWS, clean_text, link_target
 
-EXCEL_MAX_ROWS = 1_048_576
-EXCEL_MAX_LINKS = 65_530  # hyperlinks Excel keeps per sheet; further URLs stay plain text
 SHEET = "线索清单"
 
 #: flagged.parquet column -> header of flagged.xlsx, in the sheet's order ("category_names" is derived)

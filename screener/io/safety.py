@@ -28,7 +28,10 @@ def safe_row(values: list[Any]) -> list[Any]:
     return [safe_cell(v) for v in values]
 
 
+# Excel's limits, for every workbook screener writes
 EXCEL_MAX_CELL = 32_767
+EXCEL_MAX_ROWS = 1_048_576
+EXCEL_MAX_LINKS = 65_530  # hyperlinks Excel keeps per worksheet; further URLs stay plain text
 _URL_RE = re.compile(r"^https?://[^\s\x00-\x1f\x7f\"<>]+$", re.IGNORECASE)
 
 

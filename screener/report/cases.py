@@ -16,6 +16,7 @@ from ..labels import field_label, matched_label, prose, severity_label, span_lab
 from ..model import SEVERITY_RANK
 from ..taxonomy import Category
 from .aggregate import ScanFigures
+from .labels import LISTING_TEXT
 from .scandir import ScanDir
 
 _SEV_BY_RANK = {r: n for n, r in SEVERITY_RANK.items()}
@@ -40,12 +41,7 @@ CASE_COLUMNS = [
     "category_score",
     "score",
     "severity",
-    "platform",
-    "item_id",
-    "title",
-    "shop_id",
-    "shop_name",
-    "url",
+    *LISTING_TEXT,
     "rules",
     "matched",
     "context",

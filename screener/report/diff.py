@@ -48,21 +48,16 @@ from ..io.columns import LISTING_STATUS, is_offline
 from ..io.writers import DIFF_FILES, SCANNED_FILE, write_csv, write_parquet
 from ..taxonomy import Category
 from .arrowops import explode
-from .labels import CLEARED, STATUS_LABELS, STATUS_ORDER, UNKNOWN
+from .labels import CLEARED, LISTING_TEXT, STATUS_LABELS, STATUS_ORDER, UNKNOWN
 from .scandir import ScanDir, open_scan
 
 _COLUMNS = ["row_id", "platform", "item_id", "title", "shop_id", "shop_name", "url", "categories", "rule_ids", "score"]
-_SHOWN = ["platform", "item_id", "title", "shop_id", "shop_name", "url"]
+_SHOWN = list(LISTING_TEXT)
 
 LISTING_COLUMNS = [
     "status",
     "status_name",
-    "platform",
-    "item_id",
-    "title",
-    "shop_id",
-    "shop_name",
-    "url",
+    *LISTING_TEXT,
     "categories_previous",
     "categories_current",
     "score_previous",

@@ -20,6 +20,8 @@ STATUS_ORDER = ("new", "still", "fixed", "removed", "gone")
 CLEARED = "cleared"  # fixed + removed + gone: no longer flagged (or taken down)
 
 UNKNOWN = "(未填写)"
+#: The columns that show which listing a row is about, in every table that lists listings.
+LISTING_TEXT = ("platform", "item_id", "title", "shop_id", "shop_name", "url")
 
 #: sheet key -> (sheet name, {column: header}); the order is the workbook's.
 SHEETS: dict[str, tuple[str, dict[str, str]]] = {

@@ -23,14 +23,11 @@ from openpyxl.utils import get_column_letter
 
 from ..errors import Location, OutputError
 from ..io.atomic import write_atomic
-from ..io.safety import clean_text, link_target
+from ..io.safety import EXCEL_MAX_LINKS, EXCEL_MAX_ROWS, clean_text, link_target
 from .labels import PERCENT_COLUMNS, SHEETS, URL_COLUMNS, WRAP_COLUMNS, headers
 
-EXCEL_MAX_ROWS = 1_048_576
 #: Rows per sheet by default: a ranked list beyond this is for the CSV, not for reading in Excel/WPS.
 DEFAULT_MAX_ROWS = 100_000
-#: Excel keeps at most 65,530 hyperlinks per worksheet; further URLs are plain text.
-EXCEL_MAX_LINKS = 65_530
 MAX_WIDTH, MIN_WIDTH = 60, 6
 WRAP_WIDTH = 48
 _SAMPLE_ROWS = 500
