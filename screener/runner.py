@@ -35,9 +35,8 @@ import pyarrow as pa
 
 from ._version import __version__
 from .compile import RuleSet
-from .errors import InputError, Location, ScreenerError
+from .errors import Location, ScreenerError
 from .flagged import flag_listings
-from .io.discovery import find_inputs
 from .io.readers import (
     DEFAULT_CHUNK_ROWS,
     InputFile,
@@ -46,10 +45,9 @@ from .io.readers import (
     Reject,
     decode,
     iter_raw,
-    open_source,
-    preflight,
+    open_inputs,
 )
-from .io.writers import OUTPUT_FILES, SCANNED_SCHEMA, ScanParts, previous_scan, remove_stale_outputs
+from .io.writers import OUTPUT_FILES, SCANNED_SCHEMA, ScanParts, previous_scan, replace_previous_scan
 from .scan import scan_batch
 from .schema import FLAGGED_SCHEMA, HITS_SCHEMA, ROW_ID, SOURCE_ROW
 
@@ -516,7 +514,7 @@ def scan_files(
             parts.reset()
             state = dict(
                 expected,
-                replaced=_replace_previous(outdir, replaced),
+                replaced=replace_previous_scan(outdir, replaced),
                 chunks_done=0,
                 next_row=0,
                 files=None,
@@ -541,51 +539,6 @@ def scan_files(
         parts.close()  # the parts and checkpoint stay for --resume
         raise
     return summary
-
-
-def _replace_previous(outdir: Path, previous: dict | None) -> dict | None:
-    """A new scan into a folder with an earlier one: its report and diff go (they describe the old
-    outputs); the rest is overwritten. What was replaced goes into the summary, and is printed."""
-    removed = remove_stale_outputs(outdir)
-    if previous is None and not removed:
-        return None
-    return {**(previous or {}), "removed": removed}
-
-
-def open_inputs(
-    inputs: Sequence[str | Path],
-    mapping: Mapping[str, str] | None,
-    *,
-    recursive: bool = False,
-    outdir: Path | None = None,
-    options: ReadOptions | None = None,
-) -> tuple[list[InputFile], list[dict]]:
-    """The files to scan, each with its header checked, and those skipped with the reason.
-
-    Headers are checked before any scanning (a bad one fails in seconds, not after
-    hours). A named file that fails stops the scan (:class:`InputError`); a file found
-    in a folder or by a glob that is not a listing export is skipped.
-    """
-    found = find_inputs(inputs, recursive=recursive, exclude=[outdir] if outdir is not None else [])
-    skipped = [{"path": p, "reason": r} for p, r in found.skipped]
-    skipped += [{"path": p, "reason": "a subfolder (read subfolders with --recursive)"} for p in found.subfolders]
-    sources = []
-    for path in found.files:
-        src = open_source(path)
-        try:
-            preflight(src, mapping, options)
-        except InputError as exc:
-            if path not in found.collected:
-                raise
-            skipped.append({"path": str(path), "reason": f"not a listing export: {exc.message}"})
-            continue
-        sources.append(src)
-    if not sources:
-        raise InputError(
-            "no listing exports to scan: " + "; ".join(f"{s['path']}: {s['reason']}" for s in skipped[:5]),
-            Location(", ".join(str(i) for i in inputs)),
-        )
-    return sources, skipped
 
 
 def _scan(

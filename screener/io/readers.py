@@ -27,9 +27,10 @@ of its row, and both are counted as warnings.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+from ..errors import InputError, Location
 from .discovery import FORMATS, detect_format, discover, find_inputs
 from .formats import format_named
 from .formats.csv import detect_encoding
@@ -67,6 +68,7 @@ __all__ = [
     "discover",
     "find_inputs",
     "iter_raw",
+    "open_inputs",
     "open_source",
     "preflight",
     "read_input",
@@ -105,3 +107,39 @@ def read_input(
         chunk = decode(raw)
         source.warnings.update(chunk.warnings)
         yield chunk
+
+
+def open_inputs(
+    inputs: Sequence[str | Path],
+    mapping: Mapping[str, str] | None,
+    *,
+    recursive: bool = False,
+    outdir: Path | None = None,
+    options: ReadOptions | None = None,
+) -> tuple[list[InputFile], list[dict]]:
+    """The files to scan, each with its header checked, and those skipped with the reason.
+
+    Headers are checked before any scanning (a bad one fails in seconds, not after
+    hours). A named file that fails stops the scan (:class:`InputError`); a file found
+    in a folder or by a glob that is not a listing export is skipped.
+    """
+    found = find_inputs(inputs, recursive=recursive, exclude=[outdir] if outdir is not None else [])
+    skipped = [{"path": p, "reason": r} for p, r in found.skipped]
+    skipped += [{"path": p, "reason": "a subfolder (read subfolders with --recursive)"} for p in found.subfolders]
+    sources = []
+    for path in found.files:
+        src = open_source(path)
+        try:
+            preflight(src, mapping, options)
+        except InputError as exc:
+            if path not in found.collected:
+                raise
+            skipped.append({"path": str(path), "reason": f"not a listing export: {exc.message}"})
+            continue
+        sources.append(src)
+    if not sources:
+        raise InputError(
+            "no listing exports to scan: " + "; ".join(f"{s['path']}: {s['reason']}" for s in skipped[:5]),
+            Location(", ".join(str(i) for i in inputs)),
+        )
+    return sources, skipped

@@ -109,6 +109,16 @@ def remove_stale_outputs(outdir: str | os.PathLike) -> list[str]:
     return removed
 
 
+def replace_previous_scan(outdir: str | os.PathLike, previous: dict | None) -> dict | None:
+    """A new scan into a folder with an earlier one (``previous``, read by :func:`previous_scan`):
+    its report and diff go, as they describe the old outputs; the rest is overwritten.
+    What was replaced, for the summary (and printed), or None."""
+    removed = remove_stale_outputs(outdir)
+    if previous is None and not removed:
+        return None
+    return {**(previous or {}), "removed": removed}
+
+
 def category_names(summary: dict) -> dict[str, str]:
     """Category code -> name, as the scan's taxonomy had them (an office's own categories included)."""
     out = {code: c.name for code, c in categories().items()}
