@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import date
 
 import numpy as np
 import pyarrow as pa
@@ -15,8 +16,14 @@ from .scoring import noisy_or
 EVIDENCE_HITS_PER_RULE = 3
 
 
-def flag_listings(hits: pa.Table, batch: pa.Table | pa.RecordBatch, ruleset: RuleSet) -> pa.Table:
-    """One row per listing of ``batch`` that has hits (joined on ``row_id``)."""
+def flag_listings(
+    hits: pa.Table, batch: pa.Table | pa.RecordBatch, ruleset: RuleSet, as_of: date | None = None
+) -> pa.Table:
+    """One row per listing of ``batch`` that has hits (joined on ``row_id``).
+
+    ``legal_basis`` cites what was in force on ``as_of`` (default: today).
+    """
+    as_of = as_of or date.today()
     if hits.num_rows == 0:
         return FLAGGED_SCHEMA.empty_table()
     names = set(batch.schema.names)
@@ -53,9 +60,10 @@ def flag_listings(hits: pa.Table, batch: pa.Table | pa.RecordBatch, ruleset: Rul
             cr = rules.get(r)
             if cr is None:
                 continue
-            for ref in cr.legal_basis:
-                if str(ref) not in legal:
-                    legal.append(str(ref))
+            refs, note = cr.legal_basis_at(as_of)
+            for text in [str(ref) for ref in refs] + ([f"{r}: {note}"] if note else []):
+                if text not in legal:
+                    legal.append(text)
             for d in cr.departments:
                 if d not in depts:
                     depts.append(d)
@@ -78,6 +86,14 @@ def flag_listings(hits: pa.Table, batch: pa.Table | pa.RecordBatch, ruleset: Rul
     return pa.Table.from_pydict(out, schema=FLAGGED_SCHEMA)
 
 
+def _support(hit: dict) -> str:
+    """The context that made the rule fire, for a reader: ``，并含详情第1–2字「部队」``."""
+    return "".join(
+        f"，并含{span_label(s['field'], s['start'], s['end'])}「{matched_label(s['field'], s['matched'])}」"
+        for s in hit.get("support") or ()
+    )
+
+
 def evidence_line(hits: list[dict]) -> str:
     """One line per listing, for a reader: ``WL001 象牙及其制品（高）：标题第8–9字「象牙」（去除间隔符）``.
 
@@ -94,12 +110,14 @@ def evidence_line(hits: list[dict]) -> str:
         spans = []
         for h in hs[:EVIDENCE_HITS_PER_RULE]:
             if h["start"] is None:  # a structural check: its finding
-                spans.append(f"{field_label(h['field'])}：{h['snippet']}" if h["snippet"] else field_label(h["field"]))
+                found = f"{field_label(h['field'])}：{h['snippet']}" if h["snippet"] else field_label(h["field"])
+                spans.append(found + _support(h))
             else:
                 how = normalizations_label(h["normalizations"])
                 spans.append(
                     f"{span_label(h['field'], h['start'], h['end'])}「{matched_label(h['field'], h['matched'])}」"
                     + (f"（{how}）" if how else "")
+                    + _support(h)
                 )
         more = f" 等{len(hs)}处" if len(hs) > EVIDENCE_HITS_PER_RULE else ""
         parts.append(

@@ -24,10 +24,6 @@ def _row_of(text: str, what: str):
     return text
 
 
-def _as_json(ex) -> dict:
-    return {"hits": ex.hits, "suppressed": [s.__dict__ for s in ex.suppressed]}
-
-
 @main.command(
     epilog=examples(
         "screener explain '老挝回流 象-牙手镯'",
@@ -61,7 +57,7 @@ def explain(text, row_json, rules, overrides, as_json) -> None:
             ex = explain_row(row, rs)
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
-    click.echo(json.dumps(_as_json(ex), ensure_ascii=False, indent=2) if as_json else str(ex))
+    click.echo(json.dumps(ex.as_dict(), ensure_ascii=False, indent=2) if as_json else str(ex))
 
 
 def _explain_stdin(explain_row, rules, overrides, as_json: bool) -> None:
@@ -81,7 +77,7 @@ def _explain_stdin(explain_row, rules, overrides, as_json: bool) -> None:
             failed += 1
             continue
         if as_json:
-            click.echo(json.dumps({"line": lineno, "input": row, **_as_json(ex)}, ensure_ascii=False))
+            click.echo(json.dumps({"line": lineno, "input": row, **ex.as_dict()}, ensure_ascii=False))
         else:
             title = row.get("title", "") if isinstance(row, dict) else row
             click.echo(f"== line {lineno}: {title}")
