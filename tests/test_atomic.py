@@ -26,7 +26,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
 
 
 def test_write_errors_name_the_file(tmp_path):
-    with pytest.raises(OutputError, match="nowhere/summary.json"):
+    with pytest.raises(OutputError, match=r"nowhere/summary\.json"):
         write_json_atomic(tmp_path / "nowhere" / "summary.json", {"a": 1})
     write_json_atomic(tmp_path / "s.json", {"象": 1})
     assert (tmp_path / "s.json").read_text(encoding="utf-8") == '{\n  "象": 1\n}\n'
