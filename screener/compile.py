@@ -97,12 +97,13 @@ class Clause:
 
 @dataclass(frozen=True)
 class CompiledScope:
-    """A rule's category scope as compiled path patterns (see :class:`CategoryScope`)."""
+    """A rule's category scope: each pattern list as one regex over the normalized path
+    (segments joined by '>'); empty when the list is."""
 
-    include: tuple[str, ...] = ()  # regexes over the normalized category path
-    exclude: tuple[str, ...] = ()
+    include: str = ""
+    exclude: str = ""
     if_missing: str = "apply"
-    platforms: tuple[tuple[str, tuple[tuple[str, ...], tuple[str, ...]]], ...] = ()
+    platforms: tuple[tuple[str, tuple[str, str]], ...] = ()  # platform -> (include, exclude)
 
     @property
     def restricts(self) -> bool:
@@ -670,8 +671,8 @@ def pattern_regex(pattern: str) -> str:
 
 
 def compile_scope(scope: CategoryScope) -> CompiledScope:
-    def regexes(patterns: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(pattern_regex(p) for p in patterns)
+    def regexes(patterns: tuple[str, ...]) -> str:
+        return "|".join(f"(?:{pattern_regex(p)})" for p in patterns)
 
     return CompiledScope(
         include=regexes(scope.include),

@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..checks import Columns
-from ..compile import RuleSet
+from ..compile import RuleSet, category_path
 from ..model import NUMERIC_FIELDS
 from ..normalize import NormalizedBatch
 from ..schema import ROW_ID
@@ -81,6 +81,8 @@ class ScanBatch:
         self._canonicals: dict[int, str] = {}
         self._item_ids: list | None = None
         self._sentence_cum: np.ndarray | None = None
+        self._paths: tuple[list, np.ndarray] | None = None
+        self.scope_memo: dict[tuple, bool] = {}  # (include, exclude, if_missing, path) -> in scope
 
     @property
     def n_segs(self) -> int:
@@ -108,6 +110,15 @@ class ScanBatch:
             names = self.batch.schema.names
             self._item_ids = self.batch.column("item_id").to_pylist() if "item_id" in names else [None] * self.n
         return self._item_ids
+
+    def category_paths(self) -> tuple[list[str | None], np.ndarray]:
+        """Distinct category paths, normalized (None when empty), and each row's code."""
+        if self._paths is None:
+            values, codes = self.cols.distinct("category")
+            norm = self.rs.normalizer
+            paths = [category_path(norm.canonical(v)) if isinstance(v, str) and v.strip() else None for v in values]
+            self._paths = (paths, codes)
+        return self._paths
 
     def sentence_ends_between(self, seg: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """Per entry: how many sentence ends (。！？；, line breaks) lie in [lo, hi) of its text."""

@@ -16,7 +16,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..checks import EVIDENCE_PRIORITY, REGISTRY, Columns, Result
-from ..compile import ADJUST, ANYWHERE, IN_SENTENCE, UNLESS, WITH, WITHOUT, category_path
+from ..compile import ADJUST, ANYWHERE, IN_SENTENCE, UNLESS, WITH, WITHOUT
 from ..model import Check, CheckAnyOf
 from .batch import ScanBatch
 from .spans import join_on
@@ -26,35 +26,34 @@ _I = np.int64
 
 # -- category scopes ---------------------------------------------------------------
 def scope_mask(sb: ScanBatch, ri: int) -> np.ndarray:
-    """Rows whose category path is in the rule's scope (once per distinct path and platform)."""
+    """Rows whose category path is in the rule's scope (once per distinct path and platform;
+    rules that share a scope share the verdicts)."""
     scope = sb.rs.rules[ri].scope
     if "category" not in sb.batch.schema.names:
         return np.full(sb.n, scope.if_missing == "apply")
-    norm = sb.rs.normalizer
+    paths, path_codes = sb.category_paths()
     platforms = dict(scope.platforms)
-
-    def in_scope(raw: str | None, platform: str | None) -> bool:
-        if not isinstance(raw, str) or not raw.strip():
-            return scope.if_missing == "apply"
-        path = category_path(norm.canonical(raw))
-        include, exclude = scope.include, scope.exclude
-        if platforms and isinstance(platform, str):
-            include, exclude = platforms.get(norm.canonical(platform).strip(), (include, exclude))
-        if include and not any(_pattern(p).search(path) for p in include):
-            return False
-        return not any(_pattern(p).search(path) for p in exclude)
-
-    cat_values, cat_codes = sb.cols.distinct("category")
     if platforms and "platform" in sb.batch.schema.names:
         plat_values, plat_codes = sb.cols.distinct("platform")
+        plat_values = [None if p is None else sb.rs.normalizer.canonical(p).strip() for p in plat_values]
     else:
         plat_values, plat_codes = [None], np.zeros(sb.n, _I)
-    pairs = cat_codes.astype(_I) * len(plat_values) + plat_codes
+    pairs = path_codes.astype(_I) * len(plat_values) + plat_codes
     uniq, inverse = np.unique(pairs, return_inverse=True)
-    verdict = np.array(
-        [in_scope(cat_values[u // len(plat_values)], plat_values[u % len(plat_values)]) for u in uniq.tolist()],
-        dtype=bool,
-    )
+    memo = sb.scope_memo
+    verdict = np.empty(len(uniq), dtype=bool)
+    for k, u in enumerate(uniq.tolist()):
+        path, platform = paths[u // len(plat_values)], plat_values[u % len(plat_values)]
+        include, exclude = platforms.get(platform, (scope.include, scope.exclude))
+        key = (include, exclude, scope.if_missing, path)
+        if key not in memo:
+            if path is None:
+                memo[key] = scope.if_missing == "apply"
+            else:
+                memo[key] = (not include or _pattern(include).search(path) is not None) and not (
+                    exclude and _pattern(exclude).search(path) is not None
+                )
+        verdict[k] = memo[key]
     return verdict[inverse.reshape(-1)]
 
 

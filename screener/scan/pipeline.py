@@ -46,6 +46,8 @@ class ScanResult:
     suppressed: list[Suppressed] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)  # time per stage of the pipeline
     candidates: int = 0  # candidate occurrences after the first pass (the work the later stages do)
+    # rule id -> candidate occurrences it was given to judge, both passes (what a rule costs)
+    rule_candidates: dict[str, int] = field(default_factory=dict)
 
     @property
     def match_seconds(self) -> float:
@@ -145,7 +147,13 @@ def scan_batch(
         suppressed=tracer.suppressed if isinstance(tracer, Recorder) else [],
         stage_seconds=dict(clock.seconds),
         candidates=len(primary),
+        rule_candidates=_per_rule(rs, every),
     )
+
+
+def _per_rule(rs: RuleSet, spans: Spans) -> dict[str, int]:
+    counts = np.bincount(rs.slot_table.rule[spans.slot], minlength=len(rs.rules))
+    return {rs.rules[i].id: int(c) for i, c in enumerate(counts.tolist()) if c}
 
 
 def _structural(sb: ScanBatch, tracer: Tracer) -> dict[int, tuple[np.ndarray, evaluate.CheckOutcome]]:
