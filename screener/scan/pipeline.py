@@ -44,7 +44,8 @@ class ScanResult:
     n_rows: int
     undecided: dict[str, int] = field(default_factory=dict)  # rule id -> rows a check could not decide
     suppressed: list[Suppressed] = field(default_factory=list)
-    stage_seconds: dict[str, float] = field(default_factory=dict)  # time per stage of the pipeline
+    # CPU seconds per stage (this process's CPU time: comparable across busy machines and workers)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
     candidates: int = 0  # candidate occurrences after the first pass (the work the later stages do)
     # rule id -> candidate occurrences it was given to judge, both passes (what a rule costs)
     rule_candidates: dict[str, int] = field(default_factory=dict)
@@ -57,10 +58,10 @@ class ScanResult:
 class _Clock:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
-        self._t = time.perf_counter()
+        self._t = time.process_time()
 
     def lap(self, stage: str) -> None:
-        now = time.perf_counter()
+        now = time.process_time()
         self.seconds[stage] += now - self._t
         self._t = now
 
