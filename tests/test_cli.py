@@ -76,18 +76,18 @@ def test_explain_separator_exclusion_and_word_boundary():
     code, out = run("explain", "--rules", RULES, "象-牙手镯 象牙白T恤")
     assert code == 0
     assert "HIT  WL001" in out and "「象-牙」" in out and "via separator" in out
-    assert "SKIP WL001 title[6:8] 「象牙」" in out and "excluded by '象牙白'" in out
+    assert "SKIP WL001 title[6:8] 「象牙」" in out and "[exclude]" in out and "'象牙白'" in out
     code, out = run("explain", "--rules", RULES, "第一品牌")
     assert "HIT  AT001" in out
     code, out = run("explain", "--rules", RULES, "第一次使用")
-    assert "not flagged" in out and "not a whole word" in out
+    assert "not flagged" in out and "[word] not a whole word" in out
 
 
 def test_explain_row_json():
     code, out = run("explain", "--rules", RULES, "--row", json.dumps({"title": "降血压茶", "category": "食品>茶"}))
     assert code == 0 and "HIT  WL003" in out
     code, out = run("explain", "--rules", RULES, "--row", json.dumps({"title": "降血压茶", "category": "图书"}))
-    assert "not flagged" in out and "outside the rule's categories" in out
+    assert "not flagged" in out and "[scope] listing category outside the rule's categories" in out
 
 
 def test_rules_validate_and_test_exit_codes(tmp_path):
