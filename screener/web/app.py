@@ -125,7 +125,7 @@ def _wants_html(request: Request) -> bool:
 
 
 def _html_error(request: Request, status: int, message: str):
-    from .pages import render_error
+    from .views import render_error
 
     return render_error(request, status, message)
 
