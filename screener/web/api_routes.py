@@ -15,6 +15,7 @@ from .security import require_admin
 from .state import AppState
 
 ERRORS = {
+    400: {"model": m.ErrorResponse, "description": "a body that cannot be read as text (not UTF-8)"},
     401: {"model": m.ErrorResponse, "description": "no or wrong token"},
     413: {"model": m.ErrorResponse, "description": "body or listing count over the limit"},
     422: {"model": m.ErrorResponse, "description": "bad JSON or a field of the wrong type (named in `field`)"},

@@ -13,9 +13,10 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from .._version import __version__
 from ..errors import ScreenerError
@@ -30,6 +31,8 @@ _CODES = {
     401: "unauthorized",
     403: "forbidden",
     404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
     413: "too_large",
     422: "invalid",
     504: "timeout",
@@ -54,8 +57,11 @@ def _validation_message(err: dict) -> tuple[str, str, str]:
     return "invalid_field", f"{field}: {err.get('msg', 'invalid value')}", field
 
 
-def error_json(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message, "field": field}}, status_code=status)
+def error_json(
+    status: int, code: str, message: str, field: str | None = None, headers: dict | None = None
+) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "field": field}}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def create_app(config: ServeConfig, state: AppState | None = None) -> FastAPI:
@@ -100,7 +106,7 @@ def create_app(config: ServeConfig, state: AppState | None = None) -> FastAPI:
     async def on_http(request: Request, exc: HTTPException):
         message = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail, ensure_ascii=False)
         if request.url.path.startswith("/api/") or not _wants_html(request):
-            return error_json(exc.status_code, _CODES.get(exc.status_code, "error"), message)
+            return error_json(exc.status_code, _CODES.get(exc.status_code, "error"), message, headers=exc.headers)
         return _html_error(request, exc.status_code, message)
 
     @app.exception_handler(ScreenerError)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema, create_model
 
 from ..model import CANONICAL_FIELDS, NUMERIC_FIELDS, REQUIRED_FIELDS
 from ..schema import HITS_SCHEMA
@@ -19,14 +19,28 @@ from ..schema import HITS_SCHEMA
 MAX_FIELD_CHARS = 1_000_000
 
 
+def _id_text(v: Any) -> Any:
+    # ids are often numbers in JSON exports; kept as text, as the file readers do (bool is no id)
+    return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+
+ItemId = Annotated[
+    str,
+    BeforeValidator(_id_text),
+    StringConstraints(min_length=1, max_length=1000, pattern=r"\S"),
+    WithJsonSchema(
+        {"anyOf": [{"type": "string", "minLength": 1, "maxLength": 1000, "pattern": r"\S"}, {"type": "integer"}]}
+    ),
+]
+
+
 def _listing_fields() -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in CANONICAL_FIELDS:
         if name in NUMERIC_FIELDS:
             out[name] = (float | None, Field(default=None, allow_inf_nan=False))
         elif name == "item_id":
-            # ids are often numbers in JSON exports; they are kept as text
-            out[name] = (Annotated[str, StringConstraints(min_length=1, max_length=1000, pattern=r"\S")] | int, ...)
+            out[name] = (ItemId, ...)
         elif name in REQUIRED_FIELDS:
             out[name] = (str, Field(max_length=MAX_FIELD_CHARS))
         else:

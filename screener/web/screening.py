@@ -29,7 +29,8 @@ def screen_listings(listings: Sequence[Mapping[str, Any]], ruleset: RuleSet) -> 
     """
     if not listings:
         return []
-    table = pa.Table.from_pylist([dict(x) for x in listings], schema=LISTING_SCHEMA)
+    rows = [{**x, "item_id": None if x.get("item_id") is None else str(x["item_id"])} for x in listings]
+    table = pa.Table.from_pylist(rows, schema=LISTING_SCHEMA)
     res = scan_table(table, ruleset)
     if res.rejects:  # the API's models refuse an empty item_id before this; a library caller may not
         r = res.rejects[0]

@@ -94,7 +94,7 @@ class Guard:
             if length is not None and length.isdigit() and int(length) > limit:
                 return await _json(send_wrapper, 413, "too_large", f"request body over the limit of {limit:,} bytes")
             received = 0
-            started = {"v": False}
+            over = {"limit": False, "started": False}
 
             async def limited_receive():
                 nonlocal received
@@ -102,19 +102,27 @@ class Guard:
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
                     if received > limit:
+                        over["limit"] = True
                         raise TooLarge()
                 return message
 
             async def tracking_send(message):
+                if over["limit"]:
+                    # the app answered a body it could not finish reading (FastAPI says 400): say why instead
+                    if message["type"] == "http.response.start" and not over["started"]:
+                        over["started"] = True
+                        await _json(send_wrapper, 413, "too_large", f"request body over the limit of {limit:,} bytes")
+                    return
                 if message["type"] == "http.response.start":
-                    started["v"] = True
+                    over["started"] = True
                 await send_wrapper(message)
 
             try:
                 await self.app(scope, limited_receive, tracking_send)
             except TooLarge:
-                if not started["v"]:
-                    await _json(send_wrapper, 413, "too_large", f"request body over the limit of {limit:,} bytes")
+                pass
+            if over["limit"] and not over["started"]:
+                await _json(send_wrapper, 413, "too_large", f"request body over the limit of {limit:,} bytes")
         finally:
             self.metrics.observe(metric_path(path), scope.get("method", ""), status["code"], time.perf_counter() - t0)
 
