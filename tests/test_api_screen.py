@@ -107,7 +107,8 @@ def test_errors_are_json_naming_the_field(client, body, code, field):
 
 def test_limits(client):
     r = client.post("/api/v1/screen", json={"listings": [{"item_id": str(i), "title": "x"} for i in range(51)]})
-    assert r.status_code == 413 and "at most 50" in r.json()["error"]["message"]
+    assert r.status_code == 422 and r.json()["error"]["field"] == "listings"
+    assert "at most 50" in r.json()["error"]["message"]
     r = client.post("/api/v1/screen", json={"listings": [{"item_id": "1", "title": "象" * 300_000}]})
     assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
 

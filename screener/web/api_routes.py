@@ -1,7 +1,7 @@
 """The screening API: ``/api/v1/screen``, ``/api/v1/rules``, reload, ``/healthz``, ``/metrics``."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: FastAPI reads the request model from the
+# annotation of a function defined inside router(), which a string would hide.
 import asyncio
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
@@ -25,6 +25,7 @@ ERRORS = {
 def router(state: AppState) -> APIRouter:
     r = APIRouter()
     cfg = state.config
+    Request_ = m.screen_request(cfg.max_listings)
 
     @r.post(
         "/api/v1/screen",
@@ -32,10 +33,10 @@ def router(state: AppState) -> APIRouter:
         responses={**ERRORS, 504: {"model": m.ErrorResponse, "description": "over the time limit"}},
         tags=["screening"],
     )
-    async def screen(body: m.ScreenRequest) -> dict:
-        """Screen listings (canonical column names) with the rules in force; results in request order."""
-        if len(body.listings) > cfg.max_listings:
-            raise HTTPException(413, f"{len(body.listings)} listings: at most {cfg.max_listings} per request")
+    async def screen(body: Request_) -> dict:  # type: ignore[valid-type]
+        """Screen listings (canonical column names) with the rules in force; results in request order.
+
+        At most the server's ``--max-listings`` per request (stated in this document's schema)."""
         loaded = state.rules.current  # this request's rules, whatever a reload does meanwhile
         listings = [x.model_dump(exclude_none=True) for x in body.listings]
         try:

@@ -77,6 +77,15 @@ class ScreenRequest(BaseModel):
     listings: list[Listing] = Field(min_length=1)  # type: ignore[valid-type]
 
 
+def screen_request(max_listings: int) -> type[ScreenRequest]:
+    """The request model with the server's listing limit in it (so the OpenAPI document states it)."""
+    return create_model(
+        "ScreenRequest",
+        __base__=ScreenRequest,
+        listings=(list[Listing], Field(min_length=1, max_length=max_listings)),  # type: ignore[valid-type]
+    )
+
+
 class ScreenResult(BaseModel):
     item_id: str
     flagged: bool

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import time
@@ -117,10 +118,8 @@ class Guard:
                     over["started"] = True
                 await send_wrapper(message)
 
-            try:
+            with contextlib.suppress(TooLarge):
                 await self.app(scope, limited_receive, tracking_send)
-            except TooLarge:
-                pass
             if over["limit"] and not over["started"]:
                 await _json(send_wrapper, 413, "too_large", f"request body over the limit of {limit:,} bytes")
         finally:
