@@ -140,7 +140,9 @@ def investigator_routes(state: AppState) -> APIRouter:
             raise HTTPException(404, f"no lead {row_id} in scan {scan_id}")
         flt = LeadFilter.from_query(request.query_params)
         prev_id, next_id = neighbours(ws.db, scan_id, row_id, flt)
-        rules = {cr.rule.id: cr.rule for cr in state.rules.current.ruleset.rules}
+        packset = state.rules.current.ruleset.packset
+        rules = {r.id: r for r in packset.rules}
+        packs = {p.category: p for p in packset.packs}  # a rule without its own legal basis has its pack's
         return render(
             request,
             "lead.html",
@@ -150,6 +152,7 @@ def investigator_routes(state: AppState) -> APIRouter:
             prev_id=prev_id,
             next_id=next_id,
             rules=rules,
+            packs=packs,
             history=history(ws.db, lead["platform"], lead["item_id"]),
             structural=[h for h in lead["hits"] if h.get("start") is None],
         )
