@@ -172,6 +172,16 @@ def test_investigator_and_analyst_flow(browser, tmp_path):
         header = list(cases[0])
         assert len(cases) == 2 and cases[1][header.index("审核结论")] == "确认违规"
         assert cases[1][header.index("审核人")] == "张三"
+        # triage on the list: j moves down, 2 marks 误报 in place (fetch), without leaving the page
+        page.goto(server.base + "/scans/2/leads?review=unreviewed")
+        page.keyboard.press("j")
+        second = page.locator("tr.lead.selected")
+        assert second.get_attribute("data-row") == page.locator("tr.lead").nth(1).get_attribute("data-row")
+        page.keyboard.press("2")
+        page.wait_for_function("document.querySelectorAll('tr.lead td.review .review-dismissed').length === 1")
+        assert page.locator("tr.lead").nth(2).get_attribute("class").split() == ["lead", "selected"]
+        page.goto(server.base + "/scans/2/leads")
+        assert review_counts(page)["dismissed"] == 2
         # rule health shows the decisions
         page.goto(server.base + "/rules/health")
         assert page.locator("#health tbody tr").count() >= 1
