@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -29,6 +27,7 @@ import httpx
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import generate  # noqa: E402
+from run import machine  # noqa: E402  (the same machine line as the scan benchmark)
 
 START, END = "<!-- serve.py:start -->", "<!-- serve.py:end -->"
 NUMERIC = {"price", "original_price"}
@@ -159,18 +158,6 @@ def cli_rows_per_second(rows: list[dict], workers: int, tmp: Path) -> dict:
     wall = time.perf_counter() - t
     s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     return {"rows_per_second": s["throughput"]["rows_per_second"], "wall_rows_per_second": round(len(rows) / wall, 1)}
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
 
 
 def markdown(res: dict) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 
@@ -25,6 +26,13 @@ LISTINGS = [
 ]
 #: An edit to the wildlife fixture pack that makes 水杯 (in LISTINGS[3]) a hit of WL005.
 ADD_TERM = ("    fields: [shop_name]\n    terms: [军品]", "    fields: [shop_name, title]\n    terms: [军品, 水杯]")
+
+
+def copy_rules(tmp_path):
+    """The fixture packs copied where a test may edit them."""
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules)
+    return rules
 
 
 def add_term(text: str) -> str:
@@ -147,10 +155,7 @@ def test_metrics(client):
 
 
 def test_reload_needs_the_token_and_keeps_old_rules_on_error(tmp_path):
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    for f in RULES.iterdir():
-        (rules / f.name).write_bytes(f.read_bytes())
+    rules = copy_rules(tmp_path)
     from screener.web import ServeConfig, create_app
 
     cfg = ServeConfig(workspace=tmp_path / "ws", rules=(str(rules),), api_only=True).with_token()
@@ -193,10 +198,7 @@ def test_token_on_every_request_off_loopback(tmp_path):
 
 def test_reload_under_load_loses_no_request(tmp_path):
     """Requests keep coming while the rules are reloaded: every one answers 200, on the old or the new set."""
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    for f in RULES.iterdir():
-        (rules / f.name).write_bytes(f.read_bytes())
+    rules = copy_rules(tmp_path)
     from screener.web import ServeConfig, create_app
 
     cfg = ServeConfig(workspace=tmp_path / "ws", rules=(str(rules),), api_only=True).with_token()
@@ -244,10 +246,7 @@ def test_reload_under_load_loses_no_request(tmp_path):
 
 
 def test_watcher_reloads_changed_files(tmp_path):
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    for f in RULES.iterdir():
-        (rules / f.name).write_bytes(f.read_bytes())
+    rules = copy_rules(tmp_path)
     from screener.web.rulesets import RuleHolder
 
     holder = RuleHolder((str(rules),), list)

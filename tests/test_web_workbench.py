@@ -281,3 +281,23 @@ def test_playground_errors_with_editor_lines_and_corpus_diff(wb):
     assert res["gained"] >= 1 and res["lost"] >= 1
     assert '<mark class="hit" data-rules="WL001" title="WL001 象牙制品">象牙</mark>白T恤' in res["html"]  # gained
     assert "<script>" not in res["html"] and "&lt;script&gt;" in res["html"]  # the corpus's script title, lost
+
+
+def test_a_scan_that_cannot_read_its_input_fails_with_the_reason(tmp_path):
+    app = app_for(tmp_path / "ws")
+    bad = tmp_path / "no_title.csv"
+    bad.write_text("item_id,price\n1,3\n", encoding="utf-8")
+    with TestClient(app) as c:
+        c.get("/scans")
+        scan = _upload(c, bad)
+        p = c.get(f"/scans/{scan}/progress").json()
+        assert p["status"] == "failed" and "no_title.csv" in p["error"] and "title" in p["error"]
+        page = c.get("/scans", headers={"accept": "text/html"}).text
+        assert "失败" in page and "no_title.csv" in page
+        assert c.get(f"/scans/{scan}/leads", headers={"accept": "text/html"}).status_code == 409
+        # GB18030 with Chinese headers, mapped automatically, is read like the CLI reads it
+        gbk = tmp_path / "导出.csv"
+        gbk.write_bytes("商品ID,商品标题,店铺名称\nG1,天然象牙手镯,小店\n".encode("gb18030"))
+        scan = _upload(c, gbk)
+        assert c.get(f"/scans/{scan}/progress").json()["status"] == "done"
+        assert len(_rows(c.get(f"/scans/{scan}/leads").text)) == 1
