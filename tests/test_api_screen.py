@@ -257,3 +257,36 @@ def test_watcher_reloads_changed_files(tmp_path):
     assert not holder.reload_if_changed() and holder.last_error and holder.current.generation == 1
     pack.write_text(add_term(good), encoding="utf-8")
     assert holder.reload_if_changed() and holder.current.generation == 2 and holder.last_error is None
+
+
+def test_time_limit(tmp_path):
+    app = app_for(tmp_path, api_only=True, request_timeout=1e-6)
+    with TestClient(app) as c:
+        r = c.post("/api/v1/screen", json={"listings": LISTINGS * 20})
+        assert r.status_code == 504 and r.json()["error"]["code"] == "timeout"
+        assert "fewer listings" in r.json()["error"]["message"]
+
+
+def test_concurrent_requests_in_one_process(tmp_path):
+    """Threads of one server share a rule set; its automata (hyperscan's scratch space) must take turns."""
+    app = app_for(tmp_path, api_only=True)
+    many = [dict(x, item_id=f"{x['item_id']}-{i}") for i in range(8) for x in LISTINGS]
+    answers, errors = [], []
+    with live_server(app) as base:
+        expected = httpx.post(base + "/api/v1/screen", json={"listings": many}, timeout=60).json()["results"]
+
+        def work():
+            try:
+                with httpx.Client(base_url=base, timeout=60) as h:
+                    for _ in range(15):
+                        answers.append(h.post("/api/v1/screen", json={"listings": many}))
+            except Exception as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert not errors and len(answers) == 60
+    assert all(r.status_code == 200 and r.json()["results"] == expected for r in answers)

@@ -24,6 +24,7 @@ from ..ruletest import run_examples
 from ..segment import tokens
 from .db import reading
 from .rulesets import RuleHolder
+from .screening import ENGINE_LOCK
 from .workspace import Workspace
 
 _WORD = re.compile(r"^[\u3400-\u9fffA-Za-z0-9]{2,}$")
@@ -168,7 +169,8 @@ def add_exclusion(ws: Workspace, holder: RuleHolder, rule_id: str, phrase: str, 
     )
     try:
         loaded = holder.reload()
-        failed = [r for r in run_examples(loaded.ruleset, {rule_id}) if r.failed]
+        with ENGINE_LOCK:  # the API may be scanning with the same rule set
+            failed = [r for r in run_examples(loaded.ruleset, {rule_id}) if r.failed]
         if failed:
             raise ScreenerError(f"{rule_id}: the exclusion {phrase!r} breaks an example: {failed[0].describe()}")
     except (RuleErrors, ScreenerError):

@@ -1,22 +1,31 @@
-"""Scans in the background: one at a time, with progress; leads indexed into the database when done."""
+"""Scans in the background: one at a time, with progress; leads indexed into the database when done.
+
+A queued scan runs in a child process: the server's threads keep answering (the API's screening
+is not slowed by a long scan, and two scans never share one rule set's automata), and the child's
+progress comes back through a small file in the scan's folder.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import threading
+import time
 from collections import defaultdict
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from ..compile import RuleSet
 from ..errors import ScreenerError
 from ..io.writers import FLAGGED_FILE, HITS_FILE
 from ..model import SEVERITY_RANK
-from ..runner import Progress, scan_files
+from ..runner import Progress, _mp_context, scan_files
 from .db import reading, transaction
 from .listings import read_listings, text_hash
 from .rulesets import RuleHolder
@@ -55,10 +64,48 @@ def create_scan(ws: Workspace, input_rel: str, name: str, mapping: dict[str, str
     return scan_id
 
 
+PROGRESS_FILE = ".progress.json"
+
+
+def _scan_child(input_path: Path, outdir: Path, ruleset: RuleSet, mapping: dict | None, workers: int) -> dict:
+    """scan_files in a child process, writing its progress to ``outdir/.progress.json``."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    target = outdir / PROGRESS_FILE
+
+    def on_progress(p: Progress) -> None:
+        tmp = target.with_suffix(".partial")
+        frac = p.bytes_done / p.bytes_total if p.bytes_total else 1.0
+        tmp.write_text(json.dumps({"rows": p.rows, "fraction": frac}), encoding="utf-8")
+        os.replace(tmp, target)
+
+    return scan_files([input_path], outdir, ruleset, mapping=mapping, workers=workers, on_progress=on_progress)
+
+
+def _scan_and_watch(executor: Executor, progress: ScanProgress, *args) -> dict:
+    future = executor.submit(_scan_child, *args)
+    target = args[1] / PROGRESS_FILE
+    while not future.done():
+        time.sleep(0.3)
+        try:
+            p = json.loads(target.read_text(encoding="utf-8"))
+            progress.rows, progress.fraction = p["rows"], 0.95 * p["fraction"]
+        except (OSError, ValueError, KeyError):
+            pass  # not written yet
+    target.unlink(missing_ok=True)
+    return future.result()
+
+
 def run_scan(
-    ws: Workspace, rules: RuleHolder, scan_id: int, workers: int = 1, progress: ScanProgress | None = None
+    ws: Workspace,
+    rules: RuleHolder,
+    scan_id: int,
+    workers: int = 1,
+    progress: ScanProgress | None = None,
+    executor: Executor | None = None,
 ) -> None:
-    """Scan, then index the flagged listings as leads (what a queued scan does; callable directly)."""
+    """Scan, then index the flagged listings as leads (what a queued scan does; callable directly).
+
+    With ``executor`` (a process pool) the scan runs there; without, in this thread."""
     progress = progress or ScanProgress()
     with reading(ws.db) as con:
         row = con.execute("SELECT * FROM scans WHERE id = ?", (scan_id,)).fetchone()
@@ -75,9 +122,12 @@ def run_scan(
             progress.fraction = 0.95 * (p.bytes_done / p.bytes_total if p.bytes_total else 1.0)
 
         input_path = ws.inside(row["input_path"])
-        summary = scan_files(
-            [input_path], outdir, loaded.ruleset, mapping=mapping, workers=workers, on_progress=on_progress
-        )
+        if executor is not None:
+            summary = _scan_and_watch(executor, progress, input_path, outdir, loaded.ruleset, mapping, workers)
+        else:
+            summary = scan_files(
+                [input_path], outdir, loaded.ruleset, mapping=mapping, workers=workers, on_progress=on_progress
+            )
         progress.phase = "indexing"
         index_leads(ws, scan_id, outdir, [input_path], mapping)
     except Exception as exc:  # recorded for the page; the server goes on
@@ -158,6 +208,7 @@ class ScanJobs:
         self.progress: dict[int, ScanProgress] = {}
         self._queue: queue.Queue[int | None] = queue.Queue()
         self._thread: threading.Thread | None = None
+        self._executor: ProcessPoolExecutor | None = None
 
     def start(self) -> None:
         # a scan the previous server did not finish is not resumed: it is marked, to be started again
@@ -171,6 +222,8 @@ class ScanJobs:
 
     def stop(self) -> None:
         self._queue.put(None)
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
 
     def submit(self, input_rel: str, name: str, mapping: dict[str, str]) -> int:
         scan_id = create_scan(self.ws, input_rel, name, mapping)
@@ -180,8 +233,6 @@ class ScanJobs:
 
     def wait_idle(self, timeout: float = 120.0) -> bool:
         """True once every submitted scan has finished (for tests and scripts)."""
-        import time
-
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if self._queue.unfinished_tasks == 0:
@@ -195,6 +246,9 @@ class ScanJobs:
             try:
                 if scan_id is None:
                     return
-                run_scan(self.ws, self.rules, scan_id, self.workers, self.progress.setdefault(scan_id, ScanProgress()))
+                if self._executor is None:
+                    self._executor = ProcessPoolExecutor(1, mp_context=_mp_context())
+                progress = self.progress.setdefault(scan_id, ScanProgress())
+                run_scan(self.ws, self.rules, scan_id, self.workers, progress, self._executor)
             finally:
                 self._queue.task_done()

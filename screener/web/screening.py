@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -18,6 +19,11 @@ from ..schema import HITS_SCHEMA, INPUT_SCHEMA
 LISTING_SCHEMA = pa.schema([INPUT_SCHEMA.field(name) for name in CANONICAL_FIELDS])
 HIT_COLUMNS = tuple(HITS_SCHEMA.names)
 
+#: A compiled rule set's automata are not safe to use from two threads at once (hyperscan's scratch
+#: space is per automaton): scans in one server process take turns. The GIL would serialize most of
+#: the work anyway; more throughput comes from more processes (``--workers``).
+ENGINE_LOCK = threading.Lock()
+
 
 def screen_listings(listings: Sequence[Mapping[str, Any]], ruleset: RuleSet) -> list[dict]:
     """Scan listings (canonical column names) and return one result per listing, in order.
@@ -31,7 +37,8 @@ def screen_listings(listings: Sequence[Mapping[str, Any]], ruleset: RuleSet) -> 
         return []
     rows = [{**x, "item_id": None if x.get("item_id") is None else str(x["item_id"])} for x in listings]
     table = pa.Table.from_pylist(rows, schema=LISTING_SCHEMA)
-    res = scan_table(table, ruleset)
+    with ENGINE_LOCK:
+        res = scan_table(table, ruleset)
     if res.rejects:  # the API's models refuse an empty item_id before this; a library caller may not
         r = res.rejects[0]
         raise InputError(f"listing {(r.row or 1) - 1}: {r.reason}", Location("listings", column="item_id"))
