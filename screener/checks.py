@@ -12,11 +12,15 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import numpy as np
 
-from .model import CANONICAL_FIELDS, NUMERIC_FIELDS, CheckCall
+from .codes import KINDS as CODE_KINDS
+from .codes import find_codes
+from .model import CANONICAL_FIELDS, NUMERIC_FIELDS, TEXT_FIELDS, CheckCall
+from .numbers import BASE_UNIT, DEFAULT_WITHIN, DIMENSIONS, Quantity, read_quantities
 from .regexes import compile_regex
 
 # -- 统一社会信用代码 (GB 32100-2015) -----------------------------------------------
@@ -110,7 +114,7 @@ class Columns:
                 if not pa.types.is_string(col.type):
                     col = col.cast(pa.string())
                 enc = col.dictionary_encode()
-                uniques = enc.dictionary.to_pylist() + [None]
+                uniques = [*enc.dictionary.to_pylist(), None]
                 codes = pc.fill_null(enc.indices, len(uniques) - 1).to_numpy(zero_copy_only=False)
             else:
                 vals = self.values(name)
@@ -140,7 +144,8 @@ class _LazyValues:
 
 @dataclass(frozen=True)
 class Param:
-    kind: str  # field | number_field | text | texts | number | op | regex
+    # field | number_field | text_field | texts | number | count | op | regex | code_kind | unit | quantity
+    kind: str
     required: bool = True
 
 
@@ -171,7 +176,11 @@ REGISTRY: dict[str, CheckSpec] = {}
 EVIDENCE_PRIORITY = (
     "uscc_invalid",
     "uscc_kind_mismatch",
+    "code_invalid",
+    "text_compare",
+    "text_number",
     "missing",
+    "code_absent",
     "compare",
     "matches",
     "present",
@@ -293,7 +302,8 @@ def _uscc_kind_mismatch(call: CheckCall, cols: Columns, rows: np.ndarray) -> Res
         undecided,
         name,
         lambda k: (
-            f"{label(name)} {str(vals[rows[k]]).strip().upper()} 登记为{SELLER_TYPE_LABELS.get(registered[k], registered[k])}，"
+            f"{label(name)} {str(vals[rows[k]]).strip().upper()} "
+            f"登记为{SELLER_TYPE_LABELS.get(registered[k], registered[k])}，"
             f"但{label(tname)}为{_show(types[rows[k]])}"
         ),
     )
@@ -369,6 +379,235 @@ def _not_matches(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     return _regex_check(call, cols, rows, negate=True)
 
 
+# -- codes read from text (see screener.codes) ------------------------------------
+_CODE_PARAMS = {"field": Param("text_field"), "kind": Param("code_kind")}
+
+
+@_register(
+    "code_invalid",
+    "the field's text holds a code of that kind that fails its validator (QS: always, as obsolete)",
+    **_CODE_PARAMS,
+)
+def _code_invalid(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
+    name, kind = call.param("field"), call.param("kind")
+    spec, today = CODE_KINDS[kind], date.today()
+
+    def bad_codes(v: str | None) -> tuple[tuple[str, str], ...] | None:
+        if _blank(v):
+            return None
+        bad = tuple((c.text.strip(), p) for c in find_codes(v, kind) if (p := spec.problem(c.code, today)))
+        return bad or None
+
+    found = cols.per_value(name, rows, bad_codes)
+    fires = ~np.equal(found, None).astype(bool)
+
+    def describe(k: int) -> str:
+        return "；".join(f"{label(name)}中的{spec.label}“{text}”：{why}" for text, why in found[k])
+
+    return Result(fires, np.zeros(len(rows), bool), name, describe)
+
+
+@_register(
+    "code_absent",
+    "the field holds no well-formed code of that kind (undecided when the field is empty)",
+    **_CODE_PARAMS,
+)
+def _code_absent(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
+    name, kind = call.param("field"), call.param("kind")
+    spec, today = CODE_KINDS[kind], date.today()
+
+    def verdict(v: str | None) -> tuple[str, ...] | None:
+        """None: undecided; () : a well-formed code is there; else the malformed ones (maybe none)."""
+        if _blank(v):
+            return None
+        codes = find_codes(v, kind)
+        if any(spec.well_formed(c.code, today) for c in codes):
+            return ()
+        return ("", *(c.text.strip() for c in codes))
+
+    found = cols.per_value(name, rows, verdict)
+    undecided = np.equal(found, None).astype(bool)
+    fires = np.fromiter((bool(f) for f in found), dtype=bool, count=len(rows)) & ~undecided
+
+    def describe(k: int) -> str:
+        malformed = [t for t in found[k] if t]
+        text = f"{label(name)}未标注规范的{spec.label}"
+        return text + (f"（仅有不规范的“{'”“'.join(malformed)}”）" if malformed else "")
+
+    return Result(fires, undecided, name, describe)
+
+
+# -- quantities read from text (see screener.numbers) -----------------------------
+def _fmt_value(x: float, dimension: str) -> str:
+    return f"{x:g}{'' if dimension == 'percent' else ' '}{BASE_UNIT[dimension]}"
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """A nested parameter ({near, unit}) as a dict, whether the loader kept the mapping or froze it to pairs."""
+    return dict(value.items() if isinstance(value, Mapping) else value)
+
+
+def _reader(spec: Mapping[str, Any]) -> Callable[[str | None], tuple[Quantity, ...] | None]:
+    unit, near = spec["unit"], tuple(spec.get("near") or ())
+    within = int(spec.get("within") or DEFAULT_WITHIN)
+    return lambda v: None if _blank(v) else tuple(read_quantities(v, unit, near, within))
+
+
+@_register(
+    "text_number",
+    "a quantity read from the field's text (after a label, when `near` is given) OP value, or OP factor × a column",
+    field=Param("text_field"),
+    unit=Param("unit"),
+    op=Param("op"),
+    near=Param("texts", required=False),
+    within=Param("count", required=False),
+    value=Param("number", required=False),
+    right=Param("number_field", required=False),
+    factor=Param("number", required=False),
+)
+def _text_number(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
+    name, unit, op = call.param("field"), call.param("unit"), call.param("op")
+    spec = {"unit": unit, "near": call.param("near"), "within": call.param("within")}
+    found = cols.per_value(name, rows, _reader(spec))
+    factor, rname = float(call.param("factor", 1)), call.param("right")
+    right = cols.number(rname)[rows] * factor if rname else np.full(len(rows), float(call.param("value")) * factor)
+    texts = _LazyValues(cols, name)
+    fires, undecided = np.zeros(len(rows), bool), np.equal(found, None).astype(bool)
+    hit: dict[int, Quantity] = {}
+    for k in np.flatnonzero(~undecided):
+        if not found[k]:
+            continue  # nothing read: decided, does not fire
+        if np.isnan(right[k]):
+            undecided[k] = True
+            continue
+        q = next((q for q in found[k] if _OPS[op](q.value, right[k])), None)
+        if q is not None:
+            fires[k], hit[int(k)] = True, q
+    what = f"{factor:g}×{label(rname)}" if rname and factor != 1 else (label(rname) if rname else None)
+
+    def describe(k: int) -> str:
+        q = hit[k]
+        against = f"{what}（={_fmt_value(right[k], unit)}）" if what else _fmt_value(right[k], unit)
+        return f"{label(name)}“{q.evidence(texts[rows[k]])}”读作{_fmt_value(q.value, unit)} {op} {against}"
+
+    return Result(fires, undecided, name, describe)
+
+
+@_register(
+    "text_compare",
+    "two quantities read from the same text after their labels: left OP factor × right (原价 ≥ 5 × 现价)",
+    field=Param("text_field"),
+    left=Param("quantity"),
+    right=Param("quantity"),
+    op=Param("op"),
+    factor=Param("number", required=False),
+)
+def _text_compare(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
+    name, op = call.param("field"), call.param("op")
+    lspec, rspec = _mapping(call.param("left")), _mapping(call.param("right"))
+    factor, unit = float(call.param("factor", 1)), lspec["unit"]
+    read_l, read_r = _reader(lspec), _reader(rspec)
+
+    def pair(v: str | None) -> tuple[Quantity, Quantity] | bool | None:
+        """None: undecided (no text); False: no pair satisfies; else the first pair that does."""
+        left, right = read_l(v), read_r(v)
+        if left is None or right is None:
+            return None
+        return next(((a, b) for a in left for b in right if _OPS[op](a.value, factor * b.value)), False)
+
+    found = cols.per_value(name, rows, pair)
+    undecided = np.equal(found, None).astype(bool)
+    fires = np.fromiter((isinstance(f, tuple) for f in found), dtype=bool, count=len(rows))
+    texts = _LazyValues(cols, name)
+    times = f"{factor:g}×" if factor != 1 else ""
+
+    def describe(k: int) -> str:
+        a, b = found[k]
+        text = texts[rows[k]]
+        return (
+            f"{label(name)}“{a.evidence(text)}”（{_fmt_value(a.value, unit)}） {op} "
+            f"{times}“{b.evidence(text)}”（{_fmt_value(b.value, unit)}）"
+        )
+
+    return Result(fires, undecided, name, describe)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _texts_problem(key: str, v: Any) -> str | None:
+    if not isinstance(v, (list, tuple)) or not all(isinstance(x, str) for x in v):
+        return f"{key}: expected a list of strings (quote values such as '1:1', 'yes', '2021-01-01')"
+    return None
+
+
+def _regex_problem(key: str, v: Any) -> str | None:
+    if not isinstance(v, str):
+        return f"{key}: expected a pattern string"
+    try:
+        compile_regex(v)
+    except ValueError as exc:
+        return f"{key}: {exc}"
+    return None
+
+
+_QUANTITY_KEYS = ("near", "unit", "within")
+
+
+def _quantity_problems(key: str, v: Any) -> list[str]:
+    if not isinstance(v, Mapping):
+        return [f"{key}: expected a mapping {{near: [labels], unit: {'|'.join(DIMENSIONS)}, within: N}}"]
+    out = [f"{key}: unknown key {k!r} (it takes: {', '.join(_QUANTITY_KEYS)})" for k in v if k not in _QUANTITY_KEYS]
+    if "near" not in v or not v["near"]:
+        out.append(f"{key}: needs 'near', the labels its number follows (e.g. [原价])")
+    elif p := _texts_problem(f"{key}.near", v["near"]):
+        out.append(p)
+    if "unit" not in v:
+        out.append(f"{key}: needs 'unit' ({', '.join(DIMENSIONS)})")
+    else:
+        out.extend(_PARAM_CHECKS["unit"](f"{key}.unit", v["unit"]))
+    if "within" in v:
+        out.extend(_PARAM_CHECKS["count"](f"{key}.within", v["within"]))
+    return out
+
+
+def _one(problem: str | None) -> list[str]:
+    return [problem] if problem else []
+
+
+#: per Param kind: the problems with a value (empty when it is fine)
+_PARAM_CHECKS: dict[str, Callable[[str, Any], list[str]]] = {
+    "field": lambda k, v: _one(
+        None if v in CANONICAL_FIELDS else f"{k}: {v!r} is not a canonical field ({', '.join(CANONICAL_FIELDS)})"
+    ),
+    "number_field": lambda k, v: _one(
+        None if v in NUMERIC_FIELDS else f"{k}: {v!r} is not a numeric field ({', '.join(NUMERIC_FIELDS)})"
+    ),
+    "text_field": lambda k, v: _one(
+        None if v in TEXT_FIELDS else f"{k}: {v!r} is not a text field ({', '.join(TEXT_FIELDS)})"
+    ),
+    "number": lambda k, v: _one(None if _is_number(v) else f"{k}: expected a number, got {v!r}"),
+    "count": lambda k, v: _one(
+        None
+        if isinstance(v, int) and not isinstance(v, bool) and v > 0
+        else f"{k}: expected a whole number > 0, got {v!r}"
+    ),
+    "op": lambda k, v: _one(None if v in _OPS else f"{k}: {v!r} is not one of {', '.join(_OPS)}"),
+    "texts": lambda k, v: _one(_texts_problem(k, v)),
+    "regex": lambda k, v: _one(_regex_problem(k, v)),
+    "code_kind": lambda k, v: _one(
+        None if v in CODE_KINDS else f"{k}: {v!r} is not a code kind ({', '.join(CODE_KINDS)})"
+    ),
+    "unit": lambda k, v: _one(
+        None
+        if v in DIMENSIONS
+        else f"{k}: {v!r} is not a unit ({', '.join(f'{d} (in {BASE_UNIT[d]})' for d in DIMENSIONS)})"
+    ),
+    "quantity": _quantity_problems,
+}
+
+
 def validate_call(name: str, params: Mapping[str, Any]) -> list[str]:
     """Problems with a check invocation, as messages (empty when it is fine)."""
     spec = REGISTRY.get(name)
@@ -383,25 +622,15 @@ def validate_call(name: str, params: Mapping[str, Any]) -> list[str]:
             if p.required:
                 problems.append(f"check {name!r} needs parameter {key!r}")
             continue
-        v = params[key]
-        if p.kind == "field" and v not in CANONICAL_FIELDS:
-            problems.append(f"{key}: {v!r} is not a canonical field ({', '.join(CANONICAL_FIELDS)})")
-        elif p.kind == "number_field" and v not in NUMERIC_FIELDS:
-            problems.append(f"{key}: {v!r} is not a numeric field ({', '.join(NUMERIC_FIELDS)})")
-        elif p.kind == "number" and (isinstance(v, bool) or not isinstance(v, (int, float))):
-            problems.append(f"{key}: expected a number, got {v!r}")
-        elif p.kind == "op" and v not in _OPS:
-            problems.append(f"{key}: {v!r} is not one of {', '.join(_OPS)}")
-        elif p.kind == "texts" and (not isinstance(v, (list, tuple)) or not all(isinstance(x, str) for x in v)):
-            problems.append(f"{key}: expected a list of strings")
-        elif p.kind == "regex":
-            if not isinstance(v, str):
-                problems.append(f"{key}: expected a pattern string")
-            else:
-                try:
-                    compile_regex(v)
-                except ValueError as exc:
-                    problems.append(f"{key}: {exc}")
-    if name == "compare" and ("right" in params) == ("value" in params):
-        problems.append("check 'compare' needs exactly one of 'right' or 'value'")
+        problems.extend(_PARAM_CHECKS[p.kind](key, params[key]))
+    if name in ("compare", "text_number") and ("right" in params) == ("value" in params):
+        problems.append(f"check {name!r} needs exactly one of 'right' or 'value'")
+    if name == "text_number" and "within" in params and "near" not in params:
+        problems.append("check 'text_number': 'within' limits the distance from a 'near' label; give 'near' too")
+    if name == "text_compare":
+        units = [q.get("unit") for q in (params.get("left"), params.get("right")) if isinstance(q, Mapping)]
+        if len(units) == 2 and units[0] != units[1]:
+            problems.append(
+                f"check 'text_compare': left and right must have the same unit (got {units[0]}, {units[1]})"
+            )
     return problems

@@ -98,7 +98,8 @@ class FileStats:
             "rows_rejected": self.rows_rejected,
             "columns": {c: s.mapping.headers[i] for c, i in s.mapping.sources.items()} if s.mapping else {},
             "ignored_columns": list(s.mapping.ignored) if s.mapping else [],
-            "warnings": dict(s.warnings + self.chunk_warnings) | (dict.fromkeys(s.mapping.notes, 1) if s.mapping else {}),
+            "warnings": dict(s.warnings + self.chunk_warnings)
+            | (dict.fromkeys(s.mapping.notes, 1) if s.mapping else {}),
         }
 
 
