@@ -91,6 +91,7 @@ class Columns:
     numeric: Mapping[str, np.ndarray]
     n: int
     arrow: Any = None  # the batch, when there is one
+    as_of: date | None = None  # the date the listings are judged at (codes obsolete by then)
     _distinct: dict = field(default_factory=dict)
 
     def values(self, name: str) -> Sequence[str | None]:
@@ -390,7 +391,7 @@ _CODE_PARAMS = {"field": Param("text_field"), "kind": Param("code_kind")}
 )
 def _code_invalid(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     name, kind = call.param("field"), call.param("kind")
-    spec, today = CODE_KINDS[kind], date.today()
+    spec, today = CODE_KINDS[kind], cols.as_of or date.today()
 
     def bad_codes(v: str | None) -> tuple[tuple[str, str], ...] | None:
         if _blank(v):
@@ -414,7 +415,7 @@ def _code_invalid(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
 )
 def _code_absent(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     name, kind = call.param("field"), call.param("kind")
-    spec, today = CODE_KINDS[kind], date.today()
+    spec, today = CODE_KINDS[kind], cols.as_of or date.today()
 
     def verdict(v: str | None) -> tuple[str, ...] | None:
         """None: undecided; () : a well-formed code is there; else the malformed ones (maybe none)."""

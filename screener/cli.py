@@ -380,23 +380,9 @@ def explain(text, row_json, rules, overrides, as_json) -> None:
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
     if as_json:
-        click.echo(
-            json.dumps(
-                {"hits": ex.hits, "suppressed": [s.__dict__ for s in ex.suppressed]}, ensure_ascii=False, indent=2
-            )
-        )
+        click.echo(json.dumps(ex.as_dict(), ensure_ascii=False, indent=2))
         return
-    if not ex.hits:
-        click.echo("not flagged")
-    for h in ex.hits:
-        span = f"[{h['start']}:{h['end']}]" if h["start"] is not None else ""
-        how = h["normalizations"] or "literal"
-        click.echo(f"HIT  {h['rule_id']} {h['rule_name']} ({h['category']}, {h['severity']}, score {h['score']})")
-        click.echo(f"     {h['field']}{span} 「{h['matched']}」 term {h['term']!r} via {how}")
-        click.echo(f"     {h['snippet']}")
-    for s in ex.suppressed:
-        span = f"[{s.start}:{s.end}]" if s.start >= 0 else ""
-        click.echo(f"SKIP {s.rule_id} {s.field}{span} 「{s.matched}」 term {s.term!r}: {s.reason}")
+    click.echo(str(ex))
 
 
 # -- report and diff -----------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from datetime import date
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -17,14 +18,14 @@ from functools import cached_property
 import numpy as np
 
 from .matcher import Matcher, build_matcher, resolve_backend
-from .model import SEVERITY_RANK, Condition, LegalRef, Pack, Rule, Term
+from .model import SEVERITY_RANK, CategoryScope, Condition, LegalRef, Pack, Rule, Term
 from .normalize import Normalizer
 from .packs import PackSet, has_cjk, load_packs
 from .regexes import compile_regex, regex_set
 
 # slot roles
-ANCHOR, WITH, WITHOUT, ADJUST, RX_ANCHOR = range(5)
-ROLE_NAMES = ("anchor", "with", "without", "adjust", "regex-anchor")
+ANCHOR, WITH, WITHOUT, ADJUST, RX_ANCHOR, UNLESS = range(6)
+CONTEXT_ROLES = (WITH, WITHOUT, ADJUST, UNLESS)
 COMPACT, CANONICAL = 0, 1
 
 _ASCII_LETTER = re.compile(r"[a-z]")
@@ -47,7 +48,7 @@ class Slot:
 
     rule: int  # index into RuleSet.rules
     role: int
-    group: int  # condition index, or regex index for RX_ANCHOR, or term index for ANCHOR
+    group: int  # leaf condition index, or regex index for RX_ANCHOR, or term index for ANCHOR
     member: int  # term index inside an ``all:`` condition
     term: Term
     max_gap: int
@@ -75,20 +76,73 @@ class Key:
 
 
 @dataclass(frozen=True)
+class Clause:
+    """One ``with``/``without``/``adjust`` entry: holds when one of its leaves holds.
+
+    A leaf is a term condition (``any``/``all`` of terms, with its distance and
+    fields); an OR group has several. A ``without`` clause's ``unless`` leaves
+    void it when one of them holds.
+    """
+
+    role: int
+    index: int  # position in the rule's list for that role
+    leaves: tuple[int, ...]
+    condition: Condition
+    unless: tuple[int, ...] = ()
+    score: int = 0
+
+
+@dataclass(frozen=True)
+class CompiledScope:
+    """A rule's category scope as compiled path patterns (see :class:`CategoryScope`)."""
+
+    include: tuple[str, ...] = ()  # regexes over the normalized category path
+    exclude: tuple[str, ...] = ()
+    if_missing: str = "apply"
+    platforms: tuple[tuple[str, tuple[tuple[str, ...], tuple[str, ...]]], ...] = ()
+
+    @property
+    def restricts(self) -> bool:
+        return bool(self.include or self.exclude or self.platforms)
+
+
+@dataclass(frozen=True)
 class CompiledRule:
     rule: Rule
     pack: Pack
     anchor_slots: tuple[int, ...]
     regex_slots: tuple[int, ...]
-    condition_slots: dict[tuple[int, int], tuple[int, ...]]  # (role, cond idx) -> slots
+    leaves: tuple[Condition, ...]  # every term condition of the rule, OR-group options and unless included
+    leaf_slots: tuple[tuple[int, ...], ...]  # per leaf: its terms' slots
+    clauses: tuple[Clause, ...]
     legal_basis: tuple[LegalRef, ...]
     departments: tuple[str, ...]
-    category_include: tuple[str, ...]
-    category_exclude: tuple[str, ...]
+    scope: CompiledScope
 
     @property
     def id(self) -> str:
         return self.rule.id
+
+    def role_clauses(self, role: int) -> tuple[Clause, ...]:
+        return tuple(c for c in self.clauses if c.role == role)
+
+    def legal_basis_at(self, as_of: date) -> tuple[tuple[LegalRef, ...], str]:
+        """The citations in force on ``as_of``, and a note when none is.
+
+        A rule whose only basis came into force later (or has lapsed) still
+        fires — the listing is still a lead — but says so instead of citing a
+        text that did not apply (a 2021 capture cannot rest on a 2022 law).
+        """
+        in_force = tuple(r for r in self.legal_basis if r.in_force(as_of))
+        if in_force or not self.legal_basis:
+            return in_force, ""
+        parts = []
+        for r in self.legal_basis:
+            if r.effective_from and as_of < r.effective_from:
+                parts.append(f"{r.law}{r.article}自{r.effective_from.isoformat()}起施行")
+            elif r.effective_until and as_of > r.effective_until:
+                parts.append(f"{r.law}{r.article}已于{r.effective_until.isoformat()}失效")
+        return (), f"{as_of.isoformat()}无有效法律依据（" + "；".join(parts) + "），请人工核定"
 
 
 @dataclass(frozen=True)
@@ -212,6 +266,20 @@ def pinyin_variants(text: str, modes: Iterable[str]) -> list[str]:
     return out
 
 
+def surface_form(norm: Normalizer, text: str, exact: bool) -> tuple[int, str]:
+    """Which surface a term is matched on, and its text there.
+
+    Exact terms (``max_gap: 0``) and Latin terms with their own separators are
+    matched on the canonical surface, separators and all: without them "1:1" and
+    "no.1" would be "11" and "no1".
+    """
+    canon = norm.canonical(text).strip()
+    compact = norm.compact(text)
+    if exact or (norm.has_separator(canon) and not has_cjk(compact)):
+        return CANONICAL, canon
+    return COMPACT, compact
+
+
 class _Builder:
     def __init__(self, normalizer: Normalizer):
         self.norm = normalizer
@@ -222,12 +290,7 @@ class _Builder:
         self.excl: list[list[int]] = []
 
     def surface_form(self, text: str, exact: bool) -> tuple[int, str]:
-        canon = self.norm.canonical(text).strip()
-        compact = self.norm.compact(text)
-        if exact or (self.norm.has_separator(canon) and not has_cjk(compact)):
-            # e.g. "1:1", "no.1": without their separators they would be "11", "no1"
-            return CANONICAL, canon
-        return COMPACT, compact
+        return surface_form(self.norm, text, exact)
 
     def key(self, surface: int, text: str) -> int:
         k = (surface, text)
@@ -252,7 +315,7 @@ class _Builder:
                 term,
                 0 if term.exact else gap,
                 frozenset(fields),
-                soft_gaps=role in (WITH, WITHOUT, ADJUST),
+                soft_gaps=role in CONTEXT_ROLES,
             )
         )
         # when variants coincide (象ya is both a pinyin form and an alias), the
@@ -290,24 +353,38 @@ def compile_packset(packset: PackSet, backend: str = "auto") -> RuleSet:
                 b.add_slot(ri, ANCHOR, ti, 0, t, rule.max_gap, rule.fields) for ti, t in enumerate(rule.terms)
             )
             rx = tuple(
-                b.add_slot(ri, RX_ANCHOR, xi, 0, Term(text=r.anchor, ascii_boundary=False), rule.max_gap, rule.fields)
+                b.add_slot(ri, RX_ANCHOR, xi, 0, Term(text=r.anchor, boundary="none"), rule.max_gap, rule.fields)
                 for xi, r in enumerate(rule.regexes)
             )
             for phrase in rule.exclude:
                 for sid in anchors + rx:  # regex anchors: applied to the regex's matches
                     b.add_exclusion(phrase, sid)
-            cond_slots: dict[tuple[int, int], tuple[int, ...]] = {}
-            for role, conds in ((WITH, rule.with_), (WITHOUT, rule.without), (ADJUST, rule.adjust)):
-                for ci, c in enumerate(conds):
+            leaves: list[Condition] = []
+            leaf_slots: list[tuple[int, ...]] = []
+
+            def add_leaves(conds: tuple[Condition, ...], role: int) -> tuple[int, ...]:
+                ids = []
+                for leaf in (x for c in conds for x in c.leaves()):
+                    li = len(leaves)
+                    leaves.append(leaf)
                     # Context words are ordinary words: they may be spaced out (兼 职) but
                     # not read across sentence punctuation (小时，工 is not 小时工).
-                    cond_slots[(role, ci)] = tuple(
-                        b.add_slot(ri, role, ci, mi, t, rule.max_gap, c.fields or rule.fields)
-                        for mi, t in enumerate(c.terms)
+                    leaf_slots.append(
+                        tuple(
+                            b.add_slot(ri, role, li, mi, t, rule.max_gap, leaf.fields or rule.fields)
+                            for mi, t in enumerate(leaf.terms)
+                        )
                     )
-                    for f in c.fields or ():
+                    for f in leaf.fields or ():
                         if f not in fields:
                             fields.append(f)
+                    ids.append(li)
+                return tuple(ids)
+
+            clauses = []
+            for role, conds in ((WITH, rule.with_), (WITHOUT, rule.without), (ADJUST, rule.adjust)):
+                for ci, c in enumerate(conds):
+                    clauses.append(Clause(role, ci, add_leaves((c,), role), c, add_leaves(c.unless, UNLESS), c.score))
             for f in rule.fields:
                 if f not in fields:
                     fields.append(f)
@@ -317,11 +394,12 @@ def compile_packset(packset: PackSet, backend: str = "auto") -> RuleSet:
                     pack=pack,
                     anchor_slots=anchors,
                     regex_slots=rx,
-                    condition_slots=cond_slots,
+                    leaves=tuple(leaves),
+                    leaf_slots=tuple(leaf_slots),
+                    clauses=tuple(clauses),
                     legal_basis=rule.legal_basis or pack.legal_basis,
-                    departments=pack.departments,
-                    category_include=tuple(normalizer.canonical(c) for c in rule.categories.include),
-                    category_exclude=tuple(normalizer.canonical(c) for c in rule.categories.exclude),
+                    departments=rule.departments or pack.departments,
+                    scope=compile_scope(rule.categories),
                 )
             )
     keys = []
@@ -332,7 +410,7 @@ def compile_packset(packset: PackSet, backend: str = "auto") -> RuleSet:
         refs = tuple(b.refs[kid])
         by_rule: dict[int, list[KeyRef]] = {}
         for r in refs:
-            if b.slots[r.slot].role in (WITH, WITHOUT, ADJUST):
+            if b.slots[r.slot].role in CONTEXT_ROLES:
                 by_rule.setdefault(b.slots[r.slot].rule, []).append(r)
         keys.append(
             Key(
@@ -400,5 +478,32 @@ def max_severity(severities: Iterable[str]) -> str:
     return max(severities, key=lambda s: SEVERITY_RANK[s])
 
 
-def conditions_of(rule: Rule, role: int) -> tuple[Condition, ...]:
-    return {WITH: rule.with_, WITHOUT: rule.without, ADJUST: rule.adjust}[role]
+#: How a category path is cut into segments, whatever the platform wrote between them.
+PATH_SEPARATORS = re.compile(r"\s*[>›»→＞]\s*")
+
+
+def category_path(normalized: str) -> str:
+    """A normalized category path with its segments joined by a bare '>'."""
+    return PATH_SEPARATORS.sub(">", normalized.strip())
+
+
+def pattern_regex(pattern: str) -> str:
+    """A category pattern (``食品*>保健*``, ``^食品``) as a regex over a path joined by '>'."""
+    anchored = pattern.startswith("^")
+    segments = (pattern[1:] if anchored else pattern).split(">")
+    body = ">".join(
+        "".join("[^>]*" if ch == "*" else "[^>]" if ch == "?" else re.escape(ch) for ch in seg) for seg in segments
+    )
+    return ("^" if anchored else "(?:^|>)") + body + "(?:>|$)"
+
+
+def compile_scope(scope: CategoryScope) -> CompiledScope:
+    def regexes(patterns: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(pattern_regex(p) for p in patterns)
+
+    return CompiledScope(
+        include=regexes(scope.include),
+        exclude=regexes(scope.exclude),
+        if_missing=scope.if_missing,
+        platforms=tuple((name, (regexes(s.include), regexes(s.exclude))) for name, s in scope.platforms),
+    )

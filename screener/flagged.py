@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import date
 
 import numpy as np
 import pyarrow as pa
@@ -21,8 +22,14 @@ def listing_score(rule_scores: list[int]) -> int:
     return round(100 * (1.0 - miss))
 
 
-def flag_listings(hits: pa.Table, batch: pa.Table | pa.RecordBatch, ruleset: RuleSet) -> pa.Table:
-    """One row per listing of ``batch`` that has hits (joined on ``row_id``)."""
+def flag_listings(
+    hits: pa.Table, batch: pa.Table | pa.RecordBatch, ruleset: RuleSet, as_of: date | None = None
+) -> pa.Table:
+    """One row per listing of ``batch`` that has hits (joined on ``row_id``).
+
+    ``legal_basis`` cites what was in force on ``as_of`` (default: today).
+    """
+    as_of = as_of or date.today()
     if hits.num_rows == 0:
         return FLAGGED_SCHEMA.empty_table()
     names = set(batch.schema.names)
@@ -59,9 +66,10 @@ def flag_listings(hits: pa.Table, batch: pa.Table | pa.RecordBatch, ruleset: Rul
             cr = rules.get(r)
             if cr is None:
                 continue
-            for ref in cr.legal_basis:
-                if str(ref) not in legal:
-                    legal.append(str(ref))
+            refs, note = cr.legal_basis_at(as_of)
+            for text in [str(ref) for ref in refs] + ([f"{r}: {note}"] if note else []):
+                if text not in legal:
+                    legal.append(text)
             for d in cr.departments:
                 if d not in depts:
                     depts.append(d)
@@ -84,6 +92,15 @@ def flag_listings(hits: pa.Table, batch: pa.Table | pa.RecordBatch, ruleset: Rul
     return pa.Table.from_pydict(out, schema=FLAGGED_SCHEMA)
 
 
+def _support(hit: dict) -> str:
+    """The context that made the rule fire: ` + description[0:2]「部队」(state_body)`."""
+    out = ""
+    for s in hit.get("support") or ():
+        concept = f"({s['concept']})" if s["concept"] else ""
+        out += f" + {s['field']}[{s['start']}:{s['end']}]「{s['matched']}」{concept}"
+    return out
+
+
 def evidence_line(hits: list[dict]) -> str:
     """``WL001 象牙及其制品 [high]: title[7:9] 「象牙」 (separator) …`` — one line per listing."""
     parts = []
@@ -96,10 +113,10 @@ def evidence_line(hits: list[dict]) -> str:
         spans = []
         for h in hs[:EVIDENCE_HITS_PER_RULE]:
             if h["start"] is None:
-                spans.append(f"{h['field']}: {h['snippet']}" if h["snippet"] else h["field"])
+                spans.append((f"{h['field']}: {h['snippet']}" if h["snippet"] else h["field"]) + _support(h))
             else:
                 how = f" ({h['normalizations']})" if h["normalizations"] else ""
-                spans.append(f"{h['field']}[{h['start']}:{h['end']}]「{h['matched']}」{how}")
+                spans.append(f"{h['field']}[{h['start']}:{h['end']}]「{h['matched']}」{how}" + _support(h))
         more = f" +{len(hs) - EVIDENCE_HITS_PER_RULE} more" if len(hs) > EVIDENCE_HITS_PER_RULE else ""
         parts.append(f"{rule_id} {first['rule_name']} [{first['severity']}]: " + ", ".join(spans) + more)
     return " | ".join(parts)

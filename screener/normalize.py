@@ -93,6 +93,8 @@ _UNASSIGNED_CATEGORY = "Cn"
 
 # Sentence punctuation: sellers split a word with spaces, * · - or emoji, not with
 # a comma or a full stop, so context words do not reach across these.
+# Where a sentence ends (for ``within: sentence``), after width folding (！ → !).
+SENTENCE_END = "。！？!?；;\n\r"
 HARD_PUNCTUATION = "，。；！？、：,.;!?:（）()【】[]《》<>“”\"‘’'…\n\r\t|/"
 
 
@@ -244,6 +246,15 @@ class Normalizer:
             hard[[ord(c) for c in HARD_PUNCTUATION]] = True
             self._hard = hard[self.tables.canon]
         return self._hard
+
+    @property
+    def sentence_end(self) -> np.ndarray:
+        """bool per canonical code point: ends a sentence."""
+        if not hasattr(self, "_sentence_end"):
+            end = np.zeros(N_CODEPOINTS, dtype=bool)
+            end[[ord(c) for c in SENTENCE_END]] = True
+            self._sentence_end = end
+        return self._sentence_end
 
     # -- single strings (terms, examples, explain) ---------------------------------
     def canonical(self, text: str) -> str:

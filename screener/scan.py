@@ -16,16 +16,31 @@ Spark ``mapInArrow``. Flow inside a batch:
 
 from __future__ import annotations
 
+import re
 import time
+from datetime import date
 from collections import defaultdict
+from functools import lru_cache
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 
-from .checks import EVIDENCE_PRIORITY, REGISTRY, Columns
-from .compile import ADJUST, ANCHOR, CANONICAL, COMPACT, RX_ANCHOR, WITH, WITHOUT, RuleSet
-from .model import NUMERIC_FIELDS, Condition
+from .checks import EVIDENCE_PRIORITY, REGISTRY, Columns, Result
+from .compile import (
+    ADJUST,
+    ANCHOR,
+    CANONICAL,
+    COMPACT,
+    RX_ANCHOR,
+    UNLESS,
+    WITH,
+    WITHOUT,
+    Clause,
+    RuleSet,
+    category_path,
+)
+from .model import NUMERIC_FIELDS, SENTENCE, Check, CheckAnyOf, Condition
 from .normalize import NormalizedBatch, reason_names
 from .schema import HITS_SCHEMA, ROW_ID
 from .segment import word_bounds
@@ -64,6 +79,24 @@ class _RawMatches:
         return cls(z, z, z, z, z, b, b, b)
 
 
+#: Why a candidate hit did not make it (``explain``): a stable code and its text.
+#: ``unless`` is a note, not a suppression: a blocker was voided and the hit may still fire.
+SUPPRESSION_CODES = {
+    "boundary": "runs into neighbouring Latin letters/digits",
+    "gap": "characters too far apart",
+    "punctuation": "context word read across sentence punctuation",
+    "exclude": "inside an exclusion phrase",
+    "only_via": "written plainly; the rule counts it only via an evasion",
+    "word": "not a whole word (jieba segmentation splits it differently)",
+    "scope": "listing category outside the rule's categories",
+    "where": "structural check not met",
+    "with": "'with' condition not met",
+    "without": "'without' condition present",
+    "unless": "a blocker was voided by an overriding signal",
+}
+NOTE_CODES = frozenset({"unless"})
+
+
 @dataclass
 class Suppressed:
     """A candidate hit that did not make it, and why (for ``explain``)."""
@@ -75,6 +108,11 @@ class Suppressed:
     start: int
     end: int
     reason: str
+    code: str = ""
+
+    @property
+    def is_note(self) -> bool:
+        return self.code in NOTE_CODES
 
 
 @dataclass
@@ -114,7 +152,7 @@ class _LazyText(dict):
         return dict.__getitem__(self, name)
 
 
-def _columns(batch: pa.RecordBatch) -> Columns:
+def _columns(batch: pa.RecordBatch, as_of: date | None = None) -> Columns:
     numeric: dict[str, np.ndarray] = {}
     for name in NUMERIC_FIELDS:
         if name in batch.schema.names:
@@ -122,7 +160,7 @@ def _columns(batch: pa.RecordBatch) -> Columns:
             if not pa.types.is_floating(col.type):
                 col = col.cast(pa.float64(), safe=False)
             numeric[name] = col.to_numpy(zero_copy_only=False).astype(float, copy=False)
-    return Columns(text=_LazyText(batch), numeric=numeric, n=batch.num_rows, arrow=batch)
+    return Columns(text=_LazyText(batch), numeric=numeric, n=batch.num_rows, arrow=batch, as_of=as_of)
 
 
 def _string_column(batch: pa.RecordBatch, name: str) -> pa.Array:
@@ -131,12 +169,12 @@ def _string_column(batch: pa.RecordBatch, name: str) -> pa.Array:
 
 
 class _BatchScan:
-    def __init__(self, batch: pa.RecordBatch, rs: RuleSet, explain: bool):
+    def __init__(self, batch: pa.RecordBatch, rs: RuleSet, explain: bool, as_of: date | None = None):
         self.rs = rs
         self.explain = explain
         self.n = batch.num_rows
         self.batch = batch
-        self.cols = _columns(batch)
+        self.cols = _columns(batch, as_of)
         names = set(batch.schema.names)
         self.fields = [f for f in rs.fields if f in names]
         self._arrays = [_string_column(batch, f) for f in self.fields]
@@ -169,17 +207,18 @@ class _BatchScan:
     def item_id(self, row: int) -> str | None:
         return self.batch.column("item_id")[row].as_py() if "item_id" in self.batch.schema.names else None
 
-    def note(self, rule_idx: int, hit: _Hit | None, reason: str, label: str = "") -> None:
+    def note(self, rule_idx: int, hit: _Hit | None, code: str, detail: str = "", label: str = "") -> None:
         if not self.explain:
             return
         cr = self.rs.rules[rule_idx]
+        reason = SUPPRESSION_CODES[code] + (f": {detail}" if detail else "")
         if hit is None:
-            self.suppressed.append(Suppressed(cr.id, "", label, "", -1, -1, reason))
+            self.suppressed.append(Suppressed(cr.id, "", label, "", -1, -1, reason, code))
             return
         text = self.original(hit.seg)
         term = label or hit.label or self.rs.slots[hit.slot].term.text
         self.suppressed.append(
-            Suppressed(cr.id, self.field_of(hit.seg), term, text[hit.start : hit.end], hit.start, hit.end, reason)
+            Suppressed(cr.id, self.field_of(hit.seg), term, text[hit.start : hit.end], hit.start, hit.end, reason, code)
         )
 
     # -- 2. matching -----------------------------------------------------------------
@@ -262,13 +301,13 @@ class _BatchScan:
         pieces: dict[int, list[tuple[int, int]]] = defaultdict(list)
         for ri, rows in candidates.items():
             rule = rs.rules[ri].rule
-            conds = rule.with_ + rule.without + rule.adjust
+            conds = rs.rules[ri].leaves  # OR-group options and unless signals included
             if not conds or not rows:
                 continue
             has_regex = bool(rs.rules[ri].regex_slots)
             for c in conds:
                 fidx = [field_index[f] for f in (c.fields or rule.fields) if f in field_index]
-                if c.within is None or has_regex or not rs.rules[ri].anchor_slots:
+                if not isinstance(c.within, int) or has_regex or not rs.rules[ri].anchor_slots:
                     for row in rows:
                         for fi in fidx:
                             pieces[fi * self.n + row].append((0, -1))
@@ -323,15 +362,15 @@ class _BatchScan:
                 if fname not in slot.fields:
                     continue
                 h = _Hit(sg, a, z, gap, ref.variant, ref.slot)
-                boundary = slot.term.ascii_boundary
-                if boundary and not (alnum_ok if boundary == "alnum" else ascii_ok):
-                    self.note(slot.rule, h, "runs into neighbouring Latin letters/digits (ascii boundary)")
+                boundary = slot.term.boundary
+                if boundary != "none" and not (alnum_ok if boundary == "alnum" else ascii_ok):
+                    self.note(slot.rule, h, "boundary", f"boundary: {boundary}")
                     continue
                 if gap > slot.max_gap:
-                    self.note(slot.rule, h, f"characters too far apart (gap {gap} > max_gap {slot.max_gap})")
+                    self.note(slot.rule, h, "gap", f"gap {gap} > max_gap {slot.max_gap}")
                     continue
                 if hard and slot.soft_gaps:
-                    self.note(slot.rule, h, "context word read across sentence punctuation")
+                    self.note(slot.rule, h, "punctuation")
                     continue
                 hits[ref.slot].append(h)
 
@@ -409,18 +448,17 @@ class _BatchScan:
                         self.note(
                             slot.rule,
                             h,
-                            f"excluded by '{self.original(h.seg)[cover[0] : cover[1]]}' (exclusion {cover[2]})",
+                            "exclude",
+                            f"'{self.original(h.seg)[cover[0] : cover[1]]}' (exclusion {cover[2]})",
                         )
                         continue
                 if slot.term.only_via and not set(slot.term.only_via) & set(self.hit_normalizations(h)):
-                    self.note(
-                        slot.rule, h, f"written plainly; the rule counts it only via {', '.join(slot.term.only_via)}"
-                    )
+                    self.note(slot.rule, h, "only_via", ", ".join(slot.term.only_via))
                     continue
                 if slot.term.boundary == "word":
                     starts, ends = word_bounds(self.nb, h.seg, h.start, h.end)
                     if h.start not in starts or h.end not in ends:
-                        self.note(slot.rule, h, "not a whole word (jieba segmentation splits it differently)")
+                        self.note(slot.rule, h, "word")
                         continue
                 kept.append(h)
             if kept:
@@ -446,13 +484,13 @@ class _BatchScan:
             segs = self._rx_hit_segs.get((ri, xi), [])
             # 'with' entries without a distance are row-level: rows lacking them can
             # never flag, so their texts need no regex run
-            needed = [(ci, c) for ci, c in enumerate(rule.with_) if c.within is None]
+            needed = [c for c in cr.role_clauses(WITH) if all(cr.leaves[li].within is None for li in c.leaves)]
             if needed:
                 kept_segs = []
                 for sg in segs:
                     row = sg % self.n
                     if row not in ok_rows:
-                        ok_rows[row] = all(row in self.condition_rows(ri, WITH, ci, c, by_row) for ci, c in needed)
+                        ok_rows[row] = all(row in self.clause_rows(ri, c, by_row) for c in needed)
                     if ok_rows[row]:
                         kept_segs.append(sg)
                 segs = kept_segs
@@ -470,36 +508,45 @@ class _BatchScan:
                     h = _Hit(sg, m.start(), m.end(), 0, "regex", sid, label=pattern)
                     cover = next(((a, z) for a, z, _t in covers if a <= h.start and z >= h.end), None)
                     if cover is not None:
-                        self.note(ri, h, f"excluded by '{self.original(sg)[cover[0] : cover[1]]}'")
+                        self.note(ri, h, "exclude", f"'{self.original(sg)[cover[0] : cover[1]]}'")
                         continue
                     out.append(h)
         return out
 
     # -- 5. rules ----------------------------------------------------------------------
     def scope_mask(self, ri: int) -> np.ndarray:
-        """Rows whose category path is in the rule's scope (computed per distinct path)."""
+        """Rows whose category path is in the rule's scope (computed per distinct path and platform)."""
         if ri not in self._scope:
-            cr = self.rs.rules[ri]
-            missing_ok = cr.rule.categories.if_missing == "apply"
+            scope = self.rs.rules[ri].scope
             norm = self.rs.normalizer
+            platforms = dict(scope.platforms)
+            rows = np.arange(self.n)
 
-            def in_scope(raw: str | None) -> bool:
+            def in_scope(raw: str | None, platform: str | None) -> bool:
                 if not isinstance(raw, str) or not raw.strip():
-                    return missing_ok
-                cat = norm.canonical(raw)
-                if cr.category_include and not any(c in cat for c in cr.category_include):
+                    return scope.if_missing == "apply"
+                path = category_path(norm.canonical(raw))
+                include, exclude = scope.include, scope.exclude
+                if platforms and isinstance(platform, str):
+                    include, exclude = platforms.get(norm.canonical(platform).strip(), (include, exclude))
+                if include and not any(_search(p, path) for p in include):
                     return False
-                return not any(c in cat for c in cr.category_exclude)
+                return not any(_search(p, path) for p in exclude)
 
-            if "category" in self.batch.schema.names:
-                self._scope[ri] = self.cols.per_value("category", np.arange(self.n), in_scope).astype(bool)
-            else:
-                self._scope[ri] = np.full(self.n, missing_ok)
+            cats = self.cols.values("category") if "category" in self.batch.schema.names else [None] * self.n
+            plats = self.cols.values("platform") if platforms and "platform" in self.batch.schema.names else None
+            memo: dict[tuple, bool] = {}
+            out = np.empty(self.n, bool)
+            for i in rows:
+                key = (cats[i], plats[i] if plats is not None else None)
+                if key not in memo:
+                    memo[key] = in_scope(*key)
+                out[i] = memo[key]
+            self._scope[ri] = out
         return self._scope[ri]
 
     def category_ok(self, ri: int, row: int) -> bool:
-        cr = self.rs.rules[ri]
-        if not cr.category_include and not cr.category_exclude:
+        if not self.rs.rules[ri].scope.restricts:
             return True
         return bool(self.scope_mask(ri)[row])
 
@@ -511,7 +558,7 @@ class _BatchScan:
         undecided = np.zeros(len(rows), bool)
         checks = []
         for call in cr.rule.where:
-            res = REGISTRY[call.name].run(call, self.cols, rows)
+            res = run_check(call, self.cols, rows)
             fires &= res.fires
             possible &= res.fires | res.undecided
             undecided |= res.undecided
@@ -533,33 +580,36 @@ class _BatchScan:
     def evidence_check(self, ri: int) -> int:
         """Index of the rule's check that names the violation (see EVIDENCE_PRIORITY)."""
         where = self.rs.rules[ri].rule.where
-        rank = {name: i for i, name in enumerate(EVIDENCE_PRIORITY)}
-        return min(range(len(where)), key=lambda i: (rank.get(where[i].name, len(rank)), i))
+        return min(range(len(where)), key=lambda i: (evidence_rank(where[i]), i))
 
-    def condition_rows(self, ri: int, role: int, ci: int, cond: Condition, by_row) -> set[int]:
-        """Rows where a condition holds somewhere (ignoring distance and the anchor's own span).
+    def leaf_rows(self, ri: int, li: int, by_row) -> set[int]:
+        """Rows where a leaf condition holds somewhere (ignoring distance and the anchor's own span).
 
         A superset of where it holds for any particular hit, so a row outside it
         is settled without looking at individual hits.
         """
-        key = (ri, role, ci)
+        key = (ri, li)
         if key not in self._cond_rows:
-            per_slot = [set(by_row.get(sid, {}).keys()) for sid in self.rs.rules[ri].condition_slots[(role, ci)]]
-            if cond.mode == "any":
+            cr = self.rs.rules[ri]
+            per_slot = [set(by_row.get(sid, {}).keys()) for sid in cr.leaf_slots[li]]
+            if cr.leaves[li].mode == "any":
                 rows = set().union(*per_slot) if per_slot else set()
             else:
                 rows = set.intersection(*per_slot) if per_slot else set()
             self._cond_rows[key] = rows
         return self._cond_rows[key]
 
-    def condition_met(
-        self, ri: int, role: int, ci: int, cond: Condition, by_row, row: int, anchor: _Hit | None
-    ) -> _Hit | None:
-        if row not in self.condition_rows(ri, role, ci, cond, by_row):
+    def clause_rows(self, ri: int, clause: Clause, by_row) -> set[int]:
+        return set().union(*(self.leaf_rows(ri, li, by_row) for li in clause.leaves))
+
+    def leaf_met(self, ri: int, li: int, role: int, by_row, row: int, anchor: _Hit | None) -> list[_Hit] | None:
+        """The context hits that make a leaf condition hold for ``anchor`` (None when it does not)."""
+        if row not in self.leaf_rows(ri, li, by_row):
             return None
-        slots = self.rs.rules[ri].condition_slots[(role, ci)]
+        cr = self.rs.rules[ri]
+        cond = cr.leaves[li]
         found = []
-        for sid in slots:
+        for sid in cr.leaf_slots[li]:
             hit = None
             for ch in by_row.get(sid, {}).get(row, ()):
                 if (
@@ -573,17 +623,52 @@ class _BatchScan:
                 if cond.within is not None and anchor is not None:
                     if ch.seg != anchor.seg:
                         continue
-                    if max(ch.start - anchor.end, anchor.start - ch.end, 0) > cond.within:
+                    if cond.within == SENTENCE:
+                        if not self.same_sentence(anchor, ch):
+                            continue
+                    elif max(ch.start - anchor.end, anchor.start - ch.end, 0) > cond.within:
                         continue
                 hit = ch
                 break
             if hit is not None:
                 found.append(hit)
                 if cond.mode == "any":
-                    return hit
+                    return found
             elif cond.mode == "all":
                 return None
-        return found[0] if found and cond.mode == "all" else None
+        return found if found and cond.mode == "all" else None
+
+    def clause_met(self, ri: int, clause: Clause, by_row, row: int, anchor: _Hit | None) -> list[_Hit] | None:
+        """The hits that make a clause hold (its first leaf that holds), or None."""
+        for li in clause.leaves:
+            hits = self.leaf_met(ri, li, clause.role, by_row, row, anchor)
+            if hits:
+                if clause.unless:
+                    for ui in clause.unless:
+                        signal = self.leaf_met(ri, ui, UNLESS, by_row, row, anchor)
+                        if signal:
+                            if anchor is not None:
+                                self.note(
+                                    ri,
+                                    anchor,
+                                    "unless",
+                                    f"'without' {clause.index + 1} ('{self.text_of(hits[0])}') voided by "
+                                    f"'{self.text_of(signal[0])}'",
+                                )
+                            return None
+                return hits
+        return None
+
+    def same_sentence(self, a: _Hit, b: _Hit) -> bool:
+        """No sentence end (。！？；, line break) between two hits of one field."""
+        lo, hi = (a.end, b.start) if a.end <= b.start else (b.end, a.start)
+        if hi <= lo:
+            return True
+        base = int(self.nb.seg_starts[a.seg])
+        return not bool(self.rs.normalizer.sentence_end[self.nb.canon[base + lo : base + hi]].any())
+
+    def text_of(self, h: _Hit) -> str:
+        return self.original(h.seg)[h.start : h.end]
 
     def run(self) -> ScanResult:
         rs = self.rs
@@ -656,50 +741,61 @@ class _BatchScan:
             hs = grouped[row]
             if not self.category_ok(ri, row):
                 for h in hs:
-                    self.note(ri, h, "listing category outside the rule's categories")
+                    self.note(ri, h, "scope")
                 continue
             detail = ""
             if rule.where:
                 fires, details = self.checks_fire(ri, np.array([row]))
                 if not fires[0]:
                     for h in hs:
-                        self.note(ri, h, "structural check not met: " + "; ".join(c.describe() for c in rule.where))
+                        self.note(ri, h, "where", "; ".join(c.describe() for c in rule.where))
                     continue
                 detail = details[0]
-            surviving = []
+            surviving: list[_Hit] = []
+            support: dict[int, list[tuple[str, _Hit]]] = {}
             for h in hs:
-                ok = True
-                for ci, cond in enumerate(rule.with_):
-                    if self.condition_met(ri, WITH, ci, cond, by_row, row, h) is None:
-                        self.note(ri, h, f"'with' condition {ci + 1} not met ({_cond_text(cond)})")
-                        ok = False
-                        break
-                if ok:
-                    for ci, cond in enumerate(rule.without):
-                        blocker = self.condition_met(ri, WITHOUT, ci, cond, by_row, row, h)
-                        if blocker is not None:
-                            word = self.original(blocker.seg)[blocker.start : blocker.end]
-                            self.note(
-                                ri, h, f"'without' condition {ci + 1} present: '{word}' in {self.field_of(blocker.seg)}"
-                            )
-                            ok = False
-                            break
-                if ok:
+                found = self.context_for(ri, by_row, row, h)
+                if found is not None:
                     surviving.append(h)
+                    support[id(h)] = found
             if not surviving:
                 continue
             surviving = _drop_contained(surviving)
             score = rule.score
-            for ci, cond in enumerate(rule.adjust):
-                if any(self.condition_met(ri, ADJUST, ci, cond, by_row, row, h) is not None for h in surviving):
-                    score += cond.score
+            for clause in cr.role_clauses(ADJUST):
+                met = [self.clause_met(ri, clause, by_row, row, h) for h in surviving]
+                if any(met):
+                    score += clause.score
+                    first = next(m for m in met if m)
+                    for h in surviving:
+                        support[id(h)] = support[id(h)] + [("adjust", c) for c in first]
             score = max(0, min(100, score))
             for h in surviving:
-                out.add_term_hit(ri, row, h, score, detail)
+                out.add_term_hit(ri, row, h, score, detail, support[id(h)])
+
+    def context_for(self, ri: int, by_row, row: int, h: _Hit | None) -> list[tuple[str, _Hit]] | None:
+        """The with-clause hits that let ``h`` fire, or None when a with fails or a without blocks."""
+        cr = self.rs.rules[ri]
+        support: list[tuple[str, _Hit]] = []
+        for clause in cr.role_clauses(WITH):
+            met = self.clause_met(ri, clause, by_row, row, h)
+            if met is None:
+                if h is not None:
+                    self.note(ri, h, "with", f"{clause.index + 1} ({_cond_text(clause.condition)})")
+                return None
+            support.extend(("with", c) for c in met)
+        for clause in cr.role_clauses(WITHOUT):
+            blocker = self.clause_met(ri, clause, by_row, row, h)
+            if blocker is not None:
+                if h is not None:
+                    b = blocker[0]
+                    self.note(ri, h, "without", f"{clause.index + 1}: '{self.text_of(b)}' in {self.field_of(b.seg)}")
+                return None
+        return support
 
     def structural_fires(self, ri: int) -> tuple[np.ndarray, np.ndarray, list[str], str]:
         """Rows in scope, whether every check fires, evidence, evidence field (rules without terms)."""
-        if self.rs.rules[ri].category_include or self.rs.rules[ri].category_exclude:
+        if self.rs.rules[ri].scope.restricts:
             rows = np.flatnonzero(self.scope_mask(ri)).astype(np.int64)
         else:
             rows = np.arange(self.n, dtype=np.int64)
@@ -709,27 +805,58 @@ class _BatchScan:
         return rows, fires, details, self._evidence_field
 
     def run_structural_rule(self, ri: int, fired, by_row, out: _HitWriter) -> None:
-        rule = self.rs.rules[ri].rule
+        cr = self.rs.rules[ri]
         rows, fires, details, field_name = fired
         for k in np.flatnonzero(fires):
             row = int(rows[k])
-            if any(self.condition_met(ri, WITH, ci, c, by_row, row, None) is None for ci, c in enumerate(rule.with_)):
+            support = self.context_for(ri, by_row, row, None)
+            if support is None:
                 continue
-            if any(
-                self.condition_met(ri, WITHOUT, ci, c, by_row, row, None) is not None
-                for ci, c in enumerate(rule.without)
-            ):
-                continue
-            score = rule.score + sum(
-                c.score for ci, c in enumerate(rule.adjust) if self.condition_met(ri, ADJUST, ci, c, by_row, row, None)
-            )
-            out.add_check_hit(ri, row, field_name, max(0, min(100, score)), details[k])
+            score = cr.rule.score
+            for clause in cr.role_clauses(ADJUST):
+                met = self.clause_met(ri, clause, by_row, row, None)
+                if met:
+                    score += clause.score
+                    support += [("adjust", c) for c in met]
+            out.add_check_hit(ri, row, field_name, max(0, min(100, score)), details[k], support)
 
 
 def _cond_text(cond: Condition) -> str:
-    words = "/".join(t.text for t in cond.terms[:4]) + ("/…" if len(cond.terms) > 4 else "")
+    if cond.any_of:
+        return " OR ".join(f"({_cond_text(c)})" for c in cond.any_of)
+    concepts = list(dict.fromkeys(t.concept for t in cond.terms if t.concept))
+    if concepts and all(t.concept for t in cond.terms):
+        words = "concept " + "/".join(concepts)
+    else:
+        words = "/".join(t.text for t in cond.terms[:4]) + ("/…" if len(cond.terms) > 4 else "")
     where = f" within {cond.within}" if cond.within is not None else ""
     return f"{cond.mode} of {words}{where}"
+
+
+def run_check(check: Check, cols: Columns, rows: np.ndarray) -> Result:
+    """A structural check, or an OR group of checks (fires when one fires)."""
+    if not isinstance(check, CheckAnyOf):
+        return REGISTRY[check.name].run(check, cols, rows)
+    results = [run_check(c, cols, rows) for c in check.checks]
+    fires = np.logical_or.reduce([r.fires for r in results])
+    undecided = ~fires & np.logical_or.reduce([r.undecided for r in results])
+    lead = min(range(len(results)), key=lambda i: (evidence_rank(check.checks[i]), i))
+
+    def describe(k: int) -> str | None:
+        for r in [results[lead], *results]:
+            if r.fires[k]:
+                return r.describe(k)
+        return None
+
+    return Result(fires, undecided, results[lead].field, describe)
+
+
+def evidence_rank(check: Check) -> int:
+    """How well a check names the violation in evidence (see EVIDENCE_PRIORITY): lower is better."""
+    if isinstance(check, CheckAnyOf):
+        return min(evidence_rank(c) for c in check.checks)
+    rank = {name: i for i, name in enumerate(EVIDENCE_PRIORITY)}
+    return rank.get(check.name, len(rank))
 
 
 def _drop_contained(hs: list[_Hit]) -> list[_Hit]:
@@ -766,9 +893,11 @@ class _HitWriter:
         end: int | None,
         snippet: str,
         norms: str,
+        support: list[tuple[str, _Hit]] = (),
     ) -> None:
         cr = self.scan.rs.rules[ri]
         c = self.cols
+        c["support"].append([self.span(role, h) for role, h in support])
         c["item_id"].append(self.scan.item_id(row))
         c["category"].append(cr.rule.category)
         c["rule_id"].append(cr.id)
@@ -784,7 +913,20 @@ class _HitWriter:
         c["rule_name"].append(cr.rule.name)
         c["row_id"].append(int(self.scan.row_ids[row]))
 
-    def add_term_hit(self, ri: int, row: int, h: _Hit, score: int, detail: str) -> None:
+    def span(self, role: str, h: _Hit) -> dict:
+        """A context span that made the rule fire (with / adjust), for the evidence."""
+        scan = self.scan
+        slot = scan.rs.slots[h.slot]
+        return {
+            "role": role,
+            "concept": slot.term.concept or "",
+            "field": scan.field_of(h.seg),
+            "start": h.start,
+            "end": h.end,
+            "matched": scan.text_of(h),
+        }
+
+    def add_term_hit(self, ri: int, row: int, h: _Hit, score: int, detail: str, support=()) -> None:
         scan = self.scan
         text = scan.original(h.seg)
         slot = scan.rs.slots[h.slot]
@@ -794,10 +936,20 @@ class _HitWriter:
         if detail:
             snippet = f"{snippet} [{detail}]"
         self._add(
-            ri, row, score, scan.field_of(h.seg), label, text[h.start : h.end], h.start, h.end, snippet, ",".join(norms)
+            ri,
+            row,
+            score,
+            scan.field_of(h.seg),
+            label,
+            text[h.start : h.end],
+            h.start,
+            h.end,
+            snippet,
+            ",".join(norms),
+            support,
         )
 
-    def add_check_hit(self, ri: int, row: int, field_name: str, score: int, detail: str) -> None:
+    def add_check_hit(self, ri: int, row: int, field_name: str, score: int, detail: str, support=()) -> None:
         cr = self.scan.rs.rules[ri]
         if field_name in NUMERIC_FIELDS:
             number = self.scan.cols.number(field_name)[row]
@@ -808,7 +960,7 @@ class _HitWriter:
             value = raw if isinstance(raw, str) else ("" if raw is None else str(raw))
             start, end = (0, len(value)) if value else (None, None)
         label = cr.rule.where[self.scan.evidence_check(ri)].describe() if cr.rule.where else ""
-        self._add(ri, row, score, field_name, label, value, start, end, detail, "")
+        self._add(ri, row, score, field_name, label, value, start, end, detail, "", support)
 
     def table(self) -> pa.Table:
         order = sorted(
@@ -843,8 +995,14 @@ def _snippet(text: str, start: int, end: int) -> str:
     return " ".join(out.split())
 
 
-def scan_batch(batch: pa.RecordBatch | pa.Table, ruleset: RuleSet, *, explain: bool = False) -> ScanResult:
-    """Scan one batch of canonical-column listings; returns hits (and, for explain, suppressions)."""
+def scan_batch(
+    batch: pa.RecordBatch | pa.Table, ruleset: RuleSet, *, explain: bool = False, as_of: date | None = None
+) -> ScanResult:
+    """Scan one batch of canonical-column listings; returns hits (and, for explain, suppressions).
+
+    ``as_of`` is the date the listings are judged at (default: today): a QS number is
+    obsolete from 2018-10-01, a registration number cannot be from a later year.
+    """
     if isinstance(batch, pa.Table):
         batch = (
             batch.combine_chunks().to_batches()[0]
@@ -853,4 +1011,13 @@ def scan_batch(batch: pa.RecordBatch | pa.Table, ruleset: RuleSet, *, explain: b
         )
     if batch.num_rows == 0:
         return ScanResult(hits=HITS_SCHEMA.empty_table(), n_rows=0)
-    return _BatchScan(batch, ruleset, explain).run()
+    return _BatchScan(batch, ruleset, explain, as_of).run()
+
+
+@lru_cache(maxsize=4096)
+def _pattern(regex: str) -> re.Pattern:
+    return re.compile(regex)
+
+
+def _search(regex: str, path: str) -> bool:
+    return _pattern(regex).search(path) is not None
