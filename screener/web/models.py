@@ -58,17 +58,23 @@ Listing = create_model(
 Listing.__doc__ = "One listing in canonical column names (only item_id and title are required)."
 
 
-def _py_type(t: pa.DataType) -> Any:
+def _py_type(t: pa.DataType, name: str) -> Any:
+    """The Python type of an Arrow column, nested types included (a struct becomes a model)."""
     if pa.types.is_integer(t):
         return int | None
     if pa.types.is_floating(t):
         return float | None
     if pa.types.is_boolean(t):
         return bool | None
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return list[_py_type(t.value_type, name)] | None  # type: ignore[misc]
+    if pa.types.is_struct(t):
+        fields = {f.name: (_py_type(f.type, f"{name}_{f.name}"), ...) for f in t}
+        return create_model(f"Hit_{name}", **fields) | None
     return str | None
 
 
-Hit = create_model("Hit", **{f.name: (_py_type(f.type), ...) for f in HITS_SCHEMA})
+Hit = create_model("Hit", **{f.name: (_py_type(f.type, f.name), ...) for f in HITS_SCHEMA})
 Hit.__doc__ = "One hit, with exactly the columns of hits.parquet (row_id = the listing's position in the request)."
 
 
