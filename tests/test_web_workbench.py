@@ -55,6 +55,10 @@ def test_scan_lists_leads_with_hits_escaped_and_highlighted(wb):
     assert "&lt;img src=x onerror=" in detail and "<img src=x" not in detail
     assert "《野生动物保护法》" in detail  # the rule's legal basis
     assert "Content-Security-Policy" in c.get(f"/scans/{scan}/leads/{row}").headers
+    # the words that supported a hit (老料 raised WL001's score) are shown with it
+    row = _rows(c.get(f"/scans/{scan}/leads?q=SMP0001").text)[0]
+    hits = re.search(r'<table class="grid hits">.*?</table>', c.get(f"/scans/{scan}/leads/{row}").text, re.S).group(0)
+    assert "佐证词" in hits and "老料" in hits
 
 
 @pytest.mark.parametrize(
