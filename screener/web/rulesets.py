@@ -17,8 +17,9 @@ from pathlib import Path
 
 from ..api import load_rules
 from ..compile import RuleSet
+from ..config import load_config
 from ..errors import RuleErrors, ScreenerError
-from ..packs import bundled_rules_dir, rule_files
+from ..packs import rule_files
 from ..runner import ruleset_info
 
 
@@ -47,7 +48,9 @@ class RuleHolder:
         self.current = self._load(1)
 
     def files(self) -> list[Path]:
-        return rule_files(list(self.paths) or [bundled_rules_dir()]) + list(self._overrides())
+        """Every file the rules are loaded from (as ``load_rules`` resolves them), for the watcher."""
+        source = load_config().rule_source(list(self.paths) or None)
+        return rule_files(list(source.paths)) + list(source.overrides) + list(self._overrides())
 
     def fingerprint(self) -> tuple:
         out = []

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from .._version import __version__
-from ..report.labels import SEVERITY_LABELS
+from ..labels import SEVERITY_LABELS
 from ..taxonomy import categories as taxonomy
 from .decisions import REVIEW_STATES, STATES
 from .highlight import highlight

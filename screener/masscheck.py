@@ -235,7 +235,7 @@ def mass_check(
             s.tp = sum(1 for r in rows if s.category in expected[r])
             s.fp = s.listings - s.tp
     cats = {c: CategoryStats(c) for c in sorted(known)}
-    for row, cs in got.items():
+    for cs in got.values():
         for c in cs:
             cats[c].flagged += 1
     for c, n in cat_hits.items():
