@@ -42,8 +42,8 @@ def serve(
     host, port, workspace, token, rules, overrides, api_only, workers, watch, max_listings, max_upload_mb, timeout
 ):
     """Start the workbench web app and the screening API (http://127.0.0.1:8765/)."""
-    from .web import ServeConfig
-    from .web import serve as run_server
+    from ..web import ServeConfig
+    from ..web import serve as run_server
 
     if workers > 1 and not api_only:
         raise click.UsageError("--workers > 1 needs --api-only (the workbench runs its scans in one process)")
