@@ -7,14 +7,21 @@ from pathlib import Path
 import click
 
 from .app import main
-from .common import errors, rules_options
+from .common import errors, examples, rules_options
 
 
-@main.command()
+@main.command(
+    epilog=examples(
+        "screener serve                                  # http://127.0.0.1:8765/, workspace ./screener-workspace",
+        "screener serve --workspace /data/网剑2026 --port 8080",
+        "screener serve --api-only --workers 2 --watch 5   # the screening API only, reloading changed packs",
+        'screener serve --host 0.0.0.0 --token "$TOKEN"     # reachable from other machines: every request needs it',
+    )
+)
 @click.option(
     "--host", default="127.0.0.1", show_default=True, help="Address to listen on; other than loopback needs a token."
 )
-@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 @click.option(
     "--workspace",
     default="screener-workspace",
