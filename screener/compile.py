@@ -269,6 +269,16 @@ class RuleSet:
         return compile_regex(self.rules[rule_idx].rule.regexes[regex_idx].pattern)
 
     @cached_property
+    def regex_slot_of(self) -> dict[tuple[int, int], int]:
+        """(rule index, regex index) -> the slot of the regex's anchor."""
+        return {(ri, xi): sid for ri, cr in enumerate(self.rules) for xi, sid in enumerate(cr.regex_slots)}
+
+    @cached_property
+    def structural_rules(self) -> tuple[int, ...]:
+        """Rules with only structural checks (no terms, no regexes)."""
+        return tuple(i for i, cr in enumerate(self.rules) if not (cr.anchor_slots or cr.regex_slots))
+
+    @cached_property
     def regex_index(self) -> tuple[tuple[int, int], ...]:
         """(rule index, regex index) of every pack regex, in :attr:`regex_set` order."""
         return tuple((ri, xi) for ri, cr in enumerate(self.rules) for xi in range(len(cr.rule.regexes)))

@@ -205,7 +205,7 @@ def regex_segments(sb: ScanBatch, cands: Spans) -> dict[tuple[int, int], list[in
     anchored: dict[int, set[int]] = defaultdict(set)  # anchor slot -> texts
     for sid, sg in zip((codes // n_segs).tolist(), (codes % n_segs).tolist()):
         anchored[sid].add(sg)
-    slot_of = {(ri, xi): sid for ri, cr in enumerate(rs.rules) for xi, sid in enumerate(cr.regex_slots)}
+    slot_of = rs.regex_slot_of
     rset = rs.regex_set()
     out: dict[tuple[int, int], list[int]] = defaultdict(list)
     if rset is None:  # no combined set: every text with an anchor goes to its regexes

@@ -160,9 +160,8 @@ def _per_rule(rs: RuleSet, spans: Spans) -> dict[str, int]:
 def _structural(sb: ScanBatch, tracer: Tracer) -> dict[int, tuple[np.ndarray, evaluate.CheckOutcome]]:
     """Rules with only structural checks: the rows in scope where every check fires."""
     out = {}
-    for ri, cr in enumerate(sb.rs.rules):
-        if cr.anchor_slots or cr.regex_slots:
-            continue
+    for ri in sb.rs.structural_rules:
+        cr = sb.rs.rules[ri]
         rows = np.flatnonzero(evaluate.scope_mask(sb, ri)) if cr.scope.restricts else np.arange(sb.n, dtype=_I)
         if not len(rows):
             continue
