@@ -31,17 +31,22 @@ import numpy as np
 from .matcher import Matcher, build_matcher, resolve_backend
 from .model import NORMALIZATION_NAMES, SENTENCE, CategoryScope, Condition, LegalRef, Pack, Rule, Term
 from .normalize import Normalizer
-from .packs import PackSet, has_cjk, load_packs
+from .normalize import has_cjk
+from .packs import PackSet, load_packs
+from .pinyin import homophone_classes, pinyin_variants
 from .regexes import compile_regex, regex_set
 
-# slot roles
-ANCHOR, WITH, WITHOUT, ADJUST, RX_ANCHOR, UNLESS = range(6)
+# slot roles; CHECK_GATE: a literal a rule's structural check needs (a QS code needs "qs")
+ANCHOR, WITH, WITHOUT, ADJUST, RX_ANCHOR, UNLESS, CHECK_GATE = range(7)
 ROLE_NAMES = ("anchor", "with", "without", "adjust", "regex", "unless")
 CONTEXT_ROLES = (WITH, WITHOUT, ADJUST, UNLESS)
-COMPACT, CANONICAL = 0, 1
-# how a key occurrence was written, per ref: the term itself, an alias, a pinyin form
-LITERAL, ALIAS, PINYIN, REGEX = range(4)
-VARIANT_NAMES = ("literal", "alias", "pinyin", "regex")
+# the texts keys are matched in: separators dropped; as written; separators dropped and
+# Chinese characters read as their homophone class (terms with homophones: true)
+COMPACT, CANONICAL, HOMOPHONE = 0, 1, 2
+SURFACES = (COMPACT, CANONICAL, HOMOPHONE)
+# how a key occurrence was written, per ref: the term itself, an alias, a pinyin form, …
+LITERAL, ALIAS, PINYIN, REGEX, SOUND = range(5)
+VARIANT_NAMES = ("literal", "alias", "pinyin", "regex", "homophone")
 # boundary codes (model.Boundary)
 BOUNDARY_CODES = {"none": 0, "latin": 1, "alnum": 2, "word": 3}
 # leaf distance codes
@@ -50,7 +55,6 @@ NORMALIZATION_BITS = {name: 1 << i for i, name in enumerate(NORMALIZATION_NAMES)
 
 _ASCII_LETTER = re.compile(r"[a-z]")
 _ASCII_DIGIT = re.compile(r"[0-9]")
-MAX_MIXED_PINYIN_CHARS = 4  # 2^n − 2 mixed variants; longer terms get full pinyin only
 # A literal group is "everyday" (worth gating on something rarer) from this jieba frequency.
 COMMON_FREQ = 2000
 
@@ -307,40 +311,6 @@ class RuleSet:
         self.__dict__.update(state)
 
 
-def pinyin_variants(text: str, modes: Iterable[str]) -> list[str]:
-    """Full, mixed (some characters as pinyin) and initials variants of a term."""
-    from pypinyin import lazy_pinyin
-
-    items = lazy_pinyin(text)
-    parts: list[tuple[str, str | None]] = []  # (chars, pinyin or None)
-    k = 0
-    i = 0
-    while i < len(text):
-        if has_cjk(text[i]):
-            parts.append((text[i], items[k].lower() if k < len(items) else None))
-            k += 1
-            i += 1
-        else:
-            j = i
-            while j < len(text) and not has_cjk(text[j]):
-                j += 1
-            parts.append((text[i:j], None))
-            k += 1
-            i = j
-    cjk_idx = [n for n, (_, py) in enumerate(parts) if py]
-    out: list[str] = []
-    modes = set(modes)
-    if "full" in modes:
-        out.append("".join(py or ch for ch, py in parts))
-    if "mixed" in modes and 2 <= len(cjk_idx) <= MAX_MIXED_PINYIN_CHARS:
-        for r in range(1, len(cjk_idx)):
-            for chosen in itertools.combinations(cjk_idx, r):
-                out.append("".join(py if n in chosen and py else ch for n, (ch, py) in enumerate(parts)))
-    if "initials" in modes and len(cjk_idx) >= 2:
-        out.append("".join(py[0] if py else ch for ch, py in parts))
-    return out
-
-
 def surface_form(norm: Normalizer, text: str, exact: bool) -> tuple[int, str]:
     """Which surface a term is matched on, and its text there.
 
@@ -418,6 +388,14 @@ class _Builder:
             seen.add((surface, form))
             forms.append(form)
             self.refs[self.key(surface, form)].append((sid, kind))
+        if term.homophones:
+            for text in (term.text, *term.aliases):
+                surface, form = surface_form(self.norm, text, term.exact)
+                if surface == COMPACT and has_cjk(form):
+                    sounds = "".join(chr(homophone_classes()[ord(ch)]) for ch in form)
+                    if (HOMOPHONE, sounds) not in seen:
+                        seen.add((HOMOPHONE, sounds))
+                        self.refs[self.key(HOMOPHONE, sounds)].append((sid, SOUND))
         self.slot_forms.append(forms)
         self.slot_excl.append([])
         for phrase in term.exclude:
@@ -452,6 +430,37 @@ def _gate(cr_slots: tuple[int, ...], with_clauses: list[tuple[int, list[int]]], 
         if c < best_c:
             best, best_c = ci, c
     return best
+
+
+def check_literals(check) -> list[tuple[str, str]] | None:
+    """(literal, field) pairs one of which a check needs to fire, or None when it needs none."""
+    from .checks import REGISTRY
+    from .model import CheckAnyOf
+
+    if isinstance(check, CheckAnyOf):
+        parts = [check_literals(c) for c in check.checks]
+        return None if any(p is None for p in parts) else [x for p in parts for x in p]  # type: ignore[union-attr]
+    field_name = check.param("field")
+    literals = REGISTRY[check.name].literals(check)
+    return [(lit, field_name) for lit in literals] if literals and field_name else None
+
+
+def _check_gate(ri: int, rule: Rule, b: _Builder) -> tuple[int, ...]:
+    """Slots for the rarest literals a rule of checks needs: its rows are checked only where one is found."""
+    best, best_c = None, None
+    for check in rule.where:
+        pairs = check_literals(check)
+        if not pairs:
+            continue
+        c = max(commonness(b.norm.compact(lit)) for lit, _f in pairs)
+        if best_c is None or c < best_c:
+            best, best_c = pairs, c
+    if best is None:
+        return ()
+    return tuple(
+        b.add_slot(ri, CHECK_GATE, 0, mi, Term(text=lit, boundary="none"), rule.max_gap, (field_name,))
+        for mi, (lit, field_name) in enumerate(best)
+    )
 
 
 def compile_packset(packset: PackSet, backend: str = "auto", gating: bool = True) -> RuleSet:
@@ -530,6 +539,8 @@ def compile_packset(packset: PackSet, backend: str = "auto", gating: bool = True
                 with_groups.append((k, tuple(slots)))
             gate = _gate(anchors + rx, with_groups, b) if gating and (anchors or rx) else -1
             gate_slots = anchors + rx if gate < 0 else dict(with_groups)[gate]
+            if gating and not (anchors or rx):
+                gate_slots = _check_gate(ri, rule, b)
             rule_slots = range(first_slot, len(b.slots))
             reach = max(
                 (len(f) * (1 + b.slots[s].max_gap) for s in rule_slots for f in b.slot_forms[s] + b.slot_excl[s]),
