@@ -30,8 +30,7 @@ import numpy as np
 
 from .matcher import Matcher, build_matcher, resolve_backend
 from .model import NORMALIZATION_NAMES, SENTENCE, CategoryScope, Condition, LegalRef, Pack, Rule, Term
-from .normalize import Normalizer
-from .normalize import has_cjk
+from .normalize import Normalizer, has_cjk
 from .packs import PackSet, load_packs
 from .pinyin import homophone_classes, pinyin_variants
 from .regexes import compile_regex, regex_set
@@ -354,6 +353,9 @@ class _Builder:
         self.refs: list[list[tuple[int, int]]] = []  # per key: (slot, variant)
         self.excl: list[list[int]] = []
         self.slot_forms: list[list[str]] = []  # per slot: its key texts (rarity of the gate)
+        self.fields: list[str] = []  # text fields any rule reads, in first-use order
+        self.leaf_rows: list[tuple[int, int, bool, int, int, int]] = []  # rule, role, all, members, within, clause
+        self.clause_rows: list[tuple[int, int]] = []  # rule, role
         self.slot_excl: list[list[str]] = []  # per slot: its exclusion phrases' key texts
 
     def key(self, surface: int, text: str) -> int:
@@ -401,6 +403,33 @@ class _Builder:
         for phrase in term.exclude:
             self.add_exclusion(phrase, sid, term.exact)
         return sid
+
+    def note_fields(self, fields) -> None:
+        for f in fields:
+            if f not in self.fields:
+                self.fields.append(f)
+
+    def add_leaves(
+        self, ri: int, rule: Rule, leaves: list, leaf_slots: list, conds, role: int, clause: int
+    ) -> tuple[int, ...]:
+        """The term conditions of ``conds`` (OR-group options included) as leaves of rule ``ri``."""
+        ids = []
+        for leaf in (x for c in conds for x in c.leaves()):
+            li = len(leaves)
+            leaves.append(leaf)
+            # Context words are ordinary words: they may be spaced out (兼 职) but
+            # not read across sentence punctuation (小时，工 is not 小时工).
+            leaf_slots.append(
+                tuple(
+                    self.add_slot(ri, role, li, mi, t, rule.max_gap, leaf.fields or rule.fields)
+                    for mi, t in enumerate(leaf.terms)
+                )
+            )
+            within = ANYWHERE if leaf.within is None else IN_SENTENCE if leaf.within == SENTENCE else leaf.within
+            self.leaf_rows.append((ri, role, leaf.mode == "all", len(leaf.terms), within, clause))
+            self.note_fields(leaf.fields or ())
+            ids.append(li)
+        return tuple(ids)
 
     def add_exclusion(self, phrase: str, slot: int, exact: bool = False) -> None:
         surface, form = surface_form(self.norm, phrase, exact)
@@ -468,108 +497,77 @@ def compile_packset(packset: PackSet, backend: str = "auto", gating: bool = True
     normalizer = Normalizer(packset.charmap)
     b = _Builder(normalizer)
     compiled: list[CompiledRule] = []
-    fields: list[str] = []
-    leaf_rows: list[tuple[int, int, bool, int, int, int]] = []  # rule, role, all, members, within, clause
-    clause_rows: list[tuple[int, int]] = []  # rule, role
     for pack in packset.packs:
         for rule in pack.rules:
-            ri = len(compiled)
-            first_slot = len(b.slots)
-            anchors = tuple(
-                b.add_slot(ri, ANCHOR, ti, 0, t, rule.max_gap, rule.fields) for ti, t in enumerate(rule.terms)
-            )
-            rx = tuple(
-                b.add_slot(ri, RX_ANCHOR, xi, 0, Term(text=r.anchor, boundary="none"), rule.max_gap, rule.fields)
-                for xi, r in enumerate(rule.regexes)
-            )
-            for phrase in rule.exclude:
-                for sid in anchors + rx:  # regex anchors: applied to the regex's matches
-                    b.add_exclusion(phrase, sid)
-            leaves: list[Condition] = []
-            leaf_slots: list[tuple[int, ...]] = []
-            leaf_base = len(leaf_rows)
-            clause_base = len(clause_rows)
-            clauses: list[Clause] = []
+            compiled.append(_compile_rule(b, len(compiled), pack, rule, gating))
+    return _tables(packset, normalizer, b, compiled, b.fields, b.leaf_rows, b.clause_rows, backend)
 
-            def add_leaves(conds: tuple[Condition, ...], role: int, clause: int) -> tuple[int, ...]:
-                ids = []
-                for leaf in (x for c in conds for x in c.leaves()):
-                    li = len(leaves)
-                    leaves.append(leaf)
-                    # Context words are ordinary words: they may be spaced out (兼 职) but
-                    # not read across sentence punctuation (小时，工 is not 小时工).
-                    leaf_slots.append(
-                        tuple(
-                            b.add_slot(ri, role, li, mi, t, rule.max_gap, leaf.fields or rule.fields)
-                            for mi, t in enumerate(leaf.terms)
-                        )
-                    )
-                    within = (
-                        ANYWHERE if leaf.within is None else IN_SENTENCE if leaf.within == SENTENCE else leaf.within
-                    )
-                    leaf_rows.append((ri, role, leaf.mode == "all", len(leaf.terms), within, clause))
-                    for f in leaf.fields or ():
-                        if f not in fields:
-                            fields.append(f)
-                    ids.append(li)
-                return tuple(ids)
 
-            for role, conds in ((WITH, rule.with_), (WITHOUT, rule.without), (ADJUST, rule.adjust)):
-                for ci, c in enumerate(conds):
-                    g = len(clause_rows)
-                    own = add_leaves((c,), role, g)
-                    unless = add_leaves(c.unless, UNLESS, g)
-                    clauses.append(Clause(role, ci, own, c, unless, c.score))
-                    clause_rows.append((ri, role))
-            for f in rule.fields:
-                if f not in fields:
-                    fields.append(f)
-            # a clause holds through one of its leaves; an 'all' leaf through each of its members,
-            # so its rarest member tells where it can hold
-            with_groups = []
-            for k, cl in enumerate(clauses):
-                if cl.role != WITH:
-                    continue
-                slots: list[int] = []
-                for li in cl.leaves:
-                    members = leaf_slots[li]
-                    if leaves[li].mode == "all":
-                        members = (min(members, key=lambda s: max(map(commonness, b.slot_forms[s]), default=0)),)
-                    slots.extend(members)
-                with_groups.append((k, tuple(slots)))
-            gate = _gate(anchors + rx, with_groups, b) if gating and (anchors or rx) else -1
-            gate_slots = anchors + rx if gate < 0 else dict(with_groups)[gate]
-            if gating and not (anchors or rx):
-                gate_slots = _check_gate(ri, rule, b)
-            rule_slots = range(first_slot, len(b.slots))
-            reach = max(
-                (len(f) * (1 + b.slots[s].max_gap) for s in rule_slots for f in b.slot_forms[s] + b.slot_excl[s]),
-                default=0,
-            )
-            compiled.append(
-                CompiledRule(
-                    rule=rule,
-                    pack=pack,
-                    anchor_slots=anchors,
-                    regex_slots=rx,
-                    leaves=tuple(leaves),
-                    leaf_slots=tuple(leaf_slots),
-                    leaf_base=leaf_base,
-                    clauses=tuple(clauses),
-                    clause_base=clause_base,
-                    legal_basis=rule.legal_basis or pack.legal_basis,
-                    departments=rule.departments or pack.departments,
-                    scope=compile_scope(rule.categories),
-                    gate=gate,
-                    gate_slots=gate_slots,
-                    reach=reach,
-                    second_pass=any(s not in gate_slots for s in rule_slots),
-                    second_pass_fields=tuple(
-                        dict.fromkeys(f for s in rule_slots if s not in gate_slots for f in sorted(b.slots[s].fields))
-                    ),
-                )
-            )
-    return _tables(packset, normalizer, b, compiled, fields, leaf_rows, clause_rows, backend)
+def _compile_rule(b: _Builder, ri: int, pack: Pack, rule: Rule, gating: bool) -> CompiledRule:
+    first_slot = len(b.slots)
+    anchors = tuple(b.add_slot(ri, ANCHOR, ti, 0, t, rule.max_gap, rule.fields) for ti, t in enumerate(rule.terms))
+    rx = tuple(
+        b.add_slot(ri, RX_ANCHOR, xi, 0, Term(text=r.anchor, boundary="none"), rule.max_gap, rule.fields)
+        for xi, r in enumerate(rule.regexes)
+    )
+    for phrase in rule.exclude:
+        for sid in anchors + rx:  # regex anchors: applied to the regex's matches
+            b.add_exclusion(phrase, sid)
+    leaves: list[Condition] = []
+    leaf_slots: list[tuple[int, ...]] = []
+    leaf_base, clause_base = len(b.leaf_rows), len(b.clause_rows)
+    clauses: list[Clause] = []
+    for role, conds in ((WITH, rule.with_), (WITHOUT, rule.without), (ADJUST, rule.adjust)):
+        for ci, c in enumerate(conds):
+            g = len(b.clause_rows)
+            own = b.add_leaves(ri, rule, leaves, leaf_slots, (c,), role, g)
+            unless = b.add_leaves(ri, rule, leaves, leaf_slots, c.unless, UNLESS, g)
+            clauses.append(Clause(role, ci, own, c, unless, c.score))
+            b.clause_rows.append((ri, role))
+    b.note_fields(rule.fields)
+    # a clause holds through one of its leaves; an 'all' leaf through each of its members,
+    # so its rarest member tells where it can hold
+    with_groups = []
+    for k, cl in enumerate(clauses):
+        if cl.role != WITH:
+            continue
+        slots: list[int] = []
+        for li in cl.leaves:
+            members = leaf_slots[li]
+            if leaves[li].mode == "all":
+                members = (min(members, key=lambda s: max(map(commonness, b.slot_forms[s]), default=0)),)
+            slots.extend(members)
+        with_groups.append((k, tuple(slots)))
+    gate = _gate(anchors + rx, with_groups, b) if gating and (anchors or rx) else -1
+    gate_slots = anchors + rx if gate < 0 else dict(with_groups)[gate]
+    if gating and not (anchors or rx):
+        gate_slots = _check_gate(ri, rule, b)
+    rule_slots = range(first_slot, len(b.slots))
+    reach = max(
+        (len(f) * (1 + b.slots[s].max_gap) for s in rule_slots for f in b.slot_forms[s] + b.slot_excl[s]),
+        default=0,
+    )
+    return CompiledRule(
+        rule=rule,
+        pack=pack,
+        anchor_slots=anchors,
+        regex_slots=rx,
+        leaves=tuple(leaves),
+        leaf_slots=tuple(leaf_slots),
+        leaf_base=leaf_base,
+        clauses=tuple(clauses),
+        clause_base=clause_base,
+        legal_basis=rule.legal_basis or pack.legal_basis,
+        departments=rule.departments or pack.departments,
+        scope=compile_scope(rule.categories),
+        gate=gate,
+        gate_slots=gate_slots,
+        reach=reach,
+        second_pass=any(s not in gate_slots for s in rule_slots),
+        second_pass_fields=tuple(
+            dict.fromkeys(f for s in rule_slots if s not in gate_slots for f in sorted(b.slots[s].fields))
+        ),
+    )
 
 
 def _tables(packset, normalizer, b: _Builder, compiled, fields, leaf_rows, clause_rows, backend) -> RuleSet:
