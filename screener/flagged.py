@@ -9,17 +9,11 @@ import numpy as np
 import pyarrow as pa
 
 from .compile import RuleSet, max_severity
+from .labels import field_label, matched_label, normalizations_label, severity_label, span_label
 from .schema import FLAGGED_SCHEMA, ROW_ID, SOURCE_FILE, SOURCE_ROW
+from .scoring import noisy_or
 
 EVIDENCE_HITS_PER_RULE = 3
-
-
-def listing_score(rule_scores: list[int]) -> int:
-    """Noisy-OR of the rules' scores: independent clues strengthen each other."""
-    miss = 1.0
-    for s in rule_scores:
-        miss *= 1.0 - s / 100.0
-    return round(100 * (1.0 - miss))
 
 
 def flag_listings(
@@ -81,7 +75,7 @@ def flag_listings(
         out["categories"].append(";".join(sorted({h["category"] for h in hs})))
         out["rule_ids"].append(";".join(rule_ids))
         out["max_severity"].append(max_severity(h["severity"] for h in hs))
-        out["score"].append(listing_score(list(best.values())))
+        out["score"].append(noisy_or(best.values()))
         out["legal_basis"].append("; ".join(legal))
         out["departments"].append(";".join(depts))
         out["evidence"].append(evidence_line(hs))
@@ -93,16 +87,19 @@ def flag_listings(
 
 
 def _support(hit: dict) -> str:
-    """The context that made the rule fire: ` + description[0:2]「部队」(state_body)`."""
-    out = ""
-    for s in hit.get("support") or ():
-        concept = f"({s['concept']})" if s["concept"] else ""
-        out += f" + {s['field']}[{s['start']}:{s['end']}]「{s['matched']}」{concept}"
-    return out
+    """The context that made the rule fire, for a reader: ``，并含详情第1–2字「部队」``."""
+    return "".join(
+        f"，并含{span_label(s['field'], s['start'], s['end'])}「{matched_label(s['field'], s['matched'])}」"
+        for s in hit.get("support") or ()
+    )
 
 
 def evidence_line(hits: list[dict]) -> str:
-    """``WL001 象牙及其制品 [high]: title[7:9] 「象牙」 (separator) …`` — one line per listing."""
+    """One line per listing, for a reader: ``WL001 象牙及其制品（高）：标题第8–9字「象牙」（去除间隔符）``.
+
+    Rules are separated by ``；``; a rule's first three hits are shown, the rest counted.
+    The codes stay in their own columns (rule_ids, categories, max_severity).
+    """
     parts = []
     per_rule: dict[str, list[dict]] = defaultdict(list)
     for h in hits:
@@ -112,11 +109,18 @@ def evidence_line(hits: list[dict]) -> str:
         first = hs[0]
         spans = []
         for h in hs[:EVIDENCE_HITS_PER_RULE]:
-            if h["start"] is None:
-                spans.append((f"{h['field']}: {h['snippet']}" if h["snippet"] else h["field"]) + _support(h))
+            if h["start"] is None:  # a structural check: its finding
+                found = f"{field_label(h['field'])}：{h['snippet']}" if h["snippet"] else field_label(h["field"])
+                spans.append(found + _support(h))
             else:
-                how = f" ({h['normalizations']})" if h["normalizations"] else ""
-                spans.append(f"{h['field']}[{h['start']}:{h['end']}]「{h['matched']}」{how}" + _support(h))
-        more = f" +{len(hs) - EVIDENCE_HITS_PER_RULE} more" if len(hs) > EVIDENCE_HITS_PER_RULE else ""
-        parts.append(f"{rule_id} {first['rule_name']} [{first['severity']}]: " + ", ".join(spans) + more)
-    return " | ".join(parts)
+                how = normalizations_label(h["normalizations"])
+                spans.append(
+                    f"{span_label(h['field'], h['start'], h['end'])}「{matched_label(h['field'], h['matched'])}」"
+                    + (f"（{how}）" if how else "")
+                    + _support(h)
+                )
+        more = f" 等{len(hs)}处" if len(hs) > EVIDENCE_HITS_PER_RULE else ""
+        parts.append(
+            f"{rule_id} {first['rule_name']}（{severity_label(first['severity'])}）：" + "、".join(spans) + more
+        )
+    return "；".join(parts)

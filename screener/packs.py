@@ -16,7 +16,7 @@ as :class:`~screener.errors.RuleErrors`; nothing is silently ignored.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -26,10 +26,9 @@ from .errors import Location, RuleError, RuleErrors
 from .model import CharMapping, Concept, Override, Pack, Rule, Term
 from .normalize import Normalizer
 from .ruleparse import has_cjk  # noqa: F401 - re-exported: lint and compile read it here
-from .taxonomy import categories
+from .taxonomy import Category, categories
 from .yamlsrc import YMap, load_yaml_file
 
-NORMALIZATION_NAMES = ("separator", "nfkc", "case", "digits", "t2s", "charmap", "accents", "pinyin", "alias")
 DOCUMENT_KINDS = ("pack", "concepts", "charmap", "overrides")
 
 
@@ -43,16 +42,12 @@ class PackSet:
     overrides: tuple[Override, ...]
     sources: tuple[tuple[str, str], ...]  # (path, sha256) of every file read
     hash: str  # one hash over all of it: recorded with every output
+    # the taxonomy entries of the packs' categories (an office's own ones included), for the outputs
+    categories: tuple[Category, ...] = ()
 
     @property
     def rules(self) -> tuple[Rule, ...]:
         return tuple(r for p in self.packs for r in p.rules)
-
-    def pack_of(self, category: str) -> Pack:
-        for p in self.packs:
-            if p.category == category:
-                return p
-        raise KeyError(category)
 
 
 def bundled_rules_dir() -> Path:
@@ -82,12 +77,21 @@ def _shape_errors(doc: YMap, path: str) -> list[RuleError]:
 
 
 def parse_pack(
-    doc: YMap, path: str, raw: bytes, normalizer: Normalizer, shared: dict[str, Concept] | None = None
+    doc: YMap,
+    path: str,
+    raw: bytes,
+    normalizer: Normalizer,
+    shared: dict[str, Concept] | None = None,
+    taxonomy: Mapping[str, Category] | None = None,
+    departments: Mapping[str, str] | None = None,
 ) -> tuple[Pack | None, list[RuleError]]:
+    """One pack; ``taxonomy`` (default: the bundled one) and ``departments`` (a default name ->
+    this office's, applied to the pack's list) come from the office's config (:mod:`screener.config`)."""
     errors = _shape_errors(doc, path)
     ctx = ruleparse.Context(path, normalizer, shared)
     code = doc["pack"]
-    taxonomy = categories()
+    taxonomy = categories() if taxonomy is None else taxonomy
+    rename = departments or {}
     if not isinstance(code, str) or code not in taxonomy:
         import difflib
 
@@ -101,6 +105,7 @@ def parse_pack(
     cat = taxonomy[code]
     legal = ruleparse.legal(ctx, doc.get("legal_basis"), doc.line_of("legal_basis"))
     departments = ruleparse.as_tuple(doc.get("departments")) or cat.departments
+    departments = tuple(dict.fromkeys(rename.get(d, d) for d in departments))
     missing = [d for d in cat.departments if d not in departments]
     if missing:
         ctx.err(
@@ -238,9 +243,15 @@ def apply_overrides(
 def load_packs(
     paths: Iterable[str | Path] | None = None,
     overrides: Iterable[str | Path] = (),
+    *,
+    taxonomy: Mapping[str, Category] | None = None,
+    departments: Mapping[str, str] | None = None,
 ) -> PackSet:
     """Load every pack (bundled ones when ``paths`` is None) and apply overrides.
 
+    ``taxonomy`` (default: the bundled categories) and ``departments`` (default
+    department names -> this office's) come from :mod:`screener.config`. Several
+    packs may share a category (an office's own pack beside the bundled one).
     Raises :class:`RuleErrors` listing every problem found in every file.
     """
     files = rule_files([bundled_rules_dir()] if paths is None else list(paths))
@@ -296,19 +307,24 @@ def load_packs(
         errors.extend(errs)
     packs: list[Pack] = []
     for f, doc, raw in by_kind["pack"]:
-        pack, errs = parse_pack(doc, str(f), raw, normalizer, shared)
+        pack, errs = parse_pack(doc, str(f), raw, normalizer, shared, taxonomy, departments)
         errors.extend(errs)
         if pack is not None:
             packs.append(pack)
     errors.extend(_cross_pack_errors(packs))
     packs, errs = apply_overrides(packs, override_items, normalizer)
     errors.extend(errs)
+    if departments:  # rules and overrides may name departments too
+        packs = [_rename_departments(p, departments) for p in packs]
     if errors:
         raise RuleErrors(errors)
     sources = tuple((str(f), hashlib.sha256(raw).hexdigest()) for f, _, raw in docs)
     digest = hashlib.sha256()
     for f, _, raw in sorted(docs, key=lambda d: d[0].name):
         digest.update(f.name.encode() + b"\0" + hashlib.sha256(raw).digest())
+    if departments:  # an office's department names change the outputs too
+        digest.update(repr(sorted(departments.items())).encode())
+    tax = categories() if taxonomy is None else taxonomy
     return PackSet(
         packs=tuple(sorted(packs, key=lambda p: p.category)),
         concepts=tuple(shared.values()),
@@ -316,22 +332,23 @@ def load_packs(
         overrides=tuple(override_items),
         sources=sources,
         hash=digest.hexdigest(),
+        categories=tuple(tax[c] for c in sorted({p.category for p in packs})),
     )
+
+
+def _rename_departments(pack: Pack, rename: Mapping[str, str]) -> Pack:
+    def names(ds: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(rename.get(d, d) for d in ds))
+
+    rules = tuple(replace(r, departments=names(r.departments)) if r.departments else r for r in pack.rules)
+    return replace(pack, departments=names(pack.departments), rules=rules)
 
 
 def _cross_pack_errors(packs: Sequence[Pack]) -> list[RuleError]:
     errors = []
-    seen_cat: dict[str, Pack] = {}
     seen_prefix: dict[str, Pack] = {}
     seen_rule: dict[str, Rule] = {}
-    for p in packs:
-        if p.category in seen_cat:
-            errors.append(
-                RuleError(
-                    f"category {p.category!r} already defined in {seen_cat[p.category].path}", Location(p.path, 1)
-                )
-            )
-        seen_cat[p.category] = p
+    for p in packs:  # several packs may share a category (an office's own beside the bundled one)
         if p.prefix in seen_prefix and seen_prefix[p.prefix].category != p.category:
             errors.append(
                 RuleError(f"prefix {p.prefix!r} already used by {seen_prefix[p.prefix].path}", Location(p.path, 1))

@@ -26,7 +26,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -34,21 +34,20 @@ import numpy as np
 import pyarrow as pa
 
 from ._version import __version__
-from .compile import RuleSet, compile_rules
+from .compile import RuleSet
 from .errors import Location, ScreenerError
 from .flagged import flag_listings
 from .io.readers import (
     DEFAULT_CHUNK_ROWS,
     InputFile,
     RawChunk,
+    ReadOptions,
     Reject,
     decode,
-    discover,
     iter_raw,
-    open_source,
-    preflight,
+    open_inputs,
 )
-from .io.writers import OUTPUT_FILES, ScanParts
+from .io.writers import OUTPUT_FILES, SCANNED_SCHEMA, ScanParts, previous_scan, replace_previous_scan
 from .scan import scan_batch
 from .schema import FLAGGED_SCHEMA, HITS_SCHEMA, ROW_ID, SOURCE_ROW
 
@@ -93,6 +92,7 @@ class FileStats:
             "size": s.size,
             "sha256": file_sha256(s.path),
             "encoding": s.encoding,
+            **({"sheet": s.sheet} if s.sheet else {}),
             "rows_read": self.rows_read,
             "rows_scanned": self.rows_scanned,
             "rows_rejected": self.rows_rejected,
@@ -124,6 +124,7 @@ class ChunkResult:
     rows_scanned: int
     id_hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))  # 8 bytes per scanned row
     peak_rss_kb: int = 0  # of the worker process that made it (0: scanned in the calling process)
+    scanned: pa.Table | None = None  # every scanned listing's key and status (scanned.parquet, for screener diff)
 
 
 def peak_rss_kb() -> int:
@@ -194,10 +195,16 @@ def ruleset_info(rs: RuleSet) -> dict:
                 "rules": len(p.rules),
                 "sha256": p.sha256,
                 "file": Path(p.path).name,
+                "path": p.path,
                 "departments": list(p.departments),
             }
             for p in ps.packs
         ],
+        # the taxonomy as this scan used it (an office's own categories and department names)
+        "categories": {
+            c.code: {"name": c.name, "task": c.task, "scope": c.scope, "departments": list(c.departments)}
+            for c in ps.categories
+        },
         "overrides": [
             {
                 "rule": o.rule_id,
@@ -254,7 +261,14 @@ def process_chunk(raw: RawChunk, first_row_id: int, rs: RuleSet) -> ChunkResult:
         chunk.rows_read,
         table.num_rows,
         id_hashes(table.column("item_id")) if table.num_rows else np.zeros(0, np.uint64),
+        scanned=scanned_listings(table),
     )
+
+
+def scanned_listings(table: pa.Table) -> pa.Table:
+    """The key and platform status of every scanned listing: how screener diff tells a listing that
+    is still listed but no longer flagged (整改) from one taken down (下架)."""
+    return table.select(list(SCANNED_SCHEMA.names)).cast(SCANNED_SCHEMA)
 
 
 # -- worker processes ----------------------------------------------------------------------
@@ -380,8 +394,8 @@ def _check_resumable(state: dict, expected: dict, outdir: Path) -> None:
                     f"input {n['path']} {what} since the interrupted scan; run without --resume to start over",
                     Location(where),
                 )
-    for key, what in (("mapping", "--map"), ("chunk_rows", "--chunk-rows")):
-        if state[key] != expected[key]:
+    for key, what in (("mapping", "--map"), ("chunk_rows", "--chunk-rows"), ("sheet", "--sheet")):
+        if state.get(key) != expected[key]:
             raise ResumeError(
                 f"the interrupted scan used {what} {state[key]!r}, not {expected[key]!r}: resume with the same "
                 "options, or run without --resume to start over",
@@ -448,8 +462,16 @@ def scan_files(
     workers: int = 1,
     on_progress: Callable[[Progress], None] | None = None,
     resume: bool = False,
+    recursive: bool = False,
+    read_options: ReadOptions | None = None,
 ) -> dict:
     """Scan files into ``outdir`` (hits, flagged, rejects, summary); returns the summary.
+
+    ``inputs``: files, folders and globs. A named file that cannot be read stops
+    the scan; a file found in a folder that is not a listing export is skipped and
+    named in ``summary["skipped_inputs"]``, as are screener output folders and,
+    without ``recursive``, subfolders (:func:`screener.io.discovery.find_inputs`).
+    ``read_options``: how files are read (e.g. the XLSX sheet); ``chunk_rows`` wins over its own.
 
     ``workers`` > 1 decodes and scans chunks in that many processes; the
     outputs are identical whatever the number. Raises :class:`InputError`
@@ -464,12 +486,14 @@ def scan_files(
     """
     started_wall = datetime.now(timezone.utc)
     t0 = time.perf_counter()
-    rs = ruleset or compile_rules()
-    paths = discover(inputs)
-    sources = [open_source(p) for p in paths]
-    for src in sources:  # fail on a bad header before hours of scanning, not after
-        preflight(src, mapping)
+    if ruleset is None:
+        from .api import load_rules  # the packs in use here (screener.toml, rules/, bundled)
+
+        ruleset = load_rules()
+    rs = ruleset
     outdir = Path(outdir)
+    options = replace(read_options or ReadOptions(), chunk_rows=chunk_rows)
+    sources, skipped = open_inputs(inputs, mapping, recursive=recursive, outdir=outdir, options=options)
     expected = {
         "format": CHECKPOINT_FORMAT,
         "engine": __version__,
@@ -477,7 +501,9 @@ def scan_files(
         "inputs": _input_identity(sources),
         "mapping": dict(sorted((mapping or {}).items())),
         "chunk_rows": chunk_rows,
+        "sheet": options.sheet,
     }
+    replaced = previous_scan(outdir)  # read before ScanParts removes its summary
     parts = ScanParts(outdir)
     try:
         state = parts.load_checkpoint() if resume else None
@@ -488,6 +514,7 @@ def scan_files(
             parts.reset()
             state = dict(
                 expected,
+                replaced=replace_previous_scan(outdir, replaced),
                 chunks_done=0,
                 next_row=0,
                 files=None,
@@ -502,7 +529,11 @@ def scan_files(
                 started_at=started_wall.isoformat(timespec="seconds"),
                 resumes=[],
             )
-        summary = _scan(sources, parts, state, rs, mapping, chunk_rows, workers, on_progress, t0)
+        summary = _scan(sources, parts, state, rs, mapping, options, workers, on_progress, t0)
+        if skipped:
+            summary["skipped_inputs"] = skipped
+        if state.get("replaced"):
+            summary["replaced_previous_scan"] = state["replaced"]
         parts.merge(state["chunks_done"], summary)
     except BaseException:
         parts.close()  # the parts and checkpoint stay for --resume
@@ -516,7 +547,7 @@ def _scan(
     state: dict,
     rs: RuleSet,
     mapping: Mapping[str, str] | None,
-    chunk_rows: int,
+    options: ReadOptions,
     workers: int,
     on_progress: Callable[[Progress], None] | None,
     t0: float,
@@ -550,7 +581,7 @@ def _scan(
         next_row = 0
         seq = 0
         for fi, st in enumerate(stats):
-            for raw in iter_raw(st.source, mapping, chunk_rows):
+            for raw in iter_raw(st.source, mapping, options):
                 if seq >= done:
                     if seq == done and next_row != state["next_row"]:
                         raise ResumeError(
@@ -562,11 +593,11 @@ def _scan(
                 seq += 1
                 next_row += raw.n
 
-    for (fi, seq, first_row), raw, res in _results(raws(), rs, workers, pool_rows=2 * chunk_rows):
+    for (fi, seq, first_row), raw, res in _results(raws(), rs, workers, pool_rows=2 * options.chunk_rows):
         st = stats[fi]
         repeats = seen.add(res.id_hashes)
         worker_rss = max(worker_rss, res.peak_rss_kb)
-        parts.write_part(seq, res.hits, res.flagged, res.rejects, res.id_hashes)
+        parts.write_part(seq, res.hits, res.flagged, res.rejects, res.id_hashes, res.scanned)
         st.rows_read += res.rows_read
         st.rows_scanned += res.rows_scanned
         st.rows_rejected += len(res.rejects)

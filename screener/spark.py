@@ -175,7 +175,9 @@ def _require_pyspark() -> None:
     try:
         import pyspark  # noqa: F401
     except ImportError:
-        raise ScreenerError("the Spark engine needs pyspark and Java 17+: pip install 'screener[spark]'") from None
+        raise ScreenerError(
+            "the Spark engine needs pyspark and Java 17+: pip install '.[spark]' in a checkout, or 'screener[spark]'"
+        ) from None
 
 
 # -- executor-side rule set cache -------------------------------------------------------

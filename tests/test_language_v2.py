@@ -92,7 +92,7 @@ def test_concepts_combine_across_fields_and_show_their_spans(tmp_path):
     ]
     flagged = flag_listings(hits_of(rs, rows) and screener.scan_batch(make_batch(rows), rs).hits, make_batch(rows), rs)
     evidence = dict(zip(flagged.column("item_id").to_pylist(), flagged.column("evidence").to_pylist()))
-    assert "+ shop_name[0:2]「法院」(court)" in evidence["across"]
+    assert "，并含店铺名称第1–2字「法院」" in evidence["across"]  # the context, for a reader
 
 
 def test_shared_concepts_file_and_term_sources(tmp_path):
