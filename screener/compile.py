@@ -30,18 +30,22 @@ import numpy as np
 
 from .matcher import Matcher, build_matcher, resolve_backend
 from .model import NORMALIZATION_NAMES, SENTENCE, CategoryScope, Condition, LegalRef, Pack, Rule, Term
-from .normalize import Normalizer
-from .packs import PackSet, has_cjk, load_packs
+from .normalize import Normalizer, has_cjk
+from .packs import PackSet, load_packs
+from .pinyin import homophone_classes, pinyin_variants
 from .regexes import compile_regex, regex_set
 
-# slot roles
-ANCHOR, WITH, WITHOUT, ADJUST, RX_ANCHOR, UNLESS = range(6)
+# slot roles; CHECK_GATE: a literal a rule's structural check needs (a QS code needs "qs")
+ANCHOR, WITH, WITHOUT, ADJUST, RX_ANCHOR, UNLESS, CHECK_GATE = range(7)
 ROLE_NAMES = ("anchor", "with", "without", "adjust", "regex", "unless")
 CONTEXT_ROLES = (WITH, WITHOUT, ADJUST, UNLESS)
-COMPACT, CANONICAL = 0, 1
-# how a key occurrence was written, per ref: the term itself, an alias, a pinyin form
-LITERAL, ALIAS, PINYIN, REGEX = range(4)
-VARIANT_NAMES = ("literal", "alias", "pinyin", "regex")
+# the texts keys are matched in: separators dropped; as written; separators dropped and
+# Chinese characters read as their homophone class (terms with homophones: true)
+COMPACT, CANONICAL, HOMOPHONE = 0, 1, 2
+SURFACES = (COMPACT, CANONICAL, HOMOPHONE)
+# how a key occurrence was written, per ref: the term itself, an alias, a pinyin form, …
+LITERAL, ALIAS, PINYIN, REGEX, SOUND = range(5)
+VARIANT_NAMES = ("literal", "alias", "pinyin", "regex", "homophone")
 # boundary codes (model.Boundary)
 BOUNDARY_CODES = {"none": 0, "latin": 1, "alnum": 2, "word": 3}
 # leaf distance codes
@@ -50,7 +54,6 @@ NORMALIZATION_BITS = {name: 1 << i for i, name in enumerate(NORMALIZATION_NAMES)
 
 _ASCII_LETTER = re.compile(r"[a-z]")
 _ASCII_DIGIT = re.compile(r"[0-9]")
-MAX_MIXED_PINYIN_CHARS = 4  # 2^n − 2 mixed variants; longer terms get full pinyin only
 # A literal group is "everyday" (worth gating on something rarer) from this jieba frequency.
 COMMON_FREQ = 2000
 
@@ -269,6 +272,16 @@ class RuleSet:
         return compile_regex(self.rules[rule_idx].rule.regexes[regex_idx].pattern)
 
     @cached_property
+    def regex_slot_of(self) -> dict[tuple[int, int], int]:
+        """(rule index, regex index) -> the slot of the regex's anchor."""
+        return {(ri, xi): sid for ri, cr in enumerate(self.rules) for xi, sid in enumerate(cr.regex_slots)}
+
+    @cached_property
+    def structural_rules(self) -> tuple[int, ...]:
+        """Rules with only structural checks (no terms, no regexes)."""
+        return tuple(i for i, cr in enumerate(self.rules) if not (cr.anchor_slots or cr.regex_slots))
+
+    @cached_property
     def regex_index(self) -> tuple[tuple[int, int], ...]:
         """(rule index, regex index) of every pack regex, in :attr:`regex_set` order."""
         return tuple((ri, xi) for ri, cr in enumerate(self.rules) for xi in range(len(cr.rule.regexes)))
@@ -295,40 +308,6 @@ class RuleSet:
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-
-
-def pinyin_variants(text: str, modes: Iterable[str]) -> list[str]:
-    """Full, mixed (some characters as pinyin) and initials variants of a term."""
-    from pypinyin import lazy_pinyin
-
-    items = lazy_pinyin(text)
-    parts: list[tuple[str, str | None]] = []  # (chars, pinyin or None)
-    k = 0
-    i = 0
-    while i < len(text):
-        if has_cjk(text[i]):
-            parts.append((text[i], items[k].lower() if k < len(items) else None))
-            k += 1
-            i += 1
-        else:
-            j = i
-            while j < len(text) and not has_cjk(text[j]):
-                j += 1
-            parts.append((text[i:j], None))
-            k += 1
-            i = j
-    cjk_idx = [n for n, (_, py) in enumerate(parts) if py]
-    out: list[str] = []
-    modes = set(modes)
-    if "full" in modes:
-        out.append("".join(py or ch for ch, py in parts))
-    if "mixed" in modes and 2 <= len(cjk_idx) <= MAX_MIXED_PINYIN_CHARS:
-        for r in range(1, len(cjk_idx)):
-            for chosen in itertools.combinations(cjk_idx, r):
-                out.append("".join(py if n in chosen and py else ch for n, (ch, py) in enumerate(parts)))
-    if "initials" in modes and len(cjk_idx) >= 2:
-        out.append("".join(py[0] if py else ch for ch, py in parts))
-    return out
 
 
 def surface_form(norm: Normalizer, text: str, exact: bool) -> tuple[int, str]:
@@ -374,6 +353,9 @@ class _Builder:
         self.refs: list[list[tuple[int, int]]] = []  # per key: (slot, variant)
         self.excl: list[list[int]] = []
         self.slot_forms: list[list[str]] = []  # per slot: its key texts (rarity of the gate)
+        self.fields: list[str] = []  # text fields any rule reads, in first-use order
+        self.leaf_rows: list[tuple[int, int, bool, int, int, int]] = []  # rule, role, all, members, within, clause
+        self.clause_rows: list[tuple[int, int]] = []  # rule, role
         self.slot_excl: list[list[str]] = []  # per slot: its exclusion phrases' key texts
 
     def key(self, surface: int, text: str) -> int:
@@ -408,11 +390,46 @@ class _Builder:
             seen.add((surface, form))
             forms.append(form)
             self.refs[self.key(surface, form)].append((sid, kind))
+        if term.homophones:
+            for text in (term.text, *term.aliases):
+                surface, form = surface_form(self.norm, text, term.exact)
+                if surface == COMPACT and has_cjk(form):
+                    sounds = "".join(chr(homophone_classes()[ord(ch)]) for ch in form)
+                    if (HOMOPHONE, sounds) not in seen:
+                        seen.add((HOMOPHONE, sounds))
+                        self.refs[self.key(HOMOPHONE, sounds)].append((sid, SOUND))
         self.slot_forms.append(forms)
         self.slot_excl.append([])
         for phrase in term.exclude:
             self.add_exclusion(phrase, sid, term.exact)
         return sid
+
+    def note_fields(self, fields) -> None:
+        for f in fields:
+            if f not in self.fields:
+                self.fields.append(f)
+
+    def add_leaves(
+        self, ri: int, rule: Rule, leaves: list, leaf_slots: list, conds, role: int, clause: int
+    ) -> tuple[int, ...]:
+        """The term conditions of ``conds`` (OR-group options included) as leaves of rule ``ri``."""
+        ids = []
+        for leaf in (x for c in conds for x in c.leaves()):
+            li = len(leaves)
+            leaves.append(leaf)
+            # Context words are ordinary words: they may be spaced out (兼 职) but
+            # not read across sentence punctuation (小时，工 is not 小时工).
+            leaf_slots.append(
+                tuple(
+                    self.add_slot(ri, role, li, mi, t, rule.max_gap, leaf.fields or rule.fields)
+                    for mi, t in enumerate(leaf.terms)
+                )
+            )
+            within = ANYWHERE if leaf.within is None else IN_SENTENCE if leaf.within == SENTENCE else leaf.within
+            self.leaf_rows.append((ri, role, leaf.mode == "all", len(leaf.terms), within, clause))
+            self.note_fields(leaf.fields or ())
+            ids.append(li)
+        return tuple(ids)
 
     def add_exclusion(self, phrase: str, slot: int, exact: bool = False) -> None:
         surface, form = surface_form(self.norm, phrase, exact)
@@ -444,111 +461,113 @@ def _gate(cr_slots: tuple[int, ...], with_clauses: list[tuple[int, list[int]]], 
     return best
 
 
+def check_literals(check) -> list[tuple[str, str]] | None:
+    """(literal, field) pairs one of which a check needs to fire, or None when it needs none."""
+    from .checks import REGISTRY
+    from .model import CheckAnyOf
+
+    if isinstance(check, CheckAnyOf):
+        parts = [check_literals(c) for c in check.checks]
+        return None if any(p is None for p in parts) else [x for p in parts for x in p]  # type: ignore[union-attr]
+    field_name = check.param("field")
+    literals = REGISTRY[check.name].literals(check)
+    return [(lit, field_name) for lit in literals] if literals and field_name else None
+
+
+def _check_gate(ri: int, rule: Rule, b: _Builder) -> tuple[int, ...]:
+    """Slots for the rarest literals a rule of checks needs: its rows are checked only where one is found."""
+    best, best_c = None, None
+    for check in rule.where:
+        pairs = check_literals(check)
+        if not pairs:
+            continue
+        c = max(commonness(b.norm.compact(lit)) for lit, _f in pairs)
+        if best_c is None or c < best_c:
+            best, best_c = pairs, c
+    if best is None:
+        return ()
+    return tuple(
+        b.add_slot(ri, CHECK_GATE, 0, mi, Term(text=lit, boundary="none"), rule.max_gap, (field_name,))
+        for mi, (lit, field_name) in enumerate(best)
+    )
+
+
 def compile_packset(packset: PackSet, backend: str = "auto", gating: bool = True) -> RuleSet:
     backend = resolve_backend(backend)
     normalizer = Normalizer(packset.charmap)
     b = _Builder(normalizer)
     compiled: list[CompiledRule] = []
-    fields: list[str] = []
-    leaf_rows: list[tuple[int, int, bool, int, int, int]] = []  # rule, role, all, members, within, clause
-    clause_rows: list[tuple[int, int]] = []  # rule, role
     for pack in packset.packs:
         for rule in pack.rules:
-            ri = len(compiled)
-            first_slot = len(b.slots)
-            anchors = tuple(
-                b.add_slot(ri, ANCHOR, ti, 0, t, rule.max_gap, rule.fields) for ti, t in enumerate(rule.terms)
-            )
-            rx = tuple(
-                b.add_slot(ri, RX_ANCHOR, xi, 0, Term(text=r.anchor, boundary="none"), rule.max_gap, rule.fields)
-                for xi, r in enumerate(rule.regexes)
-            )
-            for phrase in rule.exclude:
-                for sid in anchors + rx:  # regex anchors: applied to the regex's matches
-                    b.add_exclusion(phrase, sid)
-            leaves: list[Condition] = []
-            leaf_slots: list[tuple[int, ...]] = []
-            leaf_base = len(leaf_rows)
-            clause_base = len(clause_rows)
-            clauses: list[Clause] = []
+            compiled.append(_compile_rule(b, len(compiled), pack, rule, gating))
+    return _tables(packset, normalizer, b, compiled, b.fields, b.leaf_rows, b.clause_rows, backend)
 
-            def add_leaves(conds: tuple[Condition, ...], role: int, clause: int) -> tuple[int, ...]:
-                ids = []
-                for leaf in (x for c in conds for x in c.leaves()):
-                    li = len(leaves)
-                    leaves.append(leaf)
-                    # Context words are ordinary words: they may be spaced out (兼 职) but
-                    # not read across sentence punctuation (小时，工 is not 小时工).
-                    leaf_slots.append(
-                        tuple(
-                            b.add_slot(ri, role, li, mi, t, rule.max_gap, leaf.fields or rule.fields)
-                            for mi, t in enumerate(leaf.terms)
-                        )
-                    )
-                    within = (
-                        ANYWHERE if leaf.within is None else IN_SENTENCE if leaf.within == SENTENCE else leaf.within
-                    )
-                    leaf_rows.append((ri, role, leaf.mode == "all", len(leaf.terms), within, clause))
-                    for f in leaf.fields or ():
-                        if f not in fields:
-                            fields.append(f)
-                    ids.append(li)
-                return tuple(ids)
 
-            for role, conds in ((WITH, rule.with_), (WITHOUT, rule.without), (ADJUST, rule.adjust)):
-                for ci, c in enumerate(conds):
-                    g = len(clause_rows)
-                    own = add_leaves((c,), role, g)
-                    unless = add_leaves(c.unless, UNLESS, g)
-                    clauses.append(Clause(role, ci, own, c, unless, c.score))
-                    clause_rows.append((ri, role))
-            for f in rule.fields:
-                if f not in fields:
-                    fields.append(f)
-            # a clause holds through one of its leaves; an 'all' leaf through each of its members,
-            # so its rarest member tells where it can hold
-            with_groups = []
-            for k, cl in enumerate(clauses):
-                if cl.role != WITH:
-                    continue
-                slots: list[int] = []
-                for li in cl.leaves:
-                    members = leaf_slots[li]
-                    if leaves[li].mode == "all":
-                        members = (min(members, key=lambda s: max(map(commonness, b.slot_forms[s]), default=0)),)
-                    slots.extend(members)
-                with_groups.append((k, tuple(slots)))
-            gate = _gate(anchors + rx, with_groups, b) if gating and (anchors or rx) else -1
-            gate_slots = anchors + rx if gate < 0 else dict(with_groups)[gate]
-            rule_slots = range(first_slot, len(b.slots))
-            reach = max(
-                (len(f) * (1 + b.slots[s].max_gap) for s in rule_slots for f in b.slot_forms[s] + b.slot_excl[s]),
-                default=0,
-            )
-            compiled.append(
-                CompiledRule(
-                    rule=rule,
-                    pack=pack,
-                    anchor_slots=anchors,
-                    regex_slots=rx,
-                    leaves=tuple(leaves),
-                    leaf_slots=tuple(leaf_slots),
-                    leaf_base=leaf_base,
-                    clauses=tuple(clauses),
-                    clause_base=clause_base,
-                    legal_basis=rule.legal_basis or pack.legal_basis,
-                    departments=rule.departments or pack.departments,
-                    scope=compile_scope(rule.categories),
-                    gate=gate,
-                    gate_slots=gate_slots,
-                    reach=reach,
-                    second_pass=any(s not in gate_slots for s in rule_slots),
-                    second_pass_fields=tuple(
-                        dict.fromkeys(f for s in rule_slots if s not in gate_slots for f in sorted(b.slots[s].fields))
-                    ),
-                )
-            )
-    return _tables(packset, normalizer, b, compiled, fields, leaf_rows, clause_rows, backend)
+def _compile_rule(b: _Builder, ri: int, pack: Pack, rule: Rule, gating: bool) -> CompiledRule:
+    first_slot = len(b.slots)
+    anchors = tuple(b.add_slot(ri, ANCHOR, ti, 0, t, rule.max_gap, rule.fields) for ti, t in enumerate(rule.terms))
+    rx = tuple(
+        b.add_slot(ri, RX_ANCHOR, xi, 0, Term(text=r.anchor, boundary="none"), rule.max_gap, rule.fields)
+        for xi, r in enumerate(rule.regexes)
+    )
+    for phrase in rule.exclude:
+        for sid in anchors + rx:  # regex anchors: applied to the regex's matches
+            b.add_exclusion(phrase, sid)
+    leaves: list[Condition] = []
+    leaf_slots: list[tuple[int, ...]] = []
+    leaf_base, clause_base = len(b.leaf_rows), len(b.clause_rows)
+    clauses: list[Clause] = []
+    for role, conds in ((WITH, rule.with_), (WITHOUT, rule.without), (ADJUST, rule.adjust)):
+        for ci, c in enumerate(conds):
+            g = len(b.clause_rows)
+            own = b.add_leaves(ri, rule, leaves, leaf_slots, (c,), role, g)
+            unless = b.add_leaves(ri, rule, leaves, leaf_slots, c.unless, UNLESS, g)
+            clauses.append(Clause(role, ci, own, c, unless, c.score))
+            b.clause_rows.append((ri, role))
+    b.note_fields(rule.fields)
+    # a clause holds through one of its leaves; an 'all' leaf through each of its members,
+    # so its rarest member tells where it can hold
+    with_groups = []
+    for k, cl in enumerate(clauses):
+        if cl.role != WITH:
+            continue
+        slots: list[int] = []
+        for li in cl.leaves:
+            members = leaf_slots[li]
+            if leaves[li].mode == "all":
+                members = (min(members, key=lambda s: max(map(commonness, b.slot_forms[s]), default=0)),)
+            slots.extend(members)
+        with_groups.append((k, tuple(slots)))
+    gate = _gate(anchors + rx, with_groups, b) if gating and (anchors or rx) else -1
+    gate_slots = anchors + rx if gate < 0 else dict(with_groups)[gate]
+    if gating and not (anchors or rx):
+        gate_slots = _check_gate(ri, rule, b)
+    rule_slots = range(first_slot, len(b.slots))
+    reach = max(
+        (len(f) * (1 + b.slots[s].max_gap) for s in rule_slots for f in b.slot_forms[s] + b.slot_excl[s]),
+        default=0,
+    )
+    return CompiledRule(
+        rule=rule,
+        pack=pack,
+        anchor_slots=anchors,
+        regex_slots=rx,
+        leaves=tuple(leaves),
+        leaf_slots=tuple(leaf_slots),
+        leaf_base=leaf_base,
+        clauses=tuple(clauses),
+        clause_base=clause_base,
+        legal_basis=rule.legal_basis or pack.legal_basis,
+        departments=rule.departments or pack.departments,
+        scope=compile_scope(rule.categories),
+        gate=gate,
+        gate_slots=gate_slots,
+        reach=reach,
+        second_pass=any(s not in gate_slots for s in rule_slots),
+        second_pass_fields=tuple(
+            dict.fromkeys(f for s in rule_slots if s not in gate_slots for f in sorted(b.slots[s].fields))
+        ),
+    )
 
 
 def _tables(packset, normalizer, b: _Builder, compiled, fields, leaf_rows, clause_rows, backend) -> RuleSet:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -212,6 +213,13 @@ def _from_codepoints(cps: np.ndarray) -> str:
     return cps.astype(np.uint32, copy=False).tobytes().decode("utf-32-le", "surrogatepass")
 
 
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
+
+
+def has_cjk(text: str) -> bool:
+    return bool(_CJK.search(text))
+
+
 def reason_names(bits: int) -> list[str]:
     return [name for bit, name in REASON_NAMES if bits & bit]
 
@@ -367,6 +375,7 @@ class NormalizedBatch:
         self._keep = keep
         self._compact: Surface | None = None
         self._canonical: Surface | None = None
+        self._homophone: Surface | None = None
         self._canon_str: str | None = None
         self._raw_str: str | None = None
 
@@ -403,6 +412,17 @@ class NormalizedBatch:
             idx = np.flatnonzero(self._keep)
             self._compact = Surface(self.canon[idx], idx)
         return self._compact
+
+    @property
+    def homophone(self) -> Surface:
+        """The compact surface with every Chinese character replaced by its homophone class
+        (橡 and 象 read the same), for terms that ask for homophones."""
+        if self._homophone is None:
+            from .pinyin import homophone_classes
+
+            idx = self.compact.to_big
+            self._homophone = Surface(homophone_classes()[self.canon[idx]], idx)
+        return self._homophone
 
     @property
     def canonical(self) -> Surface:

@@ -81,12 +81,14 @@ def run_check(check: Check, cols: Columns, rows: np.ndarray) -> Result:
     return Result(fires, undecided, results[lead].field, describe)
 
 
+_RANK = {name: i for i, name in enumerate(EVIDENCE_PRIORITY)}
+
+
 def evidence_rank(check: Check) -> int:
     """How well a check names the violation in evidence (see EVIDENCE_PRIORITY): lower is better."""
     if isinstance(check, CheckAnyOf):
         return min(evidence_rank(c) for c in check.checks)
-    rank = {name: i for i, name in enumerate(EVIDENCE_PRIORITY)}
-    return rank.get(check.name, len(rank))
+    return _RANK.get(check.name, len(_RANK))
 
 
 def evidence_check(checks: tuple[Check, ...]) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..compile import ALIAS, BOUNDARY_CODES, NORMALIZATION_BITS, PINYIN, RX_ANCHOR
+from ..compile import ALIAS, BOUNDARY_CODES, NORMALIZATION_BITS, PINYIN, RX_ANCHOR, SOUND
 from ..normalize import reason_names
 from ..segment import word_bounds
 from .batch import ScanBatch
@@ -86,6 +86,8 @@ def normalizations(sb: ScanBatch, variant: int, gap: int, seg: int, start: int, 
         out.append("alias")
     elif variant == PINYIN:
         out.append("pinyin")
+    elif variant == SOUND:
+        out.append("homophone")
     if gap:
         out.append("separator")
     nb = sb.nb
@@ -128,8 +130,24 @@ def whole_words(sb: ScanBatch, spans: Spans, tracer: Tracer) -> Spans:
     return _drop(sb, tracer, spans, bad, "word")
 
 
+def sounded(spans: Spans) -> Spans:
+    """A homophone match of a span the term (or an alias) matched as written is the same hit."""
+    sound = np.flatnonzero(spans.variant == SOUND)
+    if not len(sound):
+        return spans
+    other = np.flatnonzero(spans.variant != SOUND)
+    where = spans.slot * (np.int64(1) << 32) + spans.seg  # slot ids and text ids both fit 31 bits
+    span = spans.start * (np.int64(1) << 32) + spans.end
+    si, oi = join_on(where[sound], where[other])
+    same = span[sound[si]] == span[other[oi]]
+    drop = np.zeros(len(spans), bool)
+    drop[sound[si[same]]] = True
+    return spans.take(~drop)
+
+
 def candidates(sb: ScanBatch, spans: Spans, phrases: Spans, tracer: Tracer) -> Spans:
     """Every per-candidate filter, cheapest first."""
+    spans = sounded(spans)
     spans = occurrences(sb, spans, tracer)
     spans = excluded(sb, spans, phrases, tracer)
     spans = evasion_only(sb, spans, tracer)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..compile import CANONICAL, COMPACT, REGEX, RX_ANCHOR
+from ..compile import CANONICAL, COMPACT, REGEX, RX_ANCHOR, SURFACES
 from ..normalize import SENTINEL_CP, NormalizedBatch
 from .batch import ScanBatch
 from .spans import KeyMatches, Spans, csr_expand
@@ -30,11 +30,11 @@ def find_keys(sb: ScanBatch, first_pass: bool, nb: NormalizedBatch | None = None
     rs = sb.rs
     nb = nb or sb.nb
     parts = []
-    for surface in (COMPACT, CANONICAL):
+    for surface in SURFACES:
         matcher, ids = rs.matcher(surface, first_pass)
         if matcher is None:
             continue
-        surf = nb.compact if surface == COMPACT else nb.canonical
+        surf = nb.canonical if surface == CANONICAL else nb.compact if surface == COMPACT else nb.homophone
         ends, local = matcher.find(surf.utf8)
         if not len(ends):
             continue
@@ -42,7 +42,7 @@ def find_keys(sb: ScanBatch, first_pass: bool, nb: NormalizedBatch | None = None
         s = surf.char_index(ends - rs.keys.nbytes[kids])
         e = surf.char_index(ends)
         gap = np.zeros(len(s), _I)
-        if surface == COMPACT:
+        if surface != CANONICAL:  # compact and homophone surfaces drop separators
             bs, be = surf.to_big[s], surf.to_big[e - 1] + 1
             for j in np.flatnonzero((be - bs) != (e - s)).tolist():  # few: only spans with separators inside
                 gap[j] = int(np.max(np.diff(surf.to_big[s[j] : e[j]]))) - 1
@@ -130,7 +130,7 @@ def find_in_regions(sb: ScanBatch, regions: Regions) -> KeyMatches:
     followed by the separator sentinel, and normalized like any batch.
     """
     rs = sb.rs
-    if not len(regions) or (rs.matcher(COMPACT, False)[0] is None and rs.matcher(CANONICAL, False)[0] is None):
+    if not len(regions) or all(rs.matcher(surface, False)[0] is None for surface in SURFACES):
         return KeyMatches.empty()
     nb = sb.nb
     lengths = regions.end - regions.start
@@ -205,7 +205,7 @@ def regex_segments(sb: ScanBatch, cands: Spans) -> dict[tuple[int, int], list[in
     anchored: dict[int, set[int]] = defaultdict(set)  # anchor slot -> texts
     for sid, sg in zip((codes // n_segs).tolist(), (codes % n_segs).tolist()):
         anchored[sid].add(sg)
-    slot_of = {(ri, xi): sid for ri, cr in enumerate(rs.rules) for xi, sid in enumerate(cr.regex_slots)}
+    slot_of = rs.regex_slot_of
     rset = rs.regex_set()
     out: dict[tuple[int, int], list[int]] = defaultdict(list)
     if rset is None:  # no combined set: every text with an anchor goes to its regexes

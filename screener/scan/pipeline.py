@@ -24,7 +24,7 @@ from datetime import date
 import numpy as np
 import pyarrow as pa
 
-from ..compile import ANCHOR, ANYWHERE, RX_ANCHOR, WITH, RuleSet
+from ..compile import ANCHOR, ANYWHERE, CHECK_GATE, CONTEXT_ROLES, RX_ANCHOR, WITH, RuleSet
 from ..schema import HITS_SCHEMA
 from . import evaluate, filter, match
 from .batch import ScanBatch
@@ -98,10 +98,12 @@ def scan_batch(
 
     # -- which rules have something to decide on which rows ----------------------------------
     rx_segs = match.regex_segments(sb, gates)
-    structural = _structural(sb, tracer)
+    structural = _structural(sb, gates)
     cand: dict[int, set[int]] = defaultdict(set)
-    not_rx = st.role[gates.slot] != RX_ANCHOR
-    for ri, row in zip(st.rule[gates.slot[not_rx]].tolist(), (gates.seg[not_rx] % sb.n).tolist()):
+    # a rule's gate hits make its rows candidates; a regex's (its matches decide) and a
+    # check's (its checks decide) do so below
+    plain = ~np.isin(st.role[gates.slot], (RX_ANCHOR, CHECK_GATE))
+    for ri, row in zip(st.rule[gates.slot[plain]].tolist(), (gates.seg[plain] % sb.n).tolist()):
         cand[ri].add(row)
     for (ri, _xi), segs in rx_segs.items():
         cand[ri].update(sg % sb.n for sg in segs)
@@ -130,7 +132,7 @@ def scan_batch(
         rx_segs[pair] = sorted(set(rx_segs.get(pair, ())) | set(segs))
     every = Spans.concat([gates, rest])
     role = st.role[every.slot]
-    ctx = every.take((role != ANCHOR) & (role != RX_ANCHOR))
+    ctx = every.take(np.isin(role, CONTEXT_ROLES))
     anchors = every.take(role == ANCHOR)
     anchors = Spans.concat([anchors, _regex_hits(sb, rx_segs, ctx, phrases, len(km), tracer)])
     clock.lap("filter")
@@ -157,13 +159,23 @@ def _per_rule(rs: RuleSet, spans: Spans) -> dict[str, int]:
     return {rs.rules[i].id: int(c) for i, c in enumerate(counts.tolist()) if c}
 
 
-def _structural(sb: ScanBatch, tracer: Tracer) -> dict[int, tuple[np.ndarray, evaluate.CheckOutcome]]:
-    """Rules with only structural checks: the rows in scope where every check fires."""
+def _structural(sb: ScanBatch, gates: Spans) -> dict[int, tuple[np.ndarray, evaluate.CheckOutcome]]:
+    """Rules with only structural checks: the rows in scope where every check fires.
+
+    A rule whose checks need a literal (a QS code needs "qs") is checked only on
+    the rows where the first pass found one.
+    """
     out = {}
-    for ri, cr in enumerate(sb.rs.rules):
-        if cr.anchor_slots or cr.regex_slots:
-            continue
-        rows = np.flatnonzero(evaluate.scope_mask(sb, ri)) if cr.scope.restricts else np.arange(sb.n, dtype=_I)
+    st = sb.rs.slot_table
+    gated_rows = st.rule[gates.slot] * sb.n + gates.seg % sb.n
+    for ri in sb.rs.structural_rules:
+        cr = sb.rs.rules[ri]
+        if cr.gate_slots:
+            rows = np.unique(gated_rows[st.rule[gates.slot] == ri] - ri * sb.n)
+        else:
+            rows = np.arange(sb.n, dtype=_I)
+        if cr.scope.restricts:
+            rows = rows[evaluate.scope_mask(sb, ri)[rows]]
         if not len(rows):
             continue
         outcome = evaluate.checks_fire(sb, ri, rows)

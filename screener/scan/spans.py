@@ -71,14 +71,19 @@ class Spans:
 
     def take(self, index: np.ndarray) -> Spans:
         """A subset (a boolean mask or positions)."""
-        return Spans(*(getattr(self, f.name)[index] for f in fields(self)))
+        return Spans(*(getattr(self, name)[index] for name in _SPAN_FIELDS))
 
     @classmethod
     def concat(cls, parts: list[Spans]) -> Spans:
         parts = [p for p in parts if len(p)]
         if not parts:
             return cls.empty()
-        return cls(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)))
+        if len(parts) == 1:
+            return parts[0]
+        return cls(*(np.concatenate([getattr(p, name) for p in parts]) for name in _SPAN_FIELDS))
+
+
+_SPAN_FIELDS = tuple(f.name for f in fields(Spans))
 
 
 def csr_expand(ptr: np.ndarray, owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
