@@ -78,14 +78,35 @@ def main(argv: list[str] | None = None) -> int:
     lines += [f"| {c} | {n} |" for c, n in sorted(flagged_per_cat.items())]
     lines += [
         "",
-        "Verdicts, one per (item_id, rule_id), are in `benchmarks/real_titles_review/` (titles are not copied).",
+        "Verdicts, one per (item_id, rule_id), are in `benchmarks/real_titles_review/<category>.tsv`; all of",
+        "them, with the reason for each, in `benchmarks/real_titles_review.md` (ids and reasons, no titles).",
         "",
     ]
     args.out.write_text("\n".join(lines), encoding="utf-8")
+    if args.out == HERE / "REAL_TITLES.md":
+        review_table(pairs, seen, HERE / "real_titles_review.md")
     print("\n".join(lines))
     for item, rule in missing:
         print(f"no verdict: {item} {rule}", file=sys.stderr)
     return 0 if rate <= TARGET and not missing else 1
+
+
+def review_table(pairs, seen, path: Path) -> None:
+    """Every flagged (title, rule) of the last run with its verdict and reason: ids only, no title text."""
+    lines = [
+        "# Review of every real title the packs flag",
+        "",
+        "Written by `python benchmarks/real_titles.py <titles.csv>` from the verdicts in",
+        "`benchmarks/real_titles_review/<category>.tsv`. TP: a real lead an investigator should look at;",
+        "FP: lawful, and a bug to fix in the pack. Titles are not copied (they are not ours to publish).",
+        "",
+        "| item_id | rule | category | verdict | why |",
+        "|---|---|---|---|---|",
+    ]
+    for item, rule, cat in pairs:
+        verdict, note = seen.get((item, rule), ("(none)", ""))
+        lines.append(f"| {item} | {rule} | {cat} | {verdict} | {note.replace('|', '/')} |")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

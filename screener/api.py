@@ -12,6 +12,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -121,12 +122,18 @@ def canonical_table(
 
 
 def scan_table(
-    table: pa.Table | pa.RecordBatch, rules: RuleSet | None = None, *, mapping: Mapping[str, str] | None = None
+    table: pa.Table | pa.RecordBatch,
+    rules: RuleSet | None = None,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    as_of: date | None = None,
 ) -> TableScan:
     """Scan an Arrow table of listings; returns hits, flagged listings and rejects as Arrow tables.
 
     Columns of any type are read as the CLI reads them: numbers as written, prices
     that are not numbers (价格面议) as empty, a row without an item_id rejected.
+    ``as_of`` is the date the listings are judged at (default: today): the citation in
+    force then goes into the evidence, and codes are judged by it (QS obsolete from 2018-10-01).
     """
     rs = rules or load_rules()
     if isinstance(table, pa.RecordBatch):
@@ -140,8 +147,8 @@ def scan_table(
     batch = canon.combine_chunks().to_batches()[0] if canon.num_rows else None
     if batch is None:
         return TableScan(HITS_SCHEMA.empty_table(), FLAGGED_SCHEMA.empty_table(), rejects, table.num_rows, 0, {})
-    res = scan_batch(batch, rs)
-    flagged = flag_listings(res.hits, batch, rs)
+    res = scan_batch(batch, rs, as_of=as_of)
+    flagged = flag_listings(res.hits, batch, rs, as_of=as_of)
     return TableScan(res.hits, flagged, rejects, table.num_rows, canon.num_rows, res.undecided)
 
 
@@ -174,12 +181,14 @@ def dataframe_table(df: pd.DataFrame) -> pa.Table:
 _NULLABLE_INTS = {pa.int32(): pd.Int32Dtype(), pa.int64(): pd.Int64Dtype()}.get
 
 
-def scan_dataframe(df, rules: RuleSet | None = None, *, mapping: Mapping[str, str] | None = None) -> TableScan:
+def scan_dataframe(
+    df, rules: RuleSet | None = None, *, mapping: Mapping[str, str] | None = None, as_of: date | None = None
+) -> TableScan:
     """Scan a pandas DataFrame; ``hits``, ``flagged`` and ``rejects`` come back as DataFrames.
 
     Integer columns (start, end, score, row_id …) are nullable integers (``Int32``/``Int64``).
     """
-    out = scan_table(dataframe_table(df), rules, mapping=mapping)
+    out = scan_table(dataframe_table(df), rules, mapping=mapping, as_of=as_of)
     out.hits = out.hits.to_pandas(types_mapper=_NULLABLE_INTS)
     out.flagged = out.flagged.to_pandas(types_mapper=_NULLABLE_INTS)
     out.rejects = out.rejects.to_pandas(types_mapper=_NULLABLE_INTS)

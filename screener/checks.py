@@ -140,12 +140,19 @@ class Result:
 CheckFn = Callable[[CheckCall, Columns, np.ndarray], Result]
 
 
+#: The literals one of which a field must contain for the check to fire (None: no such literal).
+LiteralsFn = Callable[[CheckCall], "tuple[str, ...] | None"]
+
+
 @dataclass(frozen=True)
 class CheckSpec:
     name: str
     summary: str
     params: Mapping[str, Param]
     run: CheckFn
+    # lets the scan look only at rows holding one of them (a QS code needs "qs"),
+    # instead of running the check on every row
+    literals: LiteralsFn = lambda _call: None
 
 
 REGISTRY: dict[str, CheckSpec] = {}
@@ -169,9 +176,11 @@ EVIDENCE_PRIORITY = (
 )
 
 
-def _register(name: str, summary: str, **params: Param) -> Callable[[CheckFn], CheckFn]:
+def _register(
+    name: str, summary: str, literals: LiteralsFn | None = None, **params: Param
+) -> Callable[[CheckFn], CheckFn]:
     def deco(fn: CheckFn) -> CheckFn:
-        REGISTRY[name] = CheckSpec(name, summary, params, fn)
+        REGISTRY[name] = CheckSpec(name, summary, params, fn, *([literals] if literals else []))
         return fn
 
     return deco
@@ -365,6 +374,7 @@ _CODE_PARAMS = {"field": Param("text_field"), "kind": Param("code_kind")}
 @_register(
     "code_invalid",
     "the field's text holds a code of that kind that fails its validator (QS: always, as obsolete)",
+    literals=lambda call: CODE_KINDS[call.param("kind")].literals,
     **_CODE_PARAMS,
 )
 def _code_invalid(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
@@ -435,6 +445,7 @@ def _reader(spec: Mapping[str, Any]) -> Callable[[str | None], tuple[Quantity, .
 @_register(
     "text_number",
     "a quantity read from the field's text (after a label, when `near` is given) OP value, or OP factor × a column",
+    literals=lambda call: tuple(call.param("near") or ()) or None,
     field=Param("text_field"),
     unit=Param("unit"),
     op=Param("op"),
@@ -475,6 +486,7 @@ def _text_number(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
 @_register(
     "text_compare",
     "two quantities read from the same text after their labels: left OP factor × right (原价 ≥ 5 × 现价)",
+    literals=lambda call: tuple(dict(call.param("left")).get("near") or ()) or None,
     field=Param("text_field"),
     left=Param("quantity"),
     right=Param("quantity"),

@@ -61,6 +61,9 @@ class CodeKind:
     canonical: Callable[[re.Match[str]], tuple[str, int] | None]  # (code, end offset) or not a candidate
     structure: Verdict
     status: Verdict = lambda code, as_of: None
+    # what every candidate contains once normalized: the scan looks for the code only where
+    # one of these is found (the prefilter's forms, simplified and lower-cased)
+    literals: tuple[str, ...] = ()
 
     def problem(self, code: str, as_of: date | None = None) -> str | None:
         """Why ``code`` is not acceptable (malformed, or obsolete at ``as_of``), or None."""
@@ -398,7 +401,8 @@ def _lettered(name: str, label: str, digits: int, structure: Verdict, status: Ve
         re.compile(rf"(?<![a-z]){name}{_SEP}(?P<run>{DIGIT_RUN})"),
         _prefixed(name.upper(), (digits,)),
         structure,
-        *([status] if status else []),
+        status or (lambda code, as_of: None),
+        (name,),
     )
 
 
@@ -419,6 +423,7 @@ KINDS: dict[str, CodeKind] = {
             _device_canonical,
             _device_structure,
             _device_status,
+            ("械",),
         ),
         CodeKind(
             "drug",
@@ -427,6 +432,7 @@ KINDS: dict[str, CodeKind] = {
             re.compile(rf"国药准字{_SEP}(?P<letter>[a-z])?[ \-]?(?P<run>{DIGIT_RUN})"),
             _drug_canonical,
             _drug_structure,
+            literals=("准字",),
         ),
         CodeKind(
             "health_food",
@@ -438,6 +444,7 @@ KINDS: dict[str, CodeKind] = {
             ),
             _health_canonical,
             _health_structure,
+            literals=("食健",),
         ),
         CodeKind(
             "patent",
@@ -449,6 +456,7 @@ KINDS: dict[str, CodeKind] = {
             ),
             _patent_canonical,
             _patent_structure,
+            literals=("zl", "专利"),
         ),
     )
 }

@@ -16,7 +16,7 @@ from functools import lru_cache
 from .compile import RuleSet, surface_form
 from .errors import Location
 from .model import Pack, Rule, Term
-from .packs import has_cjk
+from .normalize import has_cjk
 
 COMMON_WORD_FREQ = 2000  # jieba dictionary frequency above which a word is everyday language
 MIN_EXAMPLES = 3
@@ -92,7 +92,7 @@ def lint_rule(rule: Rule, pack: Pack, ruleset: RuleSet) -> Iterator[LintIssue]:
                 "and the rule has no 'with', 'where' or category scope",
             )
         if t.pinyin and "full" in t.pinyin:
-            from .compile import pinyin_variants
+            from .pinyin import pinyin_variants
 
             for v in pinyin_variants(norm.canonical(t.text), ("full",)):
                 if len(v) <= SHORT_PINYIN:

@@ -18,6 +18,7 @@ differential test holds them to it.
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -79,7 +80,17 @@ class HyperscanMatcher:
                 flags=0,
                 literal=True,
             )
-            self._scratch = hyperscan.Scratch(self._db)
+        # Hyperscan's scratch space may serve one scan at a time: one per thread, so a
+        # compiled rule set can be shared by the threads of a server.
+        self._local = threading.local()
+
+    def _scratch(self):
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            import hyperscan
+
+            scratch = self._local.scratch = hyperscan.Scratch(self._db)
+        return scratch
 
     def find(self, data: bytes) -> tuple[np.ndarray, np.ndarray]:
         if self._empty or not data:
@@ -91,7 +102,7 @@ class HyperscanMatcher:
             ends.append(end)
             ids.append(kid)
 
-        self._db.scan(data, match_event_handler=on_match, scratch=self._scratch)
+        self._db.scan(data, match_event_handler=on_match, scratch=self._scratch())
         return _ordered(ends, ids)
 
     def __getstate__(self) -> dict:  # databases are rebuilt, not pickled

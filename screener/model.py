@@ -27,6 +27,19 @@ PinyinMode = Literal["full", "mixed", "initials"]
 Boundary = Literal["latin", "alnum", "word", "none"]
 #: ``within: sentence`` — same field, no sentence end (。！？；, new line) in between.
 SENTENCE = "sentence"
+#: What a hit may have needed to match (hits.normalizations, ``only_via``).
+NORMALIZATION_NAMES = (
+    "separator",
+    "nfkc",
+    "case",
+    "digits",
+    "t2s",
+    "charmap",
+    "accents",
+    "pinyin",
+    "alias",
+    "homophone",
+)
 
 #: Canonical listing columns (see the README and listing-schema.md).
 TEXT_FIELDS = (
@@ -80,6 +93,8 @@ class Term:
     text: str
     aliases: tuple[str, ...] = ()
     pinyin: tuple[PinyinMode, ...] = ()
+    # also match characters read the same (橡牙 for 象牙): distinctive terms only
+    homophones: bool = False
     boundary: Boundary = "latin"
     exclude: tuple[str, ...] = ()
     # Separators allowed between two characters (象*牙). 0: the term is matched as

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -212,6 +213,13 @@ def _from_codepoints(cps: np.ndarray) -> str:
     return cps.astype(np.uint32, copy=False).tobytes().decode("utf-32-le", "surrogatepass")
 
 
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
+
+
+def has_cjk(text: str) -> bool:
+    return bool(_CJK.search(text))
+
+
 def reason_names(bits: int) -> list[str]:
     return [name for bit, name in REASON_NAMES if bits & bit]
 
@@ -294,11 +302,12 @@ class Surface:
     concatenated canonical text (identity for the canonical surface).
     """
 
-    __slots__ = ("to_big", "utf8")
+    __slots__ = ("_cont", "to_big", "utf8")
 
     def __init__(self, cps: np.ndarray, to_big: np.ndarray | None):
         self.utf8 = _from_codepoints(cps).encode("utf-8", "surrogatepass")
         self.to_big = to_big
+        self._cont: np.ndarray | None = None
 
     def char_index(self, byte_offsets: np.ndarray) -> np.ndarray:
         """Character index for byte offsets that fall on character starts.
@@ -310,11 +319,14 @@ class Surface:
         if not len(byte_offsets):
             return np.zeros(0, dtype=np.int64)
         u8 = np.frombuffer(self.utf8, dtype=np.uint8)
-        if len(byte_offsets) * 1000 > len(u8):  # a running count costs ~1 ns a byte, the loop ~1 µs an offset
-            # many offsets: one running count of continuation bytes
-            cont = np.zeros(len(u8) + 1, dtype=np.int32)
-            np.cumsum((u8 >> 6) == 2, out=cont[1:])
-            return byte_offsets - cont[byte_offsets]
+        if self._cont is not None or len(byte_offsets) * 1000 > len(u8):
+            # many offsets (a running count costs ~1 ns a byte, the loop ~1 µs an offset):
+            # one running count of continuation bytes, kept for the next call on this surface
+            if self._cont is None:
+                cont = np.zeros(len(u8) + 1, dtype=np.int32)
+                np.cumsum((u8 >> 6) == 2, out=cont[1:])
+                self._cont = cont
+            return byte_offsets - self._cont[byte_offsets]
         order = np.argsort(byte_offsets, kind="stable")
         sorted_offsets = byte_offsets[order]
         counts = np.empty(len(sorted_offsets), dtype=np.int64)
@@ -363,6 +375,7 @@ class NormalizedBatch:
         self._keep = keep
         self._compact: Surface | None = None
         self._canonical: Surface | None = None
+        self._homophone: Surface | None = None
         self._canon_str: str | None = None
         self._raw_str: str | None = None
 
@@ -399,6 +412,17 @@ class NormalizedBatch:
             idx = np.flatnonzero(self._keep)
             self._compact = Surface(self.canon[idx], idx)
         return self._compact
+
+    @property
+    def homophone(self) -> Surface:
+        """The compact surface with every Chinese character replaced by its homophone class
+        (橡 and 象 read the same), for terms that ask for homophones."""
+        if self._homophone is None:
+            from .pinyin import homophone_classes
+
+            idx = self.compact.to_big
+            self._homophone = Surface(homophone_classes()[self.canon[idx]], idx)
+        return self._homophone
 
     @property
     def canonical(self) -> Surface:

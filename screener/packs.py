@@ -25,11 +25,9 @@ from . import ruleparse, ruleschema
 from .errors import Location, RuleError, RuleErrors
 from .model import CharMapping, Concept, Override, Pack, Rule, Term
 from .normalize import Normalizer
-from .ruleparse import has_cjk  # noqa: F401 - re-exported: lint and compile read it here
 from .taxonomy import Category, categories
 from .yamlsrc import YMap, load_yaml_file
 
-NORMALIZATION_NAMES = ("separator", "nfkc", "case", "digits", "t2s", "charmap", "accents", "pinyin", "alias")
 DOCUMENT_KINDS = ("pack", "concepts", "charmap", "overrides")
 
 
@@ -113,6 +111,7 @@ def parse_pack(
             f"departments must include those the taxonomy names for {code}: {', '.join(missing)}",
             doc.line_of("departments"),
         )
+    ruleparse.term_defaults(ctx, doc)
     concepts = ruleparse.parse_concepts(ctx, doc.get("concepts"), shared=False, known=shared or {})
     defaults = ruleparse.rule_defaults(doc)
     rules = []

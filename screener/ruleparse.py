@@ -32,19 +32,18 @@ from .model import (
     Rule,
     Term,
 )
-from .normalize import Normalizer
+from .normalize import Normalizer, has_cjk
+from .pinyin import default_modes
 from .regexes import anchor_required, branch_anchor, compile_regex, required_literals
 from .yamlsrc import YList, YMap
 
 DEFAULT_FIELDS = ("title", "description")
 DEFAULT_MAX_GAP = 3
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
+#: A pack default ``homophones: true`` applies to terms of this many Chinese characters or more:
+#: two-character words have everyday homophones (特供 / 特攻).
+MIN_HOMOPHONE_CHARS = 3
 # a category pattern: segments joined by '>', each a glob of * and ? over text
 _SEGMENT = re.compile(r"[^>]+")
-
-
-def has_cjk(text: str) -> bool:
-    return bool(_CJK.search(text))
 
 
 def as_tuple(node: Any) -> tuple:
@@ -70,6 +69,9 @@ class Context:
         self.concepts: dict[str, Concept] = dict(concepts or {})
         self.errors: list[RuleError] = []
         self.rule_id: str | None = None
+        # the pack's defaults for terms that do not set their own (pinyin, homophones)
+        self.pinyin_default: tuple[str, ...] = ()
+        self.homophones_default = False
 
     def err(self, msg: str, line: int | None) -> None:
         self.errors.append(RuleError(msg, Location(self.path, line, self.rule_id)))
@@ -96,14 +98,18 @@ def check_term_text(ctx: Context, text: str, line: int | None, what: str) -> boo
     return True
 
 
-def terms(ctx: Context, node: Any, line: int | None, what: str = "term") -> tuple[Term, ...]:
-    """A terms list; ``{concept: name}`` items expand to the concept's terms."""
+def terms(ctx: Context, node: Any, line: int | None, what: str = "term", defaults: bool = True) -> tuple[Term, ...]:
+    """A terms list; ``{concept: name}`` items expand to the concept's terms.
+
+    The pack's pinyin/homophone defaults apply to a rule's terms and to concepts
+    (``defaults``), not to plain context word lists: the evasion is in the banned word.
+    """
     out: list[Term] = []
     for item, iline in zip(as_tuple(node), lines_of(node, line)):
         if isinstance(item, YMap) and "concept" in item:
             out.extend(concept_terms(ctx, item["concept"], item.line_of("concept")))
         else:
-            t = term(ctx, item, iline, what)
+            t = term(ctx, item, iline, what, defaults)
             if t is not None:
                 out.append(t)
     return tuple(out)
@@ -120,9 +126,26 @@ def concept_terms(ctx: Context, name: str, line: int | None) -> tuple[Term, ...]
     return concept.terms
 
 
-def term(ctx: Context, node: Any, line: int | None, what: str = "term") -> Term | None:
+def pinyin_modes(value: Any) -> tuple[str, ...]:
+    return ("full", "mixed") if value is True else () if value is False else as_tuple(value)
+
+
+def _defaulted(ctx: Context, text: str, node: YMap | None, apply: bool) -> tuple[tuple[str, ...], bool]:
+    """(pinyin modes, homophones) a term gets from the pack's defaults when it sets none."""
+    if not apply:
+        return (), False
+    pinyin = () if node is not None and "pinyin" in node else default_modes(text, ctx.pinyin_default)
+    cjk = sum(1 for ch in text if has_cjk(ch))
+    homophones = ctx.homophones_default and cjk >= MIN_HOMOPHONE_CHARS and (node is None or "homophones" not in node)
+    return pinyin, homophones
+
+
+def term(ctx: Context, node: Any, line: int | None, what: str = "term", defaults: bool = True) -> Term | None:
     if not isinstance(node, YMap):
-        return Term(text=node, line=line) if check_term_text(ctx, node, line, what) else None
+        if not check_term_text(ctx, node, line, what):
+            return None
+        pinyin, homophones = _defaulted(ctx, node, None, defaults)
+        return Term(text=node, pinyin=pinyin, homophones=homophones, line=line)
     line = node.line
     text = node["term"]
     if not check_term_text(ctx, text, line, what):
@@ -130,10 +153,15 @@ def term(ctx: Context, node: Any, line: int | None, what: str = "term") -> Term 
     aliases = as_tuple(node.get("aliases"))
     for a in aliases:
         check_term_text(ctx, a, node.line_of("aliases"), "alias")
-    pv = node.get("pinyin", False)
-    pinyin = ("full", "mixed") if pv is True else () if pv is False else as_tuple(pv)
-    if pinyin and not has_cjk(text):
-        ctx.err(f"pinyin asked for {text!r}, which has no Chinese characters", node.line_of("pinyin"))
+    pinyin, homophones = _defaulted(ctx, text, node, defaults)
+    if "pinyin" in node:
+        pinyin = pinyin_modes(node["pinyin"])
+        if pinyin and not has_cjk(text):
+            ctx.err(f"pinyin asked for {text!r}, which has no Chinese characters", node.line_of("pinyin"))
+    if "homophones" in node:
+        homophones = node["homophones"]
+        if homophones and not has_cjk(text):
+            ctx.err(f"homophones asked for {text!r}, which has no Chinese characters", node.line_of("homophones"))
     max_gap = node.get("max_gap")
     only_via = as_tuple(node.get("only_via"))
     if "separator" in only_via and max_gap == 0:
@@ -142,6 +170,7 @@ def term(ctx: Context, node: Any, line: int | None, what: str = "term") -> Term 
         text=text,
         aliases=aliases,
         pinyin=pinyin,
+        homophones=homophones,
         boundary=node.get("boundary", "latin"),
         exclude=as_tuple(node.get("exclude")),
         max_gap=max_gap,
@@ -254,7 +283,7 @@ def condition(ctx: Context, node: YMap, line: int | None, role: str, inherited: 
         items, mode = concept_terms(ctx, node["concept"], node.line_of("concept")), "any"
     else:
         mode = "any" if "any" in node else "all"
-        items = terms(ctx, node[mode], node.line_of(mode), f"{role} term")
+        items = terms(ctx, node[mode], node.line_of(mode), f"{role} term", defaults=False)
     if not items:
         return None
     return Condition(terms=items, mode=mode, within=within, fields=fields, score=score, unless=unless, line=node.line)
@@ -271,7 +300,7 @@ def _unless(ctx: Context, node: Any, line: int | None) -> tuple[Condition, ...]:
         and all(isinstance(x, YMap) and any(k in x for k in ("any", "all", "any_of")) for x in node)
     ):
         return conditions(ctx, node, line, "unless")
-    items = terms(ctx, node, line, "unless term")
+    items = terms(ctx, node, line, "unless term", defaults=False)
     return (Condition(terms=items, line=line),) if items else ()
 
 
@@ -523,6 +552,13 @@ def rule(ctx: Context, node: YMap, category: str, prefix: str, defaults: dict) -
         status=node.get("status", "stable"),
         location=ctx.loc(node.line),
     )
+
+
+def term_defaults(ctx: Context, doc: YMap) -> None:
+    """The pack's defaults that apply to its terms (and its concepts' terms)."""
+    d = doc.get("defaults") or {}
+    ctx.pinyin_default = pinyin_modes(d.get("pinyin", False))
+    ctx.homophones_default = bool(d.get("homophones", False))
 
 
 def rule_defaults(doc: YMap) -> dict:

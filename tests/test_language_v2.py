@@ -361,3 +361,49 @@ def test_removed_term_options_say_what_replaced_them(tmp_path):
     )
     assert any("unknown key 'ascii_boundary'" in e and "boundary: none" in e for e in errs)
     assert any("unknown key 'exact'" in e and "max_gap: 0" in e for e in errs)
+
+
+# -- pinyin and homophones ---------------------------------------------------------------
+PHONETIC = """\
+pack: wildlife
+prefix: WL
+legal_basis: [{law: 《野生动物保护法》, article: 第二十八条}]
+defaults:
+  pinyin: [full, mixed]
+  homophones: true
+rules:
+  - id: WL001
+    name: x
+    severity: high
+    score: 80
+    terms: [象牙, 毛皮, {term: 犀牛角, homophones: false}, {term: 穿山甲, pinyin: false}]
+    examples: {hit: [象牙], miss: [手镯]}
+"""
+
+
+def test_pack_defaults_give_terms_pinyin_and_homophones(tmp_path):
+    rs = load(write_pack(tmp_path, PHONETIC))
+    rows = [
+        "xiangya 手镯",
+        "象ya 手镯",
+        "maopi 大衣",
+        "毛pi 大衣",
+        "穿山甲片",
+        "chuanshanjia",
+        "橡牙手镯",
+        "犀牛脚 工艺",
+        "西牛角",
+    ]
+    got = {}
+    for h in hits_of(rs, rows):
+        got.setdefault(h["item_id"], h["normalizations"])
+    # maopi: full pinyin under six letters is everyday Latin text, so a default leaves it out;
+    # 穿山甲 opts out of pinyin, 犀牛角 of homophones; 象牙 (two characters) gets no homophones by default
+    assert got == {"0": "pinyin", "1": "pinyin", "3": "pinyin", "4": ""}
+    rs2 = load(write_pack(tmp_path, PHONETIC.replace("terms: [象牙,", "terms: [{term: 象牙, homophones: true},")))
+    hits = [h for h in hits_of(rs2, ["橡牙手镯", "象牙手镯"]) if h["rule_id"] == "WL001"]
+    # a homophone hit says so; the word as written is one hit, not two
+    assert [(h["item_id"], h["matched"], h["normalizations"]) for h in hits] == [
+        ("0", "橡牙", "homophone"),
+        ("1", "象牙", ""),
+    ]

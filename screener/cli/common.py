@@ -99,3 +99,25 @@ def load_ruleset(
     if announce:
         click.echo(f"rules: {source.describe()}", err=True)
     return api.load_rule_source(source, list(overrides), backend, config=cfg, allow_empty=allow_empty)
+
+
+def _parse_date(_ctx, _param, value):
+    if value is None:
+        return None
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+#: --as-of DATE: the date listings are judged at (the citation in force, obsolete codes); default today.
+as_of_option = click.option(
+    "--as-of",
+    "as_of",
+    callback=_parse_date,
+    metavar="YYYY-MM-DD",
+    help="Judge listings as of this date (default: today): the legal basis in force then is cited, "
+    "a rule with none in force says so, codes are judged by it (a capture from an earlier campaign).",
+)

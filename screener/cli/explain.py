@@ -8,7 +8,7 @@ import sys
 import click
 
 from .app import main
-from .common import EXIT_USAGE, errors, examples, load_ruleset, rules_options
+from .common import EXIT_USAGE, as_of_option, errors, examples, load_ruleset, rules_options
 
 
 def _row_of(text: str, what: str):
@@ -30,13 +30,15 @@ def _row_of(text: str, what: str):
         'screener explain --row \'{"title": "降血压茶", "category": "食品>茶"}\'',
         "screener explain - < titles.txt                # one title, or one JSON listing, a line",
         "screener explain - --json < listings.jsonl      # JSON lines out, one per listing",
+        "screener explain '东北黑土 出售' --as-of 2021-05-01   # the citation in force on that date",
     )
 )
 @click.argument("text", required=False)
 @click.option("--row", "row_json", help='A listing as JSON, e.g. \'{"title": "...", "category": "..."}\'.')
 @rules_options
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (JSON lines when reading stdin).")
-def explain(text, row_json, rules, overrides, as_json) -> None:
+@as_of_option
+def explain(text, row_json, rules, overrides, as_json, as_of) -> None:
     """Show every rule that fires on TEXT (a title) or --row, and every suppressed candidate.
 
     TEXT '-' reads listings from stdin, one a line: a title, or a JSON object of fields.
@@ -46,7 +48,7 @@ def explain(text, row_json, rules, overrides, as_json) -> None:
     if (text is None) == (row_json is None):
         raise click.UsageError("give either TEXT (or - for stdin) or --row JSON")
     if text == "-":
-        _explain_stdin(explain_row, rules, overrides, as_json)
+        _explain_stdin(explain_row, rules, overrides, as_json, as_of)
         return
     row = _row_of(row_json, "--row") if row_json is not None else text
     if row_json is not None and not isinstance(row, dict):
@@ -54,13 +56,13 @@ def explain(text, row_json, rules, overrides, as_json) -> None:
     with errors():
         rs = load_ruleset(rules, overrides)
         try:
-            ex = explain_row(row, rs)
+            ex = explain_row(row, rs, as_of=as_of)
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
     click.echo(json.dumps(ex.as_dict(), ensure_ascii=False, indent=2) if as_json else str(ex))
 
 
-def _explain_stdin(explain_row, rules, overrides, as_json: bool) -> None:
+def _explain_stdin(explain_row, rules, overrides, as_json: bool, as_of) -> None:
     """Every line of stdin explained; a line that cannot be read is reported and the rest go on (exit 2)."""
     with errors():
         rs = load_ruleset(rules, overrides)
@@ -71,7 +73,7 @@ def _explain_stdin(explain_row, rules, overrides, as_json: bool) -> None:
             continue
         try:
             row = _row_of(text, f"line {lineno}")
-            ex = explain_row(row, rs)
+            ex = explain_row(row, rs, as_of=as_of)
         except (click.UsageError, ValueError) as exc:
             click.echo(f"error: line {lineno}: {getattr(exc, 'message', exc)}", err=True)
             failed += 1
