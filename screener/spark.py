@@ -97,14 +97,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ._version import __version__
+from .chunks import process_chunk
 from .compile import RuleSet, compile_packset, compile_rules
 from .errors import InputError, Location, ScreenerError
 from .io.columns import ColumnMapping, map_headers
 from .io.readers import InputFile, RawChunk, Reject, SourceInfo, detect_format, discover
 from .io.writers import ScanOutputs
 from .packs import PackSet
-from .runner import FileStats, build_summary, process_chunk
 from .schema import FLAGGED_SCHEMA, HITS_SCHEMA, REJECT_COLUMNS
+from .summary import InputMeta, build_summary, describe_file
+from .tally import AccountingError, Tally
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
@@ -129,15 +131,15 @@ STATS_SCHEMA = pa.schema(
         ("rows_read", pa.int64()),
         ("rows_scanned", pa.int64()),
         ("rows_rejected", pa.int64()),
-        ("undecided", pa.string()),  # JSON {rule id: rows}
-        ("warnings", pa.string()),  # JSON {warning: count}
+        ("tally", pa.string()),  # JSON: Tally.state() of this task's rows of this file
         ("worker", pa.int64()),  # pid of the Python worker that scanned the batch
         ("compiles", pa.int64()),  # times that worker loaded this rule set (1 when cached, as it should be)
     ]
 )
-#: One output row of the scan pass: exactly one of the four structs is set;
+#: One output row of the scan pass: exactly one of the four structs or ``id_hash`` is set;
 #: k1, k2 give the local engine's output order: (row id, hit number) for hits and flagged
-#: listings, (input position, 0) for rejects, (file rank, partition) for stats.
+#: listings, (input position, 0) for rejects, (file rank, partition) for stats, and
+#: (input position, file rank) for the item_id hash of a scanned row (duplicate ids).
 PACKED_SCHEMA = pa.schema(
     [
         ("k1", pa.int64()),
@@ -146,6 +148,7 @@ PACKED_SCHEMA = pa.schema(
         ("flagged", pa.struct(list(FLAGGED_SCHEMA))),
         ("reject", pa.struct(list(REJECTS_SCHEMA))),
         ("stats", pa.struct(list(STATS_SCHEMA))),
+        ("id_hash", pa.int64()),  # the local engine's 64-bit item_id hash, as a signed integer
     ]
 )
 
@@ -236,19 +239,22 @@ def _pieces(batch: pa.RecordBatch, files: bool) -> list[tuple[int, int]]:
     return list(zip(bounds[:-1], bounds[1:]))
 
 
-def _packed(kind: str, table: pa.Table, k1, k2) -> pa.RecordBatch:
-    n = table.num_rows
+def _packed(kind: str, table: pa.Table | pa.Array, k1, k2) -> pa.RecordBatch:
+    """``kind``'s rows (a table of one of the structs, or the hashes for ``id_hash``) with their keys."""
+    n = len(table)
     arrays = [pa.array(k1, pa.int64()), pa.array(k2, pa.int64())]
     for f in list(PACKED_SCHEMA)[2:]:
-        if f.name == kind:
+        if f.name != kind:
+            arrays.append(pa.nulls(n, f.type))
+        elif kind == "id_hash":
+            arrays.append(table)
+        else:
             t = table.combine_chunks()
             arrays.append(
                 pa.StructArray.from_arrays(
                     [t.column(i).combine_chunks() for i in range(t.num_columns)], fields=list(f.type)
                 )
             )
-        else:
-            arrays.append(pa.nulls(n, f.type))
     return pa.RecordBatch.from_arrays(arrays, schema=PACKED_SCHEMA)
 
 
@@ -264,7 +270,7 @@ def _scan_partition(job: _Job, batches: Iterator[pa.RecordBatch]) -> Iterator[pa
     pid = _partition_id()
     offsets = job.offsets.value
     position = offsets.get(pid, 0) if not job.files else 0  # a plain DataFrame: rows before this partition
-    per_file: dict[str, list] = {}  # name -> [rank, read, scanned, rejected, warnings, undecided]
+    tallies: dict[str, tuple[int, Tally]] = {}  # file name -> (rank, this task's tally of its rows)
     for batch in batches:
         if not batch.num_rows:
             continue
@@ -284,12 +290,7 @@ def _scan_partition(job: _Job, batches: Iterator[pa.RecordBatch]) -> Iterator[pa
                 position += z - a
             raw = RawChunk(SourceInfo(name, "parquet", None, job.mapping), "arrow", raw_batch.slice(a, z - a), numbers)
             res = process_chunk(raw, first, rs)
-            st = per_file.setdefault(name, [rank, 0, 0, 0, Counter(), Counter()])
-            st[1] += res.rows_read
-            st[2] += res.rows_scanned
-            st[3] += len(res.rejects)
-            st[4].update(res.warnings)
-            st[5].update(res.undecided)
+            tallies.setdefault(name, (rank, Tally()))[1].merge(res.tally)
             if res.hits.num_rows:
                 ids = res.hits.column("row_id").to_numpy()
                 yield _packed("hit", res.hits, ids, np.arange(len(ids), dtype=np.int64))
@@ -305,22 +306,26 @@ def _scan_partition(job: _Job, batches: Iterator[pa.RecordBatch]) -> Iterator[pa
                 # the reject's position in the whole input, as a row id would be
                 k1 = [first + int(np.searchsorted(numbers, r.row)) if r.row is not None else first for r in res.rejects]
                 yield _packed("reject", t, k1, np.zeros(len(k1), np.int64))
-    if per_file:
-        items = list(per_file.items())
+            if len(res.id_hashes):
+                # scanned rows in input order: first + k orders them like their row ids (the pieces do not overlap)
+                n = len(res.id_hashes)
+                hashes = pa.array(res.id_hashes.view(np.int64))
+                yield _packed("id_hash", hashes, np.arange(first, first + n), np.full(n, rank, np.int64))
+    if tallies:
+        items = list(tallies.items())
         t = pa.Table.from_pydict(
             {
                 "source_file": [n for n, _ in items],
-                "rows_read": [s[1] for _, s in items],
-                "rows_scanned": [s[2] for _, s in items],
-                "rows_rejected": [s[3] for _, s in items],
-                "undecided": [json.dumps(dict(s[5])) for _, s in items],
-                "warnings": [json.dumps(dict(s[4]), ensure_ascii=False) for _, s in items],
+                "rows_read": [ft.files[n].rows_read for n, (_, ft) in items],
+                "rows_scanned": [ft.files[n].rows_scanned for n, (_, ft) in items],
+                "rows_rejected": [ft.files[n].rows_rejected for n, (_, ft) in items],
+                "tally": [json.dumps(ft.state(), ensure_ascii=False) for _, (_, ft) in items],
                 "worker": [os.getpid()] * len(items),
                 "compiles": [_COMPILES[job.key]] * len(items),
             },
             schema=STATS_SCHEMA,
         )
-        yield _packed("stats", t, [s[0] for _, s in items], [pid] * len(items))
+        yield _packed("stats", t, [rank for _, (rank, _) in items], [pid] * len(items))
 
 
 # -- driver side -------------------------------------------------------------------------------
@@ -353,10 +358,11 @@ class SparkScan:
     hits: DataFrame
     flagged: DataFrame
     rejects: DataFrame
-    stats: DataFrame  # one row per (task, source): rows_read/scanned/rejected, undecided, warnings, worker
-    packed: DataFrame  # all four, as computed by the one scan pass (persist it to reuse)
+    stats: DataFrame  # one row per (task, source): rows_read/scanned/rejected, the task's tally as JSON, worker
+    packed: DataFrame  # all of them, as computed by the one scan pass (persist it to reuse)
     ruleset: RuleSet
     sources: list[dict] = field(default_factory=list)  # the counting pass: name, rows, first row id, in order
+    names: list[str] = field(default_factory=list)  # source names by rank (a plain DataFrame: one)
 
     @property
     def rows(self) -> int:
@@ -374,20 +380,50 @@ class SparkScan:
             F.count("hit").alias("hits"),
         ).first()
         out = {k: int(row[k] or 0) for k in ("rows_read", "rows_scanned", "rows_rejected", "rows_flagged", "hits")}
-        _check_accounting(out, self.rows)
+        if out["rows_read"] != out["rows_scanned"] + out["rows_rejected"]:
+            raise AccountingError(
+                f"row accounting broke: read {out['rows_read']} != scanned {out['rows_scanned']} + "
+                f"rejected {out['rows_rejected']}",
+                Location(", ".join(dict.fromkeys(self.names))),
+            )
+        _check_counted(out["rows_read"], self.rows)
         return out
 
+    def tally(self) -> Tally:
+        """Every count of the scan, as the local engine keeps them (two Spark jobs); checks the accounting.
 
-def _check_accounting(counts: dict, counted: int) -> None:
-    if counts["rows_read"] != counts["rows_scanned"] + counts["rows_rejected"]:
-        raise AssertionError(
-            f"row accounting broke: read {counts['rows_read']} != scanned "
-            f"{counts['rows_scanned']} + rejected {counts['rows_rejected']}"
+        The tasks' tallies are added up; duplicate item_ids are counted over the
+        scanned rows' item_id hashes (the local engine's), in the JVM: a file's
+        duplicates are its scanned rows minus the ids first seen in it.
+        """
+        from pyspark.sql import functions as F
+
+        total = Tally(dict.fromkeys(self.names))
+        for state in self.stats.select("tally").toArrow().column("tally").to_pylist():
+            total.merge(Tally.restore(json.loads(state)))
+        firsts = (
+            self.packed.where(F.col("id_hash").isNotNull())
+            .groupBy("id_hash")
+            .agg(F.min(F.struct("k1", "k2")).alias("first"))
+            .groupBy(F.col("first.k2").alias("rank"))
+            .count()
+            .collect()
         )
-    if counted != counts["rows_read"]:
+        first_ids = {int(r["rank"]): int(r["count"]) for r in firsts}
+        for rank, name in enumerate(self.names):
+            ft = total.files.get(name)
+            if ft is not None:
+                total.count_duplicates(name, ft.rows_scanned - first_ids.get(rank, 0))
+        total.check()
+        _check_counted(total.rows_read, self.rows)
+        return total
+
+
+def _check_counted(rows_read: int, counted: int) -> None:
+    if counted != rows_read:
         raise ScreenerError(
             f"the input changed between the counting and the scanning pass ({counted} then "
-            f"{counts['rows_read']} rows): checkpoint a non-deterministic DataFrame first"
+            f"{rows_read} rows): checkpoint a non-deterministic DataFrame first"
         )
 
 
@@ -457,7 +493,7 @@ def _scan(plan: _Plan, rules_bc, key: tuple[str, str], offsets_bc, source_name: 
     return projected.mapInArrow(functools.partial(_scan_partition, job), spark_schema(PACKED_SCHEMA))
 
 
-def _result(packed: DataFrame, rs: RuleSet, sources: list[dict]) -> SparkScan:
+def _result(packed: DataFrame, rs: RuleSet, sources: list[dict], names: list[str]) -> SparkScan:
     from pyspark.sql import functions as F
 
     return SparkScan(
@@ -468,6 +504,7 @@ def _result(packed: DataFrame, rs: RuleSet, sources: list[dict]) -> SparkScan:
         packed=packed,
         ruleset=rs,
         sources=sources,
+        names=names,
     )
 
 
@@ -514,7 +551,7 @@ def screen_all(
             first += counts[p]
     sc = df.sparkSession.sparkContext
     packed = _scan(plan, sc.broadcast(rs), (rs.hash, rs.backend), sc.broadcast(offsets), source_name)
-    return _result(packed, rs, sources)
+    return _result(packed, rs, sources, [s["name"] for s in sources] if plan.files else [source_name])
 
 
 def screen(
@@ -614,7 +651,7 @@ def _stream_outputs(packed: DataFrame, rows: int = 20_000) -> Iterator[tuple[str
     kinds = (("hit", HITS_SCHEMA), ("flagged", FLAGGED_SCHEMA), ("reject", REJECTS_SCHEMA))
     kind = F.when(F.col("hit").isNotNull(), 0).when(F.col("flagged").isNotNull(), 1).otherwise(2)
     rows_df = (
-        packed.where(F.col("stats").isNull())
+        packed.where(F.col("stats").isNull() & F.col("id_hash").isNull())
         .select(kind.alias("kind"), "k1", "k2", "hit", "flagged", "reject")
         .orderBy("kind", "k1", "k2")
     )
@@ -682,7 +719,7 @@ def screen_files(
     ]
     remote_plan = plans[-1] if remote else None
     described += [(s["name"], remote_plan.mapping, None) for s in sources if s["uri"] in remote_uris]
-    return _result(packed, rs, sources), described
+    return _result(packed, rs, sources, [s["name"] for s in sources]), described
 
 
 def scan_files_spark(
@@ -720,93 +757,42 @@ def scan_files_spark(
     packed = res.packed.persist(StorageLevel.MEMORY_AND_DISK)
     outputs = ScanOutputs(outdir)
     try:
-        per_file: dict[str, dict] = {}
-        undecided: Counter = Counter()
-        for s in res.stats.toArrow().to_pylist():
-            d = per_file.setdefault(
-                s["source_file"], {"rows_read": 0, "rows_scanned": 0, "rows_rejected": 0, "warnings": Counter()}
-            )
-            for k in ("rows_read", "rows_scanned", "rows_rejected"):
-                d[k] += s[k]
-            d["warnings"].update(json.loads(s["warnings"]))
-            undecided.update(json.loads(s["undecided"]))
-        hits_per_rule: Counter = Counter()
-        hits_per_category: Counter = Counter()
-        flagged_per_category: Counter = Counter()
-        n_hits = n_flagged = 0
+        tally = res.tally()
         empty_f, empty_h = FLAGGED_SCHEMA.empty_table(), HITS_SCHEMA.empty_table()
         for kind, table in _stream_outputs(packed):
             if kind == "hit":
                 outputs.write(table, empty_f, [])
-                n_hits += table.num_rows
-                hits_per_rule.update(table.column("rule_id").to_pylist())
-                hits_per_category.update(table.column("category").to_pylist())
             elif kind == "flagged":
                 outputs.write(empty_h, table, [])
-                n_flagged += table.num_rows
-                for cats in table.column("categories").to_pylist():
-                    flagged_per_category.update(cats.split(";"))
             else:
                 outputs.write(empty_h, empty_f, [Reject(**r) for r in table.to_pylist()])
-    except BaseException:
-        outputs.abort()
-        packed.unpersist()
-        raise
-    packed.unpersist()
-    seconds = time.perf_counter() - t0
-    input_docs = []
-    empty = {"rows_read": 0, "rows_scanned": 0, "rows_rejected": 0, "warnings": Counter()}
-    for name, cm, path in described:
-        d = per_file.get(name, empty)
-        if path is not None:
-            src = InputFile(path=path, format="parquet", size=path.stat().st_size, mapping=cm)
-            src.warnings.update(d["warnings"])
-            input_docs.append(FileStats(src, d["rows_read"], d["rows_scanned"], d["rows_rejected"]).as_dict())
-        else:  # a remote file: no size or checksum from here
-            input_docs.append(
-                {
-                    "path": name,
-                    "format": "parquet",
-                    "size": None,
-                    "sha256": None,
-                    "encoding": None,
-                    "rows_read": d["rows_read"],
-                    "rows_scanned": d["rows_scanned"],
-                    "rows_rejected": d["rows_rejected"],
-                    "columns": {c: cm.headers[i] for c, i in cm.sources.items()},
-                    "ignored_columns": list(cm.ignored),
-                    "warnings": dict(d["warnings"]) | dict.fromkeys(cm.notes, 1),
-                }
-            )
-    summary = build_summary(
-        engine={
-            "name": "screener",
-            "version": __version__,
-            "runner": "spark",
-            "spark": spark.version,
-            "master": spark.sparkContext.master,
-        },
-        rs=rs,
-        inputs=input_docs,
-        flagged=n_flagged,
-        hits=n_hits,
-        hits_per_category=hits_per_category,
-        flagged_per_category=flagged_per_category,
-        hits_per_rule=hits_per_rule,
-        undecided=undecided,
-        workers=spark.sparkContext.defaultParallelism,
-        started_at=started_wall.isoformat(timespec="seconds"),
-        seconds=seconds,
-        bytes_total=sum(d["size"] or 0 for d in input_docs),
-    )
-    rows_read, rows_scanned, rows_rejected = (summary[k] for k in ("rows_read", "rows_scanned", "rows_rejected"))
-    try:
-        _check_accounting(
-            {"rows_read": rows_read, "rows_scanned": rows_scanned, "rows_rejected": rows_rejected}, res.rows
+        metas = [
+            describe_file(InputFile(path=path, format="parquet", size=path.stat().st_size, mapping=cm))
+            if path is not None
+            else InputMeta(name, "parquet", mapping=cm)  # a remote file: no size or checksum from here
+            for name, cm, path in described
+        ]
+        summary = build_summary(
+            engine={
+                "name": "screener",
+                "version": __version__,
+                "runner": "spark",
+                "spark": spark.version,
+                "master": spark.sparkContext.master,
+            },
+            rs=rs,
+            tally=tally,
+            inputs=metas,
+            workers=spark.sparkContext.defaultParallelism,
+            started_at=started_wall.isoformat(timespec="seconds"),
+            seconds=time.perf_counter() - t0,
+            bytes_total=sum(m.size or 0 for m in metas),
         )
     except BaseException:
         outputs.abort()
         raise
+    finally:
+        packed.unpersist()
     outputs.commit(summary)
     return summary
 

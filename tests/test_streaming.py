@@ -11,7 +11,7 @@ import pytest
 from conftest import RULES
 
 import screener
-from screener import runner
+from screener import pool
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,13 +64,13 @@ def outputs_of(outdir, export, rules, chunk_rows, workers):
 
 def test_pool_starts_only_for_two_chunks_of_work(tmp_path, export, rules, monkeypatch):
     started = []
-    real = runner.ProcessPoolExecutor
+    real = pool.ProcessPoolExecutor
 
     def spy(*args, **kwargs):
         started.append(kwargs.get("max_workers"))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(runner, "ProcessPoolExecutor", spy)
+    monkeypatch.setattr(pool, "ProcessPoolExecutor", spy)
     whole = outputs_of(tmp_path / "whole", export, rules, chunk_rows=2000, workers=2)  # 6002 rows: three chunks
     assert started == [2]
     inline = outputs_of(tmp_path / "inline", export, rules, chunk_rows=4000, workers=2)  # under two chunks
