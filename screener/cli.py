@@ -102,7 +102,7 @@ def main() -> None:
     default="auto",
     show_default=True,
     help="auto: scan here with the fastest installed matcher; a matcher name forces it; "
-    "spark: run on Apache Spark (Parquet input; pip install 'screener[spark]').",
+    "spark: run on Apache Spark (Parquet, CSV or JSONL input; pip install 'screener[spark]').",
 )
 @click.option("--master", default=None, metavar="URL", help="Spark master for --engine spark, e.g. local[4], yarn.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")

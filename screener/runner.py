@@ -13,23 +13,24 @@ Every chunk's results go to a part file and a checkpoint (see
 :class:`~screener.io.writers.ScanParts`), so ``resume=True`` continues a killed
 scan from its last completed chunk; the checkpoint records the rule-pack hash,
 the inputs (path, size, mtime), the options that decide the chunks and the
-tally so far, and a resume with any of them changed is refused. Duplicate
-item_ids are counted with 8-byte hashes (:class:`SeenIds`), kept and scanned.
+tally so far, and a resume with any of them changed is refused. Rows whose
+item_id repeats an earlier row's are kept and scanned, and counted at the end
+from the hashes in the parts (:mod:`screener.duplicates`).
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
-
 from ._version import __version__
 from .chunks import with_row_ids  # noqa: F401  (re-exported: screener.stats numbers rows with it)
 from .compile import RuleSet, compile_rules
+from .duplicates import count_repeats
 from .errors import Location, ScreenerError
 from .io.readers import DEFAULT_CHUNK_ROWS, InputFile, RawChunk, discover, iter_raw, open_source, preflight
 from .io.writers import ScanParts
@@ -52,44 +53,6 @@ class Progress:
     bytes_total: int = 0
     bytes_done: int = 0
     started: float = field(default_factory=time.perf_counter)
-
-
-class SeenIds:
-    """item_ids seen so far, as 64-bit hashes in sorted runs (8 bytes per distinct id).
-
-    Runs are merged like a binary counter, so adding n ids costs O(n log n)
-    overall and a lookup one binary search per run (at most log₂ n runs).
-    Two different ids share a hash with probability about n²/2⁶⁵ (under 1 in
-    3,000 at 100 million listings): the duplicate count may then be one too high.
-    """
-
-    def __init__(self) -> None:
-        self.runs: list[np.ndarray] = []
-
-    def add(self, hashes: np.ndarray) -> int:
-        """Add one chunk's hashes; how many of its rows repeat an id of an earlier row."""
-        if not len(hashes):
-            return 0
-        uniq, counts = np.unique(np.asarray(hashes, np.uint64), return_counts=True)
-        seen = np.zeros(len(uniq), bool)
-        for run in self.runs:
-            pos = np.minimum(np.searchsorted(run, uniq), len(run) - 1)
-            seen |= run[pos] == uniq
-        # an id of an earlier chunk repeats at every occurrence; a new one at all but its first
-        repeats = int(counts[seen].sum()) + int((counts[~seen] - 1).sum())
-        new = uniq[~seen]
-        if len(new):
-            self.runs.append(new)
-            while len(self.runs) > 1 and len(self.runs[-2]) <= 2 * len(self.runs[-1]):
-                b, a = self.runs.pop(), self.runs.pop()
-                merged = np.concatenate([a, b])
-                merged.sort(kind="stable")
-                self.runs.append(merged)
-        return repeats
-
-    @property
-    def nbytes(self) -> int:
-        return sum(r.nbytes for r in self.runs)
 
 
 def _input_identity(sources: Sequence[InputFile]) -> list[dict]:
@@ -201,6 +164,7 @@ def scan_files(
                 chunks_done=0,
                 next_row=0,
                 tally=None,
+                chunk_files=[],  # [file index, chunks] runs: which file each part is from
                 seconds=0.0,
                 started_at=started_wall.isoformat(timespec="seconds"),
                 resumes=[],
@@ -235,9 +199,6 @@ def _scan(
             }
         )
     worker_rss = 0
-    seen = SeenIds()
-    for seq in range(done):
-        seen.add(parts.read_ids(seq))
     progress = Progress(bytes_total=sum(s.size for s in sources), started=t0)
     done_before = [sum(s.size for s in sources[:i]) for i in range(len(sources))]
     seconds_before = state["seconds"]
@@ -267,7 +228,11 @@ def _scan(
     for (fi, seq, first_row, read_s), raw, res in scan_chunks(raws(), rs, workers, pool_rows=2 * chunk_rows):
         t = time.perf_counter()
         tally.merge(res.tally)
-        tally.count_duplicates(sources[fi].name, seen.add(res.id_hashes))
+        runs = state["chunk_files"]
+        if runs and runs[-1][0] == fi:
+            runs[-1][1] += 1
+        else:
+            runs.append([fi, 1])
         worker_rss = max(worker_rss, res.peak_rss_kb)
         parts.write_part(seq, res.hits, res.flagged, res.rejects, res.id_hashes)
         tally.add_seconds({"read": read_s, "write": time.perf_counter() - t})
@@ -282,6 +247,11 @@ def _scan(
         progress.bytes_done = done_before[fi] + (raw.position if raw.position >= 0 else 0)
         if on_progress:
             on_progress(progress)
+    t = time.perf_counter()
+    chunk_ids = ((fi, parts.read_ids(seq)) for seq, fi in enumerate(_expand(state["chunk_files"])))
+    for fi, n in enumerate(count_repeats(chunk_ids, len(sources), tally.rows_scanned, parts.dir)):
+        tally.count_duplicates(sources[fi].name, n)
+    tally.add_seconds({"duplicates": time.perf_counter() - t})
     progress.bytes_done = progress.bytes_total
     if on_progress:
         on_progress(progress)
@@ -297,3 +267,8 @@ def _scan(
         worker_rss_kb=worker_rss,
         resumes=state["resumes"],
     )
+
+
+def _expand(runs: list[list[int]]) -> Iterator[int]:
+    for fi, n in runs:
+        yield from itertools.repeat(fi, n)

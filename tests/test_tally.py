@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import screener
+from screener import duplicates
 from screener.chunks import SCAN_ROWS, combine, process_chunk, split_raw
 from screener.io.readers import iter_raw, open_source, preflight
 from screener.summary import InputMeta, build_summary
@@ -138,3 +140,21 @@ def test_summary_is_built_from_the_tally(rules):
     a, empty = s["inputs"]
     assert a["warnings"] == {"empty file": 0, "rows read as gb18030": 1, W_DUPLICATE: 2}
     assert (empty["rows_read"], empty["warnings"]) == (0, {})
+
+
+@pytest.mark.parametrize("bucket", [1 << 21, 500])  # one bucket in memory; many on disk
+def test_repeats_count_like_a_set_in_bounded_memory(tmp_path, monkeypatch, bucket):
+    monkeypatch.setattr(duplicates, "BUCKET_IDS", bucket)
+    rng = np.random.default_rng(7)
+    chunks, reference, seen = [], [0, 0, 0], set()
+    for k in range(120):
+        fi = k // 40  # three files of 40 chunks
+        ids = rng.integers(0, 30_000, size=int(rng.integers(0, 700)), dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        for v in ids.tolist():
+            reference[fi] += v in seen
+            seen.add(v)
+        chunks.append((fi, ids))
+    total = sum(len(h) for _, h in chunks)
+    assert total > 8 * 500 and reference[0] and reference[2]
+    assert duplicates.count_repeats(iter(chunks), 3, total, tmp_path) == reference
+    assert list(tmp_path.iterdir()) == []  # the buckets are gone
