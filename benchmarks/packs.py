@@ -19,7 +19,7 @@ def main() -> int:
     import screener
     from screener.lint import lint
     from screener.packs import iter_terms
-    from screener.stats import load_corpus, mass_check
+    from screener.masscheck import load_corpus, mass_check
 
     rules = screener.load_rules()
     report = mass_check(rules, load_corpus([ROOT / "samples" / "devset"]), "labels")

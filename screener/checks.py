@@ -19,6 +19,7 @@ import numpy as np
 
 from .codes import KINDS as CODE_KINDS
 from .codes import find_codes
+from .labels import FIELD_LABELS, SELLER_TYPE_LABELS
 from .model import CANONICAL_FIELDS, NUMERIC_FIELDS, TEXT_FIELDS, CheckCall
 from .numbers import BASE_UNIT, DEFAULT_WITHIN, DIMENSIONS, Quantity, read_quantities
 from .regexes import compile_regex
@@ -51,29 +52,6 @@ def uscc_valid(code: str) -> bool:
 
 
 # Evidence is read by investigators: fields are named in Chinese, with the column.
-FIELD_LABELS = {
-    "item_id": "商品ID",
-    "title": "商品标题",
-    "description": "商品详情",
-    "category": "类目",
-    "price": "价格",
-    "original_price": "划线价/原价",
-    "shop_id": "店铺ID",
-    "shop_name": "店铺名称",
-    "seller_type": "主体类型",
-    "shop_license_no": "统一社会信用代码",
-    "self_declaration": "自我声明",
-    "url": "商品链接",
-    "platform": "平台",
-}
-SELLER_TYPE_LABELS = {
-    "enterprise": "企业",
-    "individual_business": "个体工商户",
-    "natural_person": "自然人（免登记）",
-    "farmers_cooperative": "农民专业合作社",
-}
-
-
 def label(name: str) -> str:
     return f"{FIELD_LABELS.get(name, name)}({name})"
 
@@ -91,6 +69,7 @@ class Columns:
     numeric: Mapping[str, np.ndarray]
     n: int
     arrow: Any = None  # the batch, when there is one
+    as_of: date | None = None  # the date the listings are judged at (codes obsolete by then)
     _distinct: dict = field(default_factory=dict)
 
     def values(self, name: str) -> Sequence[str | None]:
@@ -390,7 +369,7 @@ _CODE_PARAMS = {"field": Param("text_field"), "kind": Param("code_kind")}
 )
 def _code_invalid(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     name, kind = call.param("field"), call.param("kind")
-    spec, today = CODE_KINDS[kind], date.today()
+    spec, today = CODE_KINDS[kind], cols.as_of or date.today()
 
     def bad_codes(v: str | None) -> tuple[tuple[str, str], ...] | None:
         if _blank(v):
@@ -414,7 +393,7 @@ def _code_invalid(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
 )
 def _code_absent(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     name, kind = call.param("field"), call.param("kind")
-    spec, today = CODE_KINDS[kind], date.today()
+    spec, today = CODE_KINDS[kind], cols.as_of or date.today()
 
     def verdict(v: str | None) -> tuple[str, ...] | None:
         """None: undecided; () : a well-formed code is there; else the malformed ones (maybe none)."""

@@ -17,6 +17,7 @@ import pyarrow as pa
 from .compile import RuleSet
 from .flagged import flag_listings
 from .io.readers import RawChunk, Reject, decode
+from .io.writers import SCANNED_SCHEMA
 from .scan import scan_batch
 from .schema import FLAGGED_SCHEMA, HITS_SCHEMA, ROW_ID, SOURCE_ROW
 from .tally import Tally
@@ -35,6 +36,7 @@ class ChunkResult:
     tally: Tally  # this chunk's rows, hits, undecided checks and time per stage
     id_hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))  # 8 bytes per scanned row
     peak_rss_kb: int = 0  # of the worker process that made it (0: scanned in the calling process)
+    scanned: pa.Table | None = None  # every scanned listing's key and status (scanned.parquet, for screener diff)
 
 
 def with_row_ids(table: pa.Table, first: int) -> pa.Table:
@@ -63,7 +65,7 @@ def process_chunk(raw: RawChunk, first_row_id: int, rs: RuleSet) -> ChunkResult:
     if raw.n > SCAN_ROWS:
         return combine([process_chunk(piece, first_row_id + off, rs) for piece, off in split_raw(raw, SCAN_ROWS)])
     tally = Tally()
-    t = time.perf_counter()
+    t = time.process_time()
     chunk = decode(raw)
     table = chunk.table
     positions = np.searchsorted(raw.numbers, table.column(SOURCE_ROW).to_numpy())
@@ -85,11 +87,17 @@ def process_chunk(raw: RawChunk, first_row_id: int, rs: RuleSet) -> ChunkResult:
     tally.count_rows(raw.info.name, scanned=table.num_rows, rejected=len(chunk.rejects), warnings=chunk.warnings)
     tally.count_results(hits, flagged)
     _lap(tally, "count", t)
-    return ChunkResult(hits, flagged, chunk.rejects, tally, hashes)
+    return ChunkResult(hits, flagged, chunk.rejects, tally, hashes, scanned=scanned_listings(table))
+
+
+def scanned_listings(table: pa.Table) -> pa.Table:
+    """The key and platform status of every scanned listing: how screener diff tells a listing that
+    is still listed but no longer flagged (整改) from one taken down (下架)."""
+    return table.select(list(SCANNED_SCHEMA.names)).cast(SCANNED_SCHEMA)
 
 
 def _lap(tally: Tally, stage: str | None, since: float) -> float:
-    now = time.perf_counter()
+    now = time.process_time()
     if stage:
         tally.stage_seconds[stage] += now - since
     return now
@@ -136,4 +144,5 @@ def combine(results: Sequence[ChunkResult]) -> ChunkResult:
         tally,
         np.concatenate([r.id_hashes for r in results]),
         max(r.peak_rss_kb for r in results),
+        pa.concat_tables([r.scanned for r in results if r.scanned is not None]),
     )

@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import date
 
 import numpy as np
 import pyarrow as pa
 
 from .compile import RuleSet, max_severity
+from .labels import field_label, matched_label, normalizations_label, severity_label, span_label
 from .schema import FLAGGED_SCHEMA, ROW_ID, SOURCE_FILE, SOURCE_ROW
+from .scoring import noisy_or
 
 EVIDENCE_HITS_PER_RULE = 3
 
 
-def listing_score(rule_scores: list[int]) -> int:
-    """Noisy-OR of the rules' scores: independent clues strengthen each other."""
-    miss = 1.0
-    for s in rule_scores:
-        miss *= 1.0 - s / 100.0
-    return round(100 * (1.0 - miss))
+def flag_listings(
+    hits: pa.Table, batch: pa.Table | pa.RecordBatch, ruleset: RuleSet, as_of: date | None = None
+) -> pa.Table:
+    """One row per listing of ``batch`` that has hits (joined on ``row_id``).
 
-
-def flag_listings(hits: pa.Table, batch: pa.Table | pa.RecordBatch, ruleset: RuleSet) -> pa.Table:
-    """One row per listing of ``batch`` that has hits (joined on ``row_id``)."""
+    ``legal_basis`` cites what was in force on ``as_of`` (default: today).
+    """
+    as_of = as_of or date.today()
     if hits.num_rows == 0:
         return FLAGGED_SCHEMA.empty_table()
     names = set(batch.schema.names)
@@ -59,9 +60,10 @@ def flag_listings(hits: pa.Table, batch: pa.Table | pa.RecordBatch, ruleset: Rul
             cr = rules.get(r)
             if cr is None:
                 continue
-            for ref in cr.legal_basis:
-                if str(ref) not in legal:
-                    legal.append(str(ref))
+            refs, note = cr.legal_basis_at(as_of)
+            for text in [str(ref) for ref in refs] + ([f"{r}: {note}"] if note else []):
+                if text not in legal:
+                    legal.append(text)
             for d in cr.departments:
                 if d not in depts:
                     depts.append(d)
@@ -73,7 +75,7 @@ def flag_listings(hits: pa.Table, batch: pa.Table | pa.RecordBatch, ruleset: Rul
         out["categories"].append(";".join(sorted({h["category"] for h in hs})))
         out["rule_ids"].append(";".join(rule_ids))
         out["max_severity"].append(max_severity(h["severity"] for h in hs))
-        out["score"].append(listing_score(list(best.values())))
+        out["score"].append(noisy_or(best.values()))
         out["legal_basis"].append("; ".join(legal))
         out["departments"].append(";".join(depts))
         out["evidence"].append(evidence_line(hs))
@@ -84,8 +86,20 @@ def flag_listings(hits: pa.Table, batch: pa.Table | pa.RecordBatch, ruleset: Rul
     return pa.Table.from_pydict(out, schema=FLAGGED_SCHEMA)
 
 
+def _support(hit: dict) -> str:
+    """The context that made the rule fire, for a reader: ``，并含详情第1–2字「部队」``."""
+    return "".join(
+        f"，并含{span_label(s['field'], s['start'], s['end'])}「{matched_label(s['field'], s['matched'])}」"
+        for s in hit.get("support") or ()
+    )
+
+
 def evidence_line(hits: list[dict]) -> str:
-    """``WL001 象牙及其制品 [high]: title[7:9] 「象牙」 (separator) …`` — one line per listing."""
+    """One line per listing, for a reader: ``WL001 象牙及其制品（高）：标题第8–9字「象牙」（去除间隔符）``.
+
+    Rules are separated by ``；``; a rule's first three hits are shown, the rest counted.
+    The codes stay in their own columns (rule_ids, categories, max_severity).
+    """
     parts = []
     per_rule: dict[str, list[dict]] = defaultdict(list)
     for h in hits:
@@ -95,11 +109,18 @@ def evidence_line(hits: list[dict]) -> str:
         first = hs[0]
         spans = []
         for h in hs[:EVIDENCE_HITS_PER_RULE]:
-            if h["start"] is None:
-                spans.append(f"{h['field']}: {h['snippet']}" if h["snippet"] else h["field"])
+            if h["start"] is None:  # a structural check: its finding
+                found = f"{field_label(h['field'])}：{h['snippet']}" if h["snippet"] else field_label(h["field"])
+                spans.append(found + _support(h))
             else:
-                how = f" ({h['normalizations']})" if h["normalizations"] else ""
-                spans.append(f"{h['field']}[{h['start']}:{h['end']}]「{h['matched']}」{how}")
-        more = f" +{len(hs) - EVIDENCE_HITS_PER_RULE} more" if len(hs) > EVIDENCE_HITS_PER_RULE else ""
-        parts.append(f"{rule_id} {first['rule_name']} [{first['severity']}]: " + ", ".join(spans) + more)
-    return " | ".join(parts)
+                how = normalizations_label(h["normalizations"])
+                spans.append(
+                    f"{span_label(h['field'], h['start'], h['end'])}「{matched_label(h['field'], h['matched'])}」"
+                    + (f"（{how}）" if how else "")
+                    + _support(h)
+                )
+        more = f" 等{len(hs)}处" if len(hs) > EVIDENCE_HITS_PER_RULE else ""
+        parts.append(
+            f"{rule_id} {first['rule_name']}（{severity_label(first['severity'])}）：" + "、".join(spans) + more
+        )
+    return "；".join(parts)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .compile import RuleSet
+from .compile import RuleSet, surface_form
 from .errors import Location
 from .model import Pack, Rule, Term
 from .packs import has_cjk
@@ -60,11 +60,7 @@ def _jieba_freq() -> dict[str, int]:
 
 def _matched_form(norm, t: Term) -> str:
     """The form a term is matched in (as the compiler decides): 1:1 keeps its colon."""
-    canon = norm.canonical(t.text).strip()
-    compact = norm.compact(t.text)
-    if t.exact or (norm.has_separator(canon) and not has_cjk(compact)):
-        return canon
-    return compact
+    return surface_form(norm, t.text, t.exact)[1]
 
 
 def _anchor_terms(rule: Rule) -> Iterator[Term]:
@@ -101,7 +97,7 @@ def lint_rule(rule: Rule, pack: Pack, ruleset: RuleSet) -> Iterator[LintIssue]:
             for v in pinyin_variants(norm.canonical(t.text), ("full",)):
                 if len(v) <= SHORT_PINYIN:
                     yield issue("short-pinyin", f"pinyin {v!r} of {t.text!r} is {len(v)} letters")
-    for c in rule.without:
+    for c in (leaf for w in rule.without for leaf in w.leaves()):
         # A blocker searched across whole fields silently suppresses true hits when it
         # occurs inside other words (个 in 个护); one right next to the hit (仿 in 仿象牙)
         # is precise enough, and single-character 'with' context only narrows a hit.
@@ -134,6 +130,8 @@ def _cross_rule(ruleset: RuleSet) -> Iterator[LintIssue]:
     owners: dict[tuple[str, tuple[str, ...]], list[Rule]] = defaultdict(list)
     for cr in ruleset.rules:
         for t in cr.rule.terms:
+            if t.concept:
+                continue  # a concept is shared between rules on purpose
             key = (norm.compact(t.text), tuple(sorted(t.only_via)))  # 古*驰-only is not 古驰
             if cr.rule not in owners[key]:
                 owners[key].append(cr.rule)

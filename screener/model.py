@@ -9,6 +9,7 @@ can be shared across threads, processes and Spark executors.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Literal
 
 from .errors import Location
@@ -18,7 +19,16 @@ SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 
 Severity = Literal["low", "medium", "high"]
 PinyinMode = Literal["full", "mixed", "initials"]
-Boundary = Literal["none", "word"]
+#: How a hit's ends may touch their neighbours:
+#: ``latin`` (default) — a Latin/digit end must not run into more Latin letters/digits (vx ≠ tvx, 11 ≠ 211);
+#: ``alnum`` — a Latin/digit end must not touch any Latin letter or digit (超a ≠ 超a85);
+#: ``word`` — ``latin``, and the hit must be whole jieba words (第一 ≠ 第一次);
+#: ``none`` — no check.
+Boundary = Literal["latin", "alnum", "word", "none"]
+#: ``within: sentence`` — same field, no sentence end (。！？；, new line) in between.
+SENTENCE = "sentence"
+#: What a hit may have needed to match (hits.normalizations, ``only_via``).
+NORMALIZATION_NAMES = ("separator", "nfkc", "case", "digits", "t2s", "charmap", "accents", "pinyin", "alias")
 
 #: Canonical listing columns (see the README and listing-schema.md).
 TEXT_FIELDS = (
@@ -47,6 +57,9 @@ class LegalRef:
     article: str = ""
     note: str = ""
     verified: bool = True
+    # The period the cited text was in force (a 2021 capture needs the 2021 basis).
+    effective_from: date | None = None
+    effective_until: date | None = None
 
     def __str__(self) -> str:
         text = f"{self.law}{self.article}"
@@ -56,6 +69,11 @@ class LegalRef:
             text += " (unverified)"
         return text
 
+    def in_force(self, on: date) -> bool:
+        if self.effective_from is not None and on < self.effective_from:
+            return False
+        return self.effective_until is None or on <= self.effective_until
+
 
 @dataclass(frozen=True, slots=True)
 class Term:
@@ -64,37 +82,70 @@ class Term:
     text: str
     aliases: tuple[str, ...] = ()
     pinyin: tuple[PinyinMode, ...] = ()
-    boundary: Boundary = "none"
-    # Latin/digit edges must not run into more Latin/digits (vx ≠ tvx, 11 ≠ 211);
-    # "alnum": a Latin/digit edge must not touch any Latin letter or digit (超a ≠ 超a85).
-    ascii_boundary: bool | str = True
-    # Match only the text as written after canonical normalization: no separators
-    # allowed between its characters.
-    exact: bool = False
+    boundary: Boundary = "latin"
     exclude: tuple[str, ...] = ()
+    # Separators allowed between two characters (象*牙). 0: the term is matched as
+    # written — its own separators are literal ("1:1", "元/个") and none may be added.
     max_gap: int | None = None
     # Count a hit only if it needed one of these normalizations: the evasion is
     # the clue (古*驰 splits a brand; 古驰 written plainly is not this rule's business).
     only_via: tuple[str, ...] = ()
     # Where sellers were seen using these words (case, judgement, announcement address).
     source: tuple[str, ...] = field(default=(), compare=False)
+    # The concept the term was taken from, when it came from one (evidence names it).
+    concept: str | None = None
     line: int | None = field(default=None, compare=False)
+
+    @property
+    def exact(self) -> bool:
+        return self.max_gap == 0
+
+
+@dataclass(frozen=True, slots=True)
+class Concept:
+    """A named, reusable list of terms (what a thing is called, does, is made of, is for).
+
+    Defined once in a pack (``concepts:``) or in a shared concepts file and used
+    wherever terms are: as a rule's terms, in ``with``/``without``/``adjust``/``unless``.
+    """
+
+    name: str
+    terms: tuple[Term, ...]
+    description: str = ""
+    examples: tuple[Example, ...] = ()
+    shared: bool = False  # from a shared concepts file, not a pack
+    location: Location | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Condition:
-    """A group of context terms: ``any`` (one of them) or ``all`` (each of them).
+    """Context a hit needs (``with``), must not have (``without``) or gains score from (``adjust``).
 
-    ``within`` limits how far (in characters, same field) a context hit may be
-    from the rule's own hit; without it the whole of ``fields`` is searched.
+    Either a group of terms — ``any`` (one of them) or ``all`` (each of them) —
+    or an OR group of conditions (``any_of``), which holds when one of them does.
+    ``within`` limits the distance from the rule's own hit: N characters in the
+    same field, or :data:`SENTENCE`; without it, anywhere in ``fields`` (the
+    rule's fields by default: title + description + shop name, across
+    sentences). ``unless`` (for ``without``) names hard signals that void the
+    blocker: a disguise word such as 模型 stops excluding when 可发射 is there.
     """
 
-    terms: tuple[Term, ...]
+    terms: tuple[Term, ...] = ()
     mode: Literal["any", "all"] = "any"
-    within: int | None = None
+    within: int | Literal["sentence"] | None = None
     fields: tuple[str, ...] | None = None
     score: int = 0  # only for ``adjust`` entries
+    any_of: tuple[Condition, ...] = ()
+    unless: tuple[Condition, ...] = ()
     line: int | None = field(default=None, compare=False)
+
+    @property
+    def is_group(self) -> bool:
+        return bool(self.any_of)
+
+    def leaves(self) -> tuple[Condition, ...]:
+        """The term conditions inside (itself, or the options of an OR group)."""
+        return self.any_of if self.any_of else (self,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,19 +176,52 @@ class CheckCall:
         return f"{self.name}({args})"
 
 
+@dataclass(frozen=True, slots=True)
+class CheckAnyOf:
+    """An OR group of structural checks: fires when one of them does."""
+
+    checks: tuple[CheckCall, ...]
+    line: int | None = field(default=None, compare=False)
+
+    @property
+    def name(self) -> str:
+        return "any_of"
+
+    def describe(self) -> str:
+        return "any_of(" + " | ".join(c.describe() for c in self.checks) + ")"
+
+
+Check = CheckCall | CheckAnyOf
+
+
 def _short(value: Any) -> str:
     if isinstance(value, tuple):
-        return "[" + ",".join(str(v) for v in value) + "]"
+        if value and all(isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], str) for v in value):
+            return "{" + ", ".join(f"{k}: {_short(v)}" for k, v in value) + "}"  # a frozen mapping
+        return "[" + ",".join(_short(v) for v in value) + "]"
     return str(value)
 
 
 @dataclass(frozen=True, slots=True)
 class CategoryScope:
-    """Which platform category paths a rule applies to (substring match)."""
+    """Which platform category paths a rule applies to.
+
+    Patterns match whole path segments (``>`` separates them): ``食品`` is the
+    segment 食品 only, ``食品*`` a segment starting with 食品 (食品饮料, not
+    宠物食品), ``*药*`` one containing 药, ``食品*>保健*`` two consecutive
+    segments; a leading ``^`` anchors at the root. ``platforms`` replaces the
+    include/exclude lists for rows of the named platforms (their category trees
+    differ).
+    """
 
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     if_missing: Literal["apply", "skip"] = "apply"
+    platforms: tuple[tuple[str, CategoryScope], ...] = ()
+
+    @property
+    def restricts(self) -> bool:
+        return bool(self.include or self.exclude or self.platforms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,9 +252,10 @@ class Rule:
     with_: tuple[Condition, ...] = ()
     without: tuple[Condition, ...] = ()
     adjust: tuple[Condition, ...] = ()
-    where: tuple[CheckCall, ...] = ()
+    where: tuple[Check, ...] = ()
     categories: CategoryScope = CategoryScope()
     legal_basis: tuple[LegalRef, ...] = ()
+    departments: tuple[str, ...] = ()  # where they differ from the pack's
     description: str = ""
     max_gap: int = 3
     examples: tuple[Example, ...] = ()
@@ -178,10 +263,6 @@ class Rule:
     lint_ignore: tuple[tuple[str, str], ...] = ()
     status: Literal["stable", "preview"] = "stable"
     location: Location | None = field(default=None, compare=False)
-
-    @property
-    def has_anchors(self) -> bool:
-        return bool(self.terms or self.regexes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +278,7 @@ class Pack:
     scope: str
     rules: tuple[Rule, ...]
     description: str = ""
+    concepts: tuple[Concept, ...] = ()
     path: str = field(default="", compare=False)
     sha256: str = field(default="", compare=False)
 
@@ -221,5 +303,6 @@ class Override:
     severity: Severity | None = None
     score: int | None = None
     add_exclude: tuple[str, ...] = ()
+    departments: tuple[str, ...] = ()  # a local office's names for the responsible units
     source: str = field(default="", compare=False)
     line: int | None = field(default=None, compare=False)

@@ -20,14 +20,16 @@ from ._version import __version__
 from .normalize import _cache_dir, _tables_key
 from .packs import bundled_rules_dir, rule_files
 
-FORMAT = "ruleset-v10"
+FORMAT = "ruleset-v16"
 KEEP = 64  # compiled rule sets kept; the oldest beyond that are removed
 
 
-def ruleset_key(paths: Iterable[str | Path] | None, overrides: Iterable[str | Path], backend: str) -> str:
+def ruleset_key(
+    paths: Iterable[str | Path] | None, overrides: Iterable[str | Path], backend: str, config_key: str = ""
+) -> str:
     files = rule_files([bundled_rules_dir()] if paths is None else list(paths))
     extra = rule_files(list(overrides))
-    h = hashlib.sha256(f"{FORMAT}|{__version__}|{backend}|{_tables_key()}".encode())
+    h = hashlib.sha256(f"{FORMAT}|{__version__}|{backend}|{_tables_key()}|{config_key}".encode())
     for group, fs in (("rules", files), ("overrides", extra)):
         h.update(group.encode())
         for f in fs:
@@ -35,11 +37,12 @@ def ruleset_key(paths: Iterable[str | Path] | None, overrides: Iterable[str | Pa
     return h.hexdigest()
 
 
-def cached_ruleset(paths, overrides, backend: str, build: Callable[[], object]):
+def cached_ruleset(paths, overrides, backend: str, build: Callable[[], object], config_key: str = ""):
+    """``config_key``: what of the office's config (taxonomy, department names) the build depends on."""
     if os.environ.get("SCREENER_NO_CACHE"):
         return build()
     try:
-        key = ruleset_key(paths, overrides, backend)
+        key = ruleset_key(paths, overrides, backend, config_key)
     except OSError:
         return build()  # a missing file: let the loader report it properly
     path = _cache_dir() / f"{key[:32]}.ruleset.pickle"

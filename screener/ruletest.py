@@ -4,14 +4,19 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pyarrow as pa
 
-from .compile import RuleSet
-from .model import Example, Rule
+from .compile import RuleSet, compile_packset
+from .model import Example, Pack, Rule
+from .packs import PackSet
 from .scan import scan_batch
 from .schema import INPUT_SCHEMA, ROW_ID
+
+
+#: Where a concept's example texts are looked for (a plain example is a title).
+CONCEPT_FIELDS = ("title", "description", "shop_name")
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,51 @@ def example_rows(rules: list[Rule]) -> tuple[pa.RecordBatch, list[tuple[Rule, Ex
 
 
 def run_examples(ruleset: RuleSet, rule_ids: set[str] | None = None) -> list[ExampleResult]:
+    """Every rule's examples, then every concept's (``rule_ids`` may name rules or concepts)."""
     rules = [cr.rule for cr in ruleset.rules if rule_ids is None or cr.id in rule_ids]
+    out = _run(ruleset, rules)
+    probes = concept_probes(ruleset.packset)
+    wanted = [r for r in probes.rules if rule_ids is None or r.id in rule_ids or r.name in rule_ids]
+    if wanted:
+        pack = replace(probes, rules=tuple(wanted))
+        probe_set = compile_packset(replace(ruleset.packset, packs=(pack,), overrides=()), ruleset.backend)
+        out += _run(probe_set, list(pack.rules))
+    return out
+
+
+def concept_probes(packset: PackSet) -> Pack:
+    """One rule per concept, whose terms are the concept's: its examples test the concept alone.
+
+    A concept example hits when one of the concept's terms is found in it.
+    """
+    owners = [("", c) for c in packset.concepts] + [(p.prefix, c) for p in packset.packs for c in p.concepts]
+    rules = tuple(
+        Rule(
+            id=f"{prefix}:{c.name}" if prefix else c.name,
+            name=c.name,
+            category="concepts",
+            severity="low",
+            score=0,
+            fields=CONCEPT_FIELDS,
+            terms=c.terms,
+            examples=c.examples,
+            location=c.location,
+        )
+        for prefix, c in owners
+    )
+    return Pack(
+        category="concepts",
+        name="concepts",
+        prefix="",
+        version="",
+        legal_basis=(),
+        departments=(),
+        scope="listing",
+        rules=rules,
+    )
+
+
+def _run(ruleset: RuleSet, rules: list[Rule]) -> list[ExampleResult]:
     batch, index = example_rows(rules)
     if not index:
         return []

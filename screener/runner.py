@@ -23,17 +23,17 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 from ._version import __version__
 from .chunks import with_row_ids  # noqa: F401  (re-exported: screener.stats numbers rows with it)
-from .compile import RuleSet, compile_rules
+from .compile import RuleSet
 from .duplicates import count_repeats
 from .errors import Location, ScreenerError
-from .io.readers import DEFAULT_CHUNK_ROWS, InputFile, RawChunk, discover, iter_raw, open_source, preflight
-from .io.writers import ScanParts
+from .io.readers import DEFAULT_CHUNK_ROWS, InputFile, RawChunk, ReadOptions, iter_raw, open_inputs
+from .io.writers import ScanParts, previous_scan, replace_previous_scan
 from .pool import default_workers, scan_chunks, start_early  # noqa: F401  (default_workers: the CLI's)
 from .summary import build_summary, describe_file
 from .tally import Tally
@@ -101,8 +101,8 @@ def _check_resumable(state: dict, expected: dict, outdir: Path) -> None:
                     f"input {n['path']} {what} since the interrupted scan; run without --resume to start over",
                     Location(where),
                 )
-    for key, what in (("mapping", "--map"), ("chunk_rows", "--chunk-rows")):
-        if state[key] != expected[key]:
+    for key, what in (("mapping", "--map"), ("chunk_rows", "--chunk-rows"), ("sheet", "--sheet")):
+        if state.get(key) != expected[key]:
             raise ResumeError(
                 f"the interrupted scan used {what} {state[key]!r}, not {expected[key]!r}: resume with the same "
                 "options, or run without --resume to start over",
@@ -120,8 +120,16 @@ def scan_files(
     workers: int = 1,
     on_progress: Callable[[Progress], None] | None = None,
     resume: bool = False,
+    recursive: bool = False,
+    read_options: ReadOptions | None = None,
 ) -> dict:
     """Scan files into ``outdir`` (hits, flagged, rejects, summary); returns the summary.
+
+    ``inputs``: files, folders and globs. A named file that cannot be read stops
+    the scan; a file found in a folder that is not a listing export is skipped and
+    named in ``summary["skipped_inputs"]``, as are screener output folders and,
+    without ``recursive``, subfolders (:func:`screener.io.discovery.find_inputs`).
+    ``read_options``: how files are read (e.g. the XLSX sheet); ``chunk_rows`` wins over its own.
 
     ``workers`` > 1 decodes and scans chunks in that many processes; the
     outputs are identical whatever the number. Raises :class:`InputError`
@@ -136,13 +144,15 @@ def scan_files(
     """
     started_wall = datetime.now(timezone.utc)
     t0 = time.perf_counter()
-    paths = discover(inputs)
-    sources = [open_source(p) for p in paths]
-    start_early(workers, sum(s.size for s in sources))  # the workers' start overlaps loading and reading
-    rs = ruleset or compile_rules()
-    for src in sources:  # fail on a bad header before hours of scanning, not after
-        preflight(src, mapping)
     outdir = Path(outdir)
+    options = replace(read_options or ReadOptions(), chunk_rows=chunk_rows)
+    sources, skipped = open_inputs(inputs, mapping, recursive=recursive, outdir=outdir, options=options)
+    start_early(workers, sum(s.size for s in sources))  # the workers' start overlaps loading and reading
+    if ruleset is None:
+        from .api import load_rules  # the packs in use here (screener.toml, rules/, bundled)
+
+        ruleset = load_rules()
+    rs = ruleset
     expected = {
         "format": CHECKPOINT_FORMAT,
         "engine": __version__,
@@ -150,7 +160,9 @@ def scan_files(
         "inputs": _input_identity(sources),
         "mapping": dict(sorted((mapping or {}).items())),
         "chunk_rows": chunk_rows,
+        "sheet": options.sheet,
     }
+    replaced = previous_scan(outdir)  # read before ScanParts removes its summary
     parts = ScanParts(outdir)
     try:
         state = parts.load_checkpoint() if resume else None
@@ -161,6 +173,7 @@ def scan_files(
             parts.reset()
             state = dict(
                 expected,
+                replaced=replace_previous_scan(outdir, replaced),
                 chunks_done=0,
                 next_row=0,
                 tally=None,
@@ -169,7 +182,11 @@ def scan_files(
                 started_at=started_wall.isoformat(timespec="seconds"),
                 resumes=[],
             )
-        summary = _scan(sources, parts, state, rs, mapping, chunk_rows, workers, on_progress, t0)
+        summary = _scan(sources, parts, state, rs, mapping, options, workers, on_progress, t0)
+        if skipped:
+            summary["skipped_inputs"] = skipped
+        if state.get("replaced"):
+            summary["replaced_previous_scan"] = state["replaced"]
         parts.merge(state["chunks_done"], summary)
     except BaseException:
         parts.close()  # the parts and checkpoint stay for --resume
@@ -183,7 +200,7 @@ def _scan(
     state: dict,
     rs: RuleSet,
     mapping: Mapping[str, str] | None,
-    chunk_rows: int,
+    options: ReadOptions,
     workers: int,
     on_progress: Callable[[Progress], None] | None,
     t0: float,
@@ -207,11 +224,11 @@ def _scan(
         next_row = 0
         seq = 0
         for fi, src in enumerate(sources):
-            chunks = iter_raw(src, mapping, chunk_rows)
+            chunks = iter_raw(src, mapping, options)
             while True:
-                t = time.perf_counter()
+                t = time.thread_time()  # CPU seconds, as the scan core counts its stages
                 raw = next(chunks, None)
-                read_s = time.perf_counter() - t  # the read stage, whichever thread runs it
+                read_s = time.thread_time() - t  # the read stage, whichever thread runs it
                 if raw is None:
                     break
                 if seq >= done:
@@ -225,8 +242,8 @@ def _scan(
                 seq += 1
                 next_row += raw.n
 
-    for (fi, seq, first_row, read_s), raw, res in scan_chunks(raws(), rs, workers, pool_rows=2 * chunk_rows):
-        t = time.perf_counter()
+    for (fi, seq, first_row, read_s), raw, res in scan_chunks(raws(), rs, workers, pool_rows=2 * options.chunk_rows):
+        t = time.thread_time()
         tally.merge(res.tally)
         runs = state["chunk_files"]
         if runs and runs[-1][0] == fi:
@@ -234,8 +251,8 @@ def _scan(
         else:
             runs.append([fi, 1])
         worker_rss = max(worker_rss, res.peak_rss_kb)
-        parts.write_part(seq, res.hits, res.flagged, res.rejects, res.id_hashes)
-        tally.add_seconds({"read": read_s, "write": time.perf_counter() - t})
+        parts.write_part(seq, res.hits, res.flagged, res.rejects, res.id_hashes, res.scanned)
+        tally.add_seconds({"read": read_s, "write": time.thread_time() - t})
         state.update(
             chunks_done=seq + 1,
             next_row=first_row + raw.n,
@@ -247,11 +264,11 @@ def _scan(
         progress.bytes_done = done_before[fi] + (raw.position if raw.position >= 0 else 0)
         if on_progress:
             on_progress(progress)
-    t = time.perf_counter()
+    t = time.thread_time()
     chunk_ids = ((fi, parts.read_ids(seq)) for seq, fi in enumerate(_expand(state["chunk_files"])))
     for fi, n in enumerate(count_repeats(chunk_ids, len(sources), tally.rows_scanned, parts.dir)):
         tally.count_duplicates(sources[fi].name, n)
-    tally.add_seconds({"duplicates": time.perf_counter() - t})
+    tally.add_seconds({"duplicates": time.thread_time() - t})
     progress.bytes_done = progress.bytes_total
     if on_progress:
         on_progress(progress)

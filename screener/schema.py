@@ -10,6 +10,18 @@ import pyarrow as pa
 
 from .model import CANONICAL_FIELDS, NUMERIC_FIELDS
 
+#: A context span of a hit (a with/adjust condition's words, which concept they belong to).
+SUPPORT_TYPE = pa.struct(
+    [
+        ("role", pa.string()),
+        ("concept", pa.string()),
+        ("field", pa.string()),
+        ("start", pa.int32()),
+        ("end", pa.int32()),
+        ("matched", pa.string()),
+    ]
+)
+
 #: One row per hit. The first twelve columns are the published contract.
 HITS_SCHEMA = pa.schema(
     [
@@ -27,6 +39,8 @@ HITS_SCHEMA = pa.schema(
         ("normalizations", pa.string()),  # comma-separated; empty = literal match
         ("rule_name", pa.string()),
         ("row_id", pa.int64()),  # the listing's position in the scan's input
+        # the context spans that made the rule fire: with-conditions and score adjustments
+        ("support", pa.list_(SUPPORT_TYPE)),
     ]
 )
 

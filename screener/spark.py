@@ -155,7 +155,7 @@ PACKED_SCHEMA = pa.schema(
 
 # -- Arrow <-> Spark types ---------------------------------------------------------------
 def spark_schema(schema: pa.Schema):
-    """The Spark ``StructType`` for one of screener's Arrow schemas (string, int32/64, float64, struct)."""
+    """The Spark ``StructType`` for one of screener's Arrow schemas (string, int32/64, float64, struct, list)."""
     from pyspark.sql import types as T
 
     def conv(t: pa.DataType):
@@ -169,6 +169,8 @@ def spark_schema(schema: pa.Schema):
             return T.DoubleType()
         if pa.types.is_struct(t):
             return T.StructType([T.StructField(f.name, conv(f.type), f.nullable) for f in t])
+        if pa.types.is_list(t):
+            return T.ArrayType(conv(t.value_type), t.value_field.nullable)
         raise TypeError(f"no Spark type for {t}")
 
     return T.StructType([T.StructField(f.name, conv(f.type), f.nullable) for f in schema])
@@ -178,7 +180,9 @@ def _require_pyspark() -> None:
     try:
         import pyspark  # noqa: F401
     except ImportError:
-        raise ScreenerError("the Spark engine needs pyspark and Java 17+: pip install 'screener[spark]'") from None
+        raise ScreenerError(
+            "the Spark engine needs pyspark and Java 17+: pip install '.[spark]' in a checkout, or 'screener[spark]'"
+        ) from None
 
 
 # -- executor-side rule set cache -------------------------------------------------------
@@ -626,6 +630,8 @@ def _groups(
             metas.append(InputMeta(str(p), fmt, p.stat().st_size))  # mapped once its group is read
             continue
         src = sparkread.local_info(p, mapping)
+        if fmt == "csv" and src.encoding == "utf-16":  # Spark's CSV reader is given bytes as ISO-8859-1
+            raise InputError("a UTF-16 CSV file: scan it with the local engine or save it as UTF-8", Location(str(p)))
         if src.mapping is None:
             src.warnings[W_EMPTY] += 1  # nothing for Spark to read
         else:
@@ -690,7 +696,7 @@ def _stream_outputs(packed: DataFrame, rows: int = 20_000) -> Iterator[tuple[str
             if buf:
                 yield kinds[current][0], pa.Table.from_pylist(buf, schema=kinds[current][1])
             buf, current = [], r["kind"]
-        buf.append(r[kinds[current][0]].asDict())
+        buf.append(r[kinds[current][0]].asDict(recursive=True))
     if buf:
         yield kinds[current][0], pa.Table.from_pylist(buf, schema=kinds[current][1])
 

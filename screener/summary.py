@@ -27,6 +27,7 @@ class InputMeta:
     encoding: str | None = None
     mapping: ColumnMapping | None = None
     warnings: dict[str, int] = field(default_factory=dict)  # the reader's own (not per chunk)
+    sheet: str | None = None  # XLSX: the sheet the listings were read from
 
 
 def describe_file(src: InputFile, sha256: bool = True) -> InputMeta:
@@ -39,6 +40,7 @@ def describe_file(src: InputFile, sha256: bool = True) -> InputMeta:
         src.encoding,
         src.mapping,
         dict(src.warnings),
+        src.sheet,
     )
 
 
@@ -72,10 +74,16 @@ def ruleset_info(rs: RuleSet) -> dict:
                 "rules": len(p.rules),
                 "sha256": p.sha256,
                 "file": Path(p.path).name,
+                "path": p.path,
                 "departments": list(p.departments),
             }
             for p in ps.packs
         ],
+        # the taxonomy as this scan used it (an office's own categories and department names)
+        "categories": {
+            c.code: {"name": c.name, "task": c.task, "scope": c.scope, "departments": list(c.departments)}
+            for c in ps.categories
+        },
         "overrides": [
             {
                 "rule": o.rule_id,
@@ -105,6 +113,7 @@ def input_doc(meta: InputMeta, tally: Tally) -> dict:
         "size": meta.size,
         "sha256": meta.sha256,
         "encoding": meta.encoding,
+        **({"sheet": meta.sheet} if meta.sheet else {}),
         "rows_read": counts["rows_read"],
         "rows_scanned": counts["rows_scanned"],
         "rows_rejected": counts["rows_rejected"],

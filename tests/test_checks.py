@@ -154,7 +154,7 @@ CASES = [
         {"field": "description", "kind": "qs"},
         {"description": "老字号 QS1101 0401 0001"},
         "fires",
-        "商品详情(description)中的QS编号“QS1101 0401 0001”：QS标志已废止",
+        "详情(description)中的QS编号“QS1101 0401 0001”：QS标志已废止",
     ),
     (
         "code_invalid",
@@ -203,7 +203,7 @@ CASES = [
         KNIFE,
         {"title": "户外直刀 刃长约18cm 开刃"},
         "fires",
-        "商品标题(title)“刃长约18cm”读作180 mm >= 150 mm",
+        "标题(title)“刃长约18cm”读作180 mm >= 150 mm",
     ),
     ("text_number", KNIFE, {"title": "刀刃长度15-20厘米"}, "fires", "“刀刃长度15-20厘米”读作150 mm"),
     ("text_number", KNIFE, {"title": "水果刀 刃长12cm"}, "no", None),
@@ -387,7 +387,7 @@ def test_new_checks_through_a_scan(tmp_path):
     res = screener.scan_batch(make_batch([{"title": "x", "description": "原价：999元，现价：99元"}]), rules)
     (hit,) = res.hits.to_pylist()
     assert hit["rule_id"] == "PV901" and hit["field"] == "description"
-    assert hit["snippet"] == "商品详情(description)“原价：999元”（999 元） >= 5×“现价：99元”（99 元）"
+    assert hit["snippet"] == "详情(description)“原价：999元”（999 元） >= 5×“现价：99元”（99 元）"
 
 
 def test_the_violation_names_the_evidence(tmp_path):
@@ -413,7 +413,7 @@ def test_the_violation_names_the_evidence(tmp_path):
     )
     (hit,) = res.hits.to_pylist()
     assert hit["field"] == "description"  # the invalid code, not the seller type that selected the row
-    assert hit["snippet"].startswith("商品详情(description)中的QS编号“QS110104010001”")
+    assert hit["snippet"].startswith("详情(description)中的QS编号“QS110104010001”")
 
 
 def test_readme_shows_one_valid_example_of_every_check():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -76,18 +77,18 @@ def test_explain_separator_exclusion_and_word_boundary():
     code, out = run("explain", "--rules", RULES, "象-牙手镯 象牙白T恤")
     assert code == 0
     assert "HIT  WL001" in out and "「象-牙」" in out and "via separator" in out
-    assert "SKIP WL001 title[6:8] 「象牙」" in out and "excluded by '象牙白'" in out
+    assert "SKIP WL001 title[6:8] 「象牙」" in out and "[exclude]" in out and "'象牙白'" in out
     code, out = run("explain", "--rules", RULES, "第一品牌")
     assert "HIT  AT001" in out
     code, out = run("explain", "--rules", RULES, "第一次使用")
-    assert "not flagged" in out and "not a whole word" in out
+    assert "not flagged" in out and "[word] not a whole word" in out
 
 
 def test_explain_row_json():
     code, out = run("explain", "--rules", RULES, "--row", json.dumps({"title": "降血压茶", "category": "食品>茶"}))
     assert code == 0 and "HIT  WL003" in out
     code, out = run("explain", "--rules", RULES, "--row", json.dumps({"title": "降血压茶", "category": "图书"}))
-    assert "not flagged" in out and "outside the rule's categories" in out
+    assert "not flagged" in out and "[scope] listing category outside the rule's categories" in out
 
 
 def test_rules_validate_and_test_exit_codes(tmp_path):
@@ -134,3 +135,69 @@ def test_hostile_cells_are_neutralised_in_csv(tmp_path):
     assert run("scan", inp, "-o", tmp_path / "o", "--rules", RULES, "-q")[0] == 0
     rows = list(csv.DictReader(open(tmp_path / "o" / "flagged.csv", encoding="utf-8-sig")))
     assert rows[0]["title"].startswith("'=HYPERLINK") and rows[0]["shop_name"] == "'@SUM(1+1)"
+
+
+# -- the CLI explains itself ----------------------------------------------------------------
+def _commands(group, path=()):
+    import click
+
+    for name, cmd in group.commands.items():
+        yield (*path, name), cmd
+        if isinstance(cmd, click.Group):
+            yield from _commands(cmd, (*path, name))
+
+
+def test_every_command_has_examples_and_every_option_a_description():
+    for path, cmd in _commands(main):
+        code, out = run(*path, "--help")
+        assert code == 0 and "Examples:" in out and f"screener {' '.join(path)}" in out, path
+        for p in cmd.params:
+            if p.param_type_name == "option":
+                assert p.help, f"screener {' '.join(path)} {p.opts[0]} has no description"
+
+
+def test_the_rule_path_is_spelled_rules_in_every_command_that_loads_packs():
+    loads = {("scan",), ("explain",), ("rules", "validate"), ("rules", "test"), ("rules", "lint"), ("rules", "stats")}
+    for path, cmd in _commands(main):
+        if path in loads:
+            assert "--rules" in [o for p in cmd.params for o in getattr(p, "opts", [])], path
+    assert run("rules", "test", "--rules", RULES)[0] == 0  # and as arguments, as before
+    assert run("rules", "test", RULES)[0] == 0
+
+
+def test_explain_reads_listings_from_stdin():
+    from click.testing import CliRunner
+
+    lines = '象-牙手镯\n\n{"title": "降血压茶", "category": "食品>茶"}\n茶杯\n{broken\n'
+    res = CliRunner().invoke(main, ["explain", "-", "--rules", str(RULES)], input=lines)
+    assert res.exit_code == 2  # one line could not be read; the others were explained
+    out = res.output
+    assert "== line 1: 象-牙手镯" in out and "HIT  WL001" in out
+    assert "== line 3: 降血压茶" in out and "HIT  WL003" in out
+    assert "== line 4: 茶杯\nnot flagged" in out and "error: line 5: line 5 is not valid JSON" in out
+    res = CliRunner().invoke(main, ["explain", "-", "--json", "--rules", str(RULES)], input="象-牙手镯\n茶杯\n")
+    docs = [json.loads(x) for x in res.output.splitlines()]
+    assert [(d["line"], len(d["hits"])) for d in docs] == [(1, 1), (2, 0)] and docs[0]["hits"][0]["rule_id"] == "WL001"
+
+
+def test_progress_bar_is_not_red_and_the_spark_hint_matches_the_readme():
+    from screener.cli.scan import SPARK_INSTALL, progress_columns
+
+    bar = progress_columns()[1]
+    assert {bar.complete_style, bar.finished_style, bar.pulse_style} == {"green"}
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "pip install '.[spark]'" in SPARK_INSTALL and "pip install '.[spark]'" in readme
+    assert "'.[spark]'" in run("scan", "--help")[1]
+
+
+def test_readme_quick_start_and_skipped_tests():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    quick = readme[readme.index("## Quick start") : readme.index("## Where the rule packs are")]
+    assert quick.index("python3 -m venv .venv") < quick.index("pip install .")  # Debian's pip refuses system installs
+    assert "pytest -rs" in quick and "fonts-noto-cjk" in quick
+    # every test module that can skip is named, with what enables it
+    skips = re.compile(r"^(?:pytestmark = pytest\.mark\.skipif|@pytest\.mark\.skipif|pytest\.importorskip)\(", re.M)
+    skipping = sorted(p.name for p in (ROOT / "tests").glob("test_*.py") if skips.search(p.read_text(encoding="utf-8")))
+    assert skipping and all(f"tests/{name}" in quick for name in skipping), skipping
+    for path, _ in _commands(main):
+        assert f"screener {' '.join(path)}" in readme, path

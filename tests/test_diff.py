@@ -1,4 +1,5 @@
-"""Scan-to-scan diff on two crafted rounds: new, still flagged, gone or fixed — by listing, category and shop."""
+"""Scan-to-scan diff on two crafted rounds: new, still flagged, fixed (整改) or taken down (下架) — by listing,
+category and shop."""
 
 from __future__ import annotations
 
@@ -51,38 +52,42 @@ def test_listing_statuses(d):
         ("淘宝", "A4"): "new",
         ("京东", "SAME"): "new",
         ("京东", "A7"): "new",
-        ("淘宝", "A2"): "gone",
-        ("淘宝", "A3"): "gone",
-        ("拼多多", "SAME"): "gone",
+        ("淘宝", "A2"): "removed",  # absent from round 2: taken down
+        ("淘宝", "A3"): "fixed",  # still listed, no longer flagged
+        ("拼多多", "SAME"): "removed",
     }
     s = d.summary
-    assert (s["new"], s["still"], s["gone"], s["previous"], s["current"]) == (3, 2, 3, 5, 5)
+    assert (s["new"], s["still"], s["fixed"], s["removed"], s["gone"]) == (3, 2, 1, 2, 0)
+    assert (s["cleared"], s["previous"], s["current"], s["presence_known"]) == (3, 5, 5, True)
     assert s["key"] == ["platform", "item_id"] and not s["rules_changed"]
     # still-flagged rows show both rounds; gone rows show the listing as it was
     a5 = d.listings.set_index("item_id").loc["A5"]
     assert a5["categories_previous"] == "absolute_terms;wildlife" and a5["categories_current"] == "wildlife"
     assert a5["status_name"] == "仍未清理" and a5["score_current"] < a5["score_previous"]
+    assert d.listings.set_index("item_id").loc["A3", "status_name"] == "已整改"
     a2 = d.listings.set_index("item_id").loc["A2"]
     assert a2["title"] == "象牙雕件" and a2["categories_current"] == "" and pd.isna(a2["score_current"])
-    # rows are grouped new, still, gone
+    # rows are grouped new, still, fixed, removed
     order = list(d.listings["status"])
-    assert order == sorted(order, key=["new", "still", "gone"].index)
+    assert order == sorted(order, key=["new", "still", "fixed", "removed", "gone"].index)
 
 
 def test_by_category_is_per_listing_and_category(d):
     bc = d.by_category.set_index("category")
-    assert bc.loc["wildlife", ["previous", "current", "new", "still", "gone"]].tolist() == [5, 3, 1, 2, 3]
-    assert bc.loc["absolute_terms", ["previous", "current", "new", "still", "gone"]].tolist() == [1, 2, 2, 0, 1]
+    cols = ["previous", "current", "new", "still", "fixed", "removed", "gone"]
+    assert bc.loc["wildlife", cols].tolist() == [5, 3, 1, 2, 1, 2, 0]
+    # A5 is still flagged for wildlife, no longer for 绝对化用语: fixed there
+    assert bc.loc["absolute_terms", cols].tolist() == [1, 2, 2, 0, 1, 0, 0]
     assert bc.loc["wildlife", "cleared_share"] == pytest.approx(3 / 5)
     assert bc.loc["wildlife", "category_name"] == "野生动植物及其制品"
 
 
 def test_by_shop(d):
     bs = d.by_shop.set_index(["platform", "shop_id"])
-    cols = ["previous", "current", "new", "still", "gone"]
-    assert bs.loc[("淘宝", "T1"), cols].tolist() == [3, 2, 1, 1, 2]
-    assert bs.loc[("拼多多", "P1"), cols].tolist() == [2, 1, 0, 1, 1]
-    assert bs.loc[("京东", "J1"), cols].tolist() == [0, 2, 2, 0, 0]
+    cols = ["previous", "current", "new", "still", "fixed", "removed", "gone"]
+    assert bs.loc[("淘宝", "T1"), cols].tolist() == [3, 2, 1, 1, 1, 1, 0]
+    assert bs.loc[("拼多多", "P1"), cols].tolist() == [2, 1, 0, 1, 0, 1, 0]
+    assert bs.loc[("京东", "J1"), cols].tolist() == [0, 2, 2, 0, 0, 0, 0]
     assert pd.isna(bs.loc[("京东", "J1"), "cleared_share"])
     assert bs.loc[("淘宝", "T1"), "shop_name"] == "象牙工艺店"
     # listings still not taken down first
@@ -97,7 +102,7 @@ def test_key_falls_back_to_item_id_without_platform(rules, rounds, tmp_path):
     assert nd.summary["key"] == ["item_id"]
     st = {r.item_id: r.status for r in nd.listings.itertuples()}
     assert st["SAME"] == "still"  # one id, one listing, when platforms cannot be told apart
-    assert (nd.summary["new"], nd.summary["still"], nd.summary["gone"]) == (2, 3, 2)
+    assert (nd.summary["new"], nd.summary["still"], nd.summary["fixed"], nd.summary["removed"]) == (2, 3, 1, 1)
 
 
 def test_duplicate_keys_counted_once(rules, rounds, tmp_path):
@@ -137,9 +142,9 @@ def test_report_with_previous_has_the_diff_sheets(rounds, d, tmp_path):
     ws = wb["复查明细"]
     assert ws.max_row == len(d.listings) + 1 and ws.freeze_panes == "A2" and ws.auto_filter.ref
     summ = {r[0]: r for r in wb["复查汇总"].iter_rows(min_row=2, values_only=True)}
-    assert summ["wildlife"][2:7] == (5, 3, 1, 2, 3)
+    assert summ["wildlife"][2:9] == (5, 3, 1, 2, 1, 2, 0)
     ov = {r[0]: r[1] for r in wb["统计概况"].iter_rows(min_row=2, values_only=True)}
-    assert (ov["复查：新增违规"], ov["复查：仍未清理"], ov["复查：已下架或已整改"]) == (3, 2, 3)
+    assert (ov["复查：新增违规"], ov["复查：仍未清理"], ov["复查：已整改"], ov["复查：已下架"]) == (3, 2, 1, 2)
     rules = rep.rules.set_index("rule_id")
     prev = json.loads((rounds[0] / "summary.json").read_text(encoding="utf-8"))["hits_per_rule"]
     assert rules["previous_hits"].to_dict() == {r: prev.get(r, 0) for r in rules.index}
@@ -149,7 +154,37 @@ def test_report_with_previous_has_the_diff_sheets(rounds, d, tmp_path):
 def test_cli_diff(rounds):
     res = CliRunner().invoke(main, ["diff", str(rounds[0]), str(rounds[1])])
     assert res.exit_code == 0, res.output
-    assert "3 new, 2 still flagged, 3 gone or fixed" in res.output
+    assert "3 new, 2 still flagged, 1 fixed (已整改), 2 taken down (已下架)" in res.output
     assert (rounds[1] / "diff" / "diff.csv").is_file()
     res = CliRunner().invoke(main, ["diff", str(rounds[0]), str(rounds[0].parent)])
     assert res.exit_code == 2 and "not a finished scan" in res.output
+
+
+def test_a_status_column_tells_taken_down_listings(rules, rounds, tmp_path):
+    # round 2 exported with the platform's status column: A1 is still flagged but off sale, A3 is in the
+    # warehouse (仓库中), A4 on sale
+    status = {"A1": "已下架", "A3": "仓库中", "A4": "出售中"}
+    rows = [r + [status.get(r[0], "出售中")] for r in S.ROUND2]
+    S.scan(rows, tmp_path / "r2s", rules, columns=[*S.COLUMNS, "商品状态"])
+    s = json.loads((tmp_path / "r2s" / "summary.json").read_text(encoding="utf-8"))
+    assert "商品状态" not in s["inputs"][0]["ignored_columns"]  # read, not ignored
+    ds = diff_scans(rounds[0], tmp_path / "r2s")
+    st = {r.item_id: r.status for r in ds.listings.itertuples() if r.platform != "京东"}
+    assert st == {"A1": "removed", "A3": "removed", "A2": "removed", "A5": "still", "A4": "new", "SAME": "removed"}
+    assert ds.summary["status_column"] and ds.summary["still"] == 1
+    a1 = ds.listings.set_index("item_id").loc["A1"]
+    assert a1["categories_current"] == "wildlife"  # still flagged, shown as it is now
+
+
+def test_without_a_record_of_the_listings_read_fixed_and_taken_down_are_one(rounds, tmp_path):
+    import shutil
+
+    old_style = tmp_path / "r2old"
+    shutil.copytree(rounds[1], old_style)
+    (old_style / "scanned.parquet").unlink()  # a scan by an older version, or by the Spark engine
+    dg = diff_scans(rounds[0], old_style)
+    assert (dg.summary["fixed"], dg.summary["removed"], dg.summary["gone"]) == (0, 0, 3)
+    assert not dg.summary["presence_known"]
+    assert set(dg.listings.loc[dg.listings["status"] == "gone", "status_name"]) == {"已下架或已整改"}
+    res = CliRunner().invoke(main, ["diff", str(rounds[0]), str(old_style)])
+    assert "3 gone or fixed" in res.output and "整改 and 下架 are counted together" in res.output

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -26,9 +27,9 @@ from hypothesis import strategies as st
 import screener
 from screener.compile import compile_rules
 from screener.errors import RuleError, RuleErrors
-from screener.io import csvrecords, readers
+from screener.io import csvrecords
 from screener.io.csvrecords import CsvGrammar
-from screener.io.readers import open_source, read_input
+from screener.io.readers import ReadOptions, open_source, read_input
 
 SETTINGS = dict(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large]
@@ -304,9 +305,12 @@ csv_pieces = st.sampled_from(
 csv_bodies = st.one_of(st.binary(max_size=200), st.lists(csv_pieces, max_size=60).map(b"".join))
 
 
-def _accounting(path: Path, chunk_rows: int = 3) -> tuple[list, list]:
+def _accounting(path: Path, chunk_rows: int = 3, block_bytes: int | None = None) -> tuple[list, list]:
     src = open_source(path)
-    chunks = list(read_input(src, None, chunk_rows))
+    options = ReadOptions(chunk_rows=chunk_rows)
+    if block_bytes is not None:
+        options = replace(options, block_bytes=block_bytes)
+    chunks = list(read_input(src, None, options))
     scanned = [
         (n, i, t)
         for c in chunks
@@ -339,12 +343,7 @@ def test_csv_outcome_does_not_depend_on_the_block_size(tmp_path_factory, body, b
     p = tmp_path_factory.mktemp("c") / "x.csv"
     p.write_bytes(CSV_HEAD + body)
     want = _accounting(p)
-    saved = readers.CSV_BLOCK_BYTES
-    readers.CSV_BLOCK_BYTES = block
-    try:
-        got = _accounting(p)
-    finally:
-        readers.CSV_BLOCK_BYTES = saved
+    got = _accounting(p, block_bytes=block)
     assert got == want
 
 

@@ -11,12 +11,12 @@ from conftest import RULES
 
 import screener
 from screener.errors import InputError
-from screener.io.readers import discover, open_source, read_input
+from screener.io.readers import ReadOptions, discover, open_source, preflight, read_input
 
 
 def read_all(path, mapping=None, chunk_rows=1000):
     src = open_source(path)
-    chunks = list(read_input(src, mapping, chunk_rows))
+    chunks = list(read_input(src, mapping, ReadOptions(chunk_rows=chunk_rows)))
     table = pa.concat_tables([c.table for c in chunks]) if chunks else None
     rejects = [r for c in chunks for r in c.rejects]
     return src, table, rejects, sum(c.rows_read for c in chunks)
@@ -116,3 +116,76 @@ def test_discover_directories_and_globs(tmp_path):
     assert [p.name for p in discover([str(tmp_path / "d" / "*.csv")])] == ["a.csv"]
     with pytest.raises(InputError):
         discover([tmp_path / "nope.csv"])
+
+
+# -- XLSX sheets and Excel's "Unicode 文本" -------------------------------------------------------
+def _workbook(path, sheets):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name, rows in sheets:
+        ws = wb.create_sheet(name)
+        for r in rows:
+            ws.append(r)
+    wb.save(path)
+    return path
+
+
+def test_xlsx_listings_are_found_on_a_later_sheet(tmp_path):
+    path = _workbook(
+        tmp_path / "export.xlsx",
+        [
+            ("说明", [["本表为平台导出数据"], ["字段说明：商品ID 为平台编号"]]),
+            ("商品列表", [["商品ID", "商品标题"], ["1", "象牙手镯"], ["2", "茶杯"]]),
+        ],
+    )
+    src, t, rej, n = read_all(path)
+    assert t.column("title").to_pylist() == ["象牙手镯", "茶杯"] and src.sheet == "商品列表"
+    assert any("sheet '商品列表'" in w and "'说明'" in w for w in src.warnings)
+    s = screener.scan_files([path], tmp_path / "out", screener.load_rules([RULES]))
+    assert s["inputs"][0]["sheet"] == "商品列表" and s["rows_flagged"] == 1
+
+
+def test_xlsx_sheet_option_and_errors_name_the_sheet(tmp_path):
+    path = _workbook(
+        tmp_path / "export.xlsx",
+        [
+            ("说明", [["本表为平台导出数据"]]),
+            ("旧表", [["编号", "名称"], ["1", "x"]]),
+            ("新表", [["商品ID", "商品标题"], ["9", "象牙"]]),
+        ],
+    )
+    src = open_source(path)
+    t = pa.concat_tables(c.table for c in read_input(src, None, ReadOptions(sheet="新表")))
+    assert t.column("item_id").to_pylist() == ["9"]
+    with pytest.raises(InputError) as ei:
+        preflight(open_source(path), None, ReadOptions(sheet="旧表"))
+    assert "export.xlsx:1: sheet '旧表': missing required column(s) item_id, title" in str(ei.value)
+    with pytest.raises(InputError, match=r"no sheet '商品' \(the sheets are: 说明, 旧表, 新表\)"):
+        preflight(open_source(path), None, ReadOptions(sheet="商品"))
+    bad = _workbook(tmp_path / "bad.xlsx", [("说明", [["导出说明"]]), ("数据", [["编号", "名称"]])])
+    with pytest.raises(InputError) as ei:
+        preflight(open_source(bad))
+    msg = str(ei.value)
+    assert "no sheet holds listings" in msg and "sheet '说明':" in msg and "sheet '数据':" in msg and "--sheet" in msg
+
+
+def test_excel_unicode_text_utf16_tsv_is_read(tmp_path):
+    text = "商品ID\t商品标题\t价格\r\n000123\t天然象牙手镯\t199\r\n2\t保温杯\t价格面议\r\n"
+    path = tmp_path / "导出.txt"
+    path.write_bytes(b"\xff\xfe" + text.encode("utf-16-le"))  # what Excel's "Unicode 文本" writes
+    src, t, rej, n = read_all(path, chunk_rows=1)
+    assert src.encoding == "utf-16" and src.delimiter == "\t" and not rej
+    assert t.column("item_id").to_pylist() == ["000123", "2"]
+    assert t.column("title").to_pylist() == ["天然象牙手镯", "保温杯"] and t.column("price").to_pylist() == [
+        199.0,
+        None,
+    ]
+    s = screener.scan_files([path], tmp_path / "out", screener.load_rules([RULES]))
+    assert s["rows_scanned"] == 2 and s["rows_flagged"] == 1 and s["inputs"][0]["encoding"] == "utf-16"
+    big = tmp_path / "big.txt"  # several blocks of the transcoder, and a big-endian BOM
+    rows = "".join(f"{i}\t象牙{i}\r\n" for i in range(30_000))
+    big.write_bytes(("item_id\ttitle\r\n" + rows).encode("utf-16-be").join([b"\xfe\xff", b""]))
+    _, t, rej, n = read_all(big, chunk_rows=7000)
+    assert n == 30_000 and t.column("title").to_pylist()[-1] == "象牙29999" and not rej

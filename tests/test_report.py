@@ -14,11 +14,10 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from screener.cli import main
-from screener.io.safety import FORMULA_TRIGGERS
+from screener.io.safety import FORMULA_TRIGGERS, clean_text
 from screener.report import build_report, render_html, write_html, write_workbook
-from screener.report import scandir as scandir_mod
 from screener.report.labels import SHEETS
-from screener.report.workbook import clean_text
+from screener.report.scandir import open_scan
 
 _spec = importlib.util.spec_from_file_location(
     "report_scans", Path(__file__).parent / "fixtures" / "report" / "scans.py"
@@ -101,7 +100,7 @@ def test_totals_severity_platform_and_rules_equal_the_outputs(outdir, rep):
     assert r["listings"].to_dict() == h.groupby("rule_id")["row_id"].nunique().to_dict()
     assert r.loc["WL001", "rule_name"] == "象牙制品" and r.loc["WL001", "severity"] == "高"
     ov = dict(zip(rep.overview["item"], rep.overview["value"]))
-    assert ov["规则包哈希"] == s["rules"]["hash"] and ov["违规商品数"] == len(f)
+    assert ov["规则包哈希"] == s["rules"]["hash"][:12] and ov["违规商品数"] == len(f)  # short, for people
     assert ov["筛查引擎版本"].endswith(s["engine"]["version"])
 
 
@@ -158,7 +157,7 @@ def test_typical_cases_carry_the_evidence(rep):
     assert len(set(owners[:4])) == 4 and owners[4] in owners[:4]  # 4 owners sell ivory/rhino horn
     assert w.iloc[0]["item_id"] == "I02" and w.iloc[0]["category_score"] == 98
     first = w.iloc[0]
-    assert "标题[0:2]「象牙」" in first["matched"] and "标题[8:10]「犀角」" in first["matched"]
+    assert first["matched"] == "标题第1–2字「象牙」；标题第9–10字「犀角」"  # as a reader counts
     assert first["url"] == "https://item.example.com/I02" and first["shop_name"] == "象牙工艺店"
     assert "《野生动物保护法》第二十八条" in first["legal_basis"] and "海关缉私分局" in first["departments"]
     assert first["context"] and first["source"].endswith(":3")
@@ -172,10 +171,12 @@ def test_typical_cases_carry_the_evidence(rep):
         assert part in first["summary"]
     # a shop-level check has no span: its evidence is the check's finding
     lic = c[c["category"] == "license_display"].iloc[0]
-    assert "（字段核查）" in lic["matched"] and "shop_license_no" in lic["context"]
-    # the category's own score ranks the cases, not the listing's overall score
+    assert "（字段核查）" in lic["matched"] and "统一社会信用代码" in lic["context"]
+    # a category's cases are first the listings whose strongest hit is in it, ranked by the category's
+    # own score: I03 (全网第一 象牙筷子, 绝对化 score 72) is an ivory case and I07 a licence one, so they come
+    # after the three listings flagged only for 绝对化用语
     at = c[c["category"] == "absolute_terms"]
-    assert at.iloc[0]["item_id"] == "I03" and list(at["category_score"]) == sorted(at["category_score"], reverse=True)
+    assert list(at["item_id"]) == ["I08", "I12", "I09", "I03", "I07"]
 
 
 def test_cases_per_category_option(outdir):
@@ -184,11 +185,9 @@ def test_cases_per_category_option(outdir):
     assert list(one["category"].value_counts()) == [1, 1, 1]
 
 
-def test_streaming_batches_do_not_change_figures(outdir, rep, monkeypatch, tmp_path):
+def test_streaming_batches_do_not_change_figures(outdir, rep, tmp_path):
     # tiny batches: listings straddle batch boundaries and must be merged
-    monkeypatch.setattr(scandir_mod, "HITS_BATCH_ROWS", 2)
-    monkeypatch.setattr(scandir_mod.ScanDir.iter_hits, "__defaults__", (2,))
-    small = build_report(outdir)
+    small = build_report(open_scan(outdir, batch_rows=2))
     for key in ("by_category", "by_severity", "by_department", "by_platform", "shops", "rules"):
         pd.testing.assert_frame_equal(getattr(small, key), getattr(rep, key))
     pd.testing.assert_frame_equal(small.cases, rep.cases)
@@ -197,7 +196,7 @@ def test_streaming_batches_do_not_change_figures(outdir, rep, monkeypatch, tmp_p
     shutil.copytree(outdir, shuffled)
     t = pq.read_table(shuffled / "hits.parquet")
     pq.write_table(t.take(list(range(t.num_rows))[::-1]), shuffled / "hits.parquet", row_group_size=3)
-    rev = build_report(shuffled)
+    rev = build_report(open_scan(shuffled, batch_rows=2))
     for key in ("by_category", "by_platform", "shops", "rules"):
         pd.testing.assert_frame_equal(getattr(rev, key), getattr(rep, key))
 
@@ -341,4 +340,52 @@ def test_cli_report_and_scan_report(outdir, tmp_path):
     )
     assert res.exit_code == 0, res.output
     assert (tmp_path / "o" / "report.xlsx").is_file() and (tmp_path / "o" / "report.html").is_file()
-    assert "0 new, 12 still flagged, 0 gone or fixed" in res.output
+    assert "vs previous: 0 new, 12 still flagged" in res.output
+
+
+# -- written for officers: prose, contents, local time -------------------------------------------
+def test_case_summaries_read_as_chinese_prose(rep):
+    import re
+
+    for summary in rep.cases["summary"]:
+        text = re.sub(r"https?://\S+?(?=[），；])|javascript:\S+?(?=[），；])", "", summary)
+        assert not re.search(r"\((?:self_declaration|seller_type|shop_license_no|title|description)\)", text), summary
+        assert not re.search(r"\[\d+:\d+\]", text), summary  # offsets as 标题第1–2字, never title[0:2]
+        assert not re.search(r"natural_person|individual_business|enterprise", text), summary
+    lic = rep.cases[rep.cases["category"] == "license_display"].iloc[0]["summary"]
+    assert "统一社会信用代码为空；主体类型为企业" in lic
+
+
+def test_html_has_contents_with_the_recheck_section(outdir, tmp_path):
+    rep2 = build_report(outdir, previous=outdir)
+    html = render_html(rep2)
+    toc = html[html.index('<nav class="toc"') : html.index("</nav>")]
+    for anchor in ("sec-stats", "sec-shops", "sec-cases", "sec-recheck", "sec-rules", "sec-inputs"):
+        assert f'href="#{anchor}"' in toc and f'id="{anchor}"' in html
+    assert "复查对比" in toc and html.index('<nav class="toc"') < html.index('class="kpis"')
+    assert 'class="kpi-link" href="#sec-recheck"' in html
+    assert "sec-recheck" not in render_html(build_report(outdir))
+
+
+def test_times_are_local_and_the_rule_hash_short(outdir):
+    from datetime import datetime, timedelta
+
+    s = json.loads((outdir / "summary.json").read_text(encoding="utf-8"))
+    rep_sh = build_report(outdir, timezone="Asia/Shanghai")
+    ov = dict(zip(rep_sh.overview["item"], rep_sh.overview["value"]))
+    started = datetime.fromisoformat(s["started_at"]) + timedelta(hours=8)
+    assert ov["扫描开始时间"] == f"{started:%Y-%m-%d %H:%M:%S} (Asia/Shanghai)"
+    assert rep_sh.generated_at.endswith("(Asia/Shanghai)")
+    html = render_html(rep_sh)
+    assert f'<code id="rules-hash" title="{s["rules"]["hash"]}">{s["rules"]["hash"][:12]}</code>' in html
+    assert "(Asia/Shanghai)" in html
+    assert build_report(outdir, timezone="Europe/Berlin").generated_at.endswith("(Europe/Berlin)")
+
+
+def test_the_office_time_zone_comes_from_screener_toml(outdir, tmp_path, monkeypatch):
+    monkeypatch.delenv("SCREENER_CONFIG", raising=False)
+    (tmp_path / "screener.toml").write_text('[report]\ntimezone = "Asia/Urumqi"\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(main, ["report", str(outdir), "-o", str(tmp_path / "r"), "--format", "html", "-q"])
+    assert res.exit_code == 0, res.output
+    assert "(Asia/Urumqi)" in (tmp_path / "r.html").read_text(encoding="utf-8")

@@ -202,7 +202,9 @@ def test_kpis_and_charts_equal_workbook(rendered):
         ("platforms", "涉及平台数"),
         ("diff_new", "复查：新增违规"),
         ("diff_still", "复查：仍未清理"),
-        ("diff_gone", "复查：已下架或已整改"),
+        ("diff_fixed", "复查：已整改"),
+        ("diff_removed", "复查：已下架"),
+        ("diff_gone", "复查：已下架或已整改(无法区分)"),
     ]:
         assert page.kpis[key] == f"{ov[item]:,}", key
     cats = [r for r in wb["按类别"].iter_rows(min_row=2, values_only=True) if r[3] > 0]

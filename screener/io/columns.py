@@ -21,9 +21,17 @@ def _key(header: str) -> str:
     return _PUNCT.sub("", unicodedata.normalize("NFKC", str(header)).lower())
 
 
+LISTING_STATUS = "listing_status"  # carried beside the canonical columns, for screener diff
+
+
+@lru_cache(maxsize=1)
+def _document() -> dict:
+    return yaml.safe_load(resources.files("screener.data").joinpath("columns.yaml").read_text(encoding="utf-8"))
+
+
 @lru_cache(maxsize=1)
 def _aliases() -> tuple[dict[str, str], dict[str, str]]:
-    doc = yaml.safe_load(resources.files("screener.data").joinpath("columns.yaml").read_text(encoding="utf-8"))
+    doc = _document()
     headers = {_key(c): c for c in CANONICAL_FIELDS}
     for canonical, names in doc["headers"].items():
         for n in names:
@@ -57,13 +65,28 @@ class ColumnMapping:
     headers: tuple[str, ...]
     ignored: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    status: int | None = None  # the listing-status column (商品状态), if the export has one
 
     def source_name(self, canonical: str) -> str:
         return self.headers[self.sources[canonical]]
 
+    @property
+    def columns(self) -> dict[str, int]:
+        """Every column read: the canonical ones and the listing status."""
+        return self.sources if self.status is None else {**self.sources, LISTING_STATUS: self.status}
 
-def map_headers(headers: Sequence[str], explicit: Mapping[str, str] | None = None, path: str = "") -> ColumnMapping:
-    """Resolve headers; a missing required column is an :class:`InputError` naming the file."""
+
+#: How to name a column in an error: the CLI's option, and the keyword of the Python API.
+MAP_HINT = "map them with --map SOURCE={field} (in Python: mapping={{'SOURCE': '{field}'}})"
+
+
+def map_headers(
+    headers: Sequence[str], explicit: Mapping[str, str] | None = None, path: str = "", *, hint: str = MAP_HINT
+) -> ColumnMapping:
+    """Resolve headers; a missing required column is an :class:`InputError` naming the file.
+
+    ``hint`` tells how to map a column (``{field}`` is the missing one).
+    """
     known, _ = _aliases()
     explicit = dict(explicit or {})
     explicit_keys = {_key(k): v for k, v in explicit.items()}
@@ -89,13 +112,27 @@ def map_headers(headers: Sequence[str], explicit: Mapping[str, str] | None = Non
     missing = [c for c in REQUIRED_FIELDS if c not in sources]
     if missing:
         raise InputError(
-            f"missing required column(s) {', '.join(missing)}; found columns: {', '.join(map(str, headers)) or '(none)'}"
-            " — name them, or map them with --map SOURCE=" + missing[0],
+            f"missing required column(s) {', '.join(missing)}; found columns: "
+            f"{', '.join(map(str, headers)) or '(none)'} — name them, or {hint.format(field=missing[0])}",
             Location(path, 1),
         )
     used = set(sources.values())
+    status_keys = {_key(n) for n in _document().get("listing_status", ())}
+    status = next((i for i, h in enumerate(headers) if i not in used and _key(h) in status_keys), None)
+    if status is not None:
+        used.add(status)
     ignored = tuple(str(h) for i, h in enumerate(headers) if i not in used)
-    return ColumnMapping(sources=sources, headers=tuple(str(h) for h in headers), ignored=ignored, notes=tuple(notes))
+    return ColumnMapping(
+        sources=sources, headers=tuple(str(h) for h in headers), ignored=ignored, notes=tuple(notes), status=status
+    )
+
+
+@lru_cache(maxsize=4096)
+def is_offline(status: str | None) -> bool:
+    """Whether a listing-status value (已下架, 仓库中 …) means the listing is off sale."""
+    if status is None or not status.strip():
+        return False
+    return _key(status) in {_key(v) for v in _document().get("offline_statuses", ())}
 
 
 def canonical_seller_type(value: str | None) -> str | None:

@@ -21,12 +21,9 @@ import pyarrow.csv as pacsv
 
 from .decoding import RAW_LIMIT, raw_text
 
-CSV_BLOCK_BYTES = 32 << 20  # bytes of a CSV file split and parsed at a time
-#: The longest CSV record (one row, all its fields) read; a longer one — in
-#: practice a quote that never closes — is rejected up to the end of the line
-#: where it starts. JSON lines and Parquet/XLSX cells have no such limit.
-MAX_RECORD_BYTES = 64 << 20
-
+# The block size and the longest record are ReadOptions.block_bytes and .max_record_bytes
+# (screener.io.source): a longer record — in practice a quote that never closes — is
+# rejected up to the end of the line where it starts.
 
 # -- CSV / TSV: the record grammar (reading process) ---------------------------------------
 # pyarrow parses CSV fast but silently: a quote that opens and never closes
@@ -119,7 +116,7 @@ def _size(n: int) -> str:
 
 
 def split_records(
-    fh: BinaryIO, grammar: CsvGrammar, offset: int, block: int = CSV_BLOCK_BYTES, limit: int = MAX_RECORD_BYTES
+    fh: BinaryIO, grammar: CsvGrammar, offset: int, block: int, limit: int
 ) -> Iterator[tuple[bytes | None, str, int]]:
     """Runs of well-formed records ``(bytes, "", end)`` and rejected lines ``(None, reason+raw, end)``.
 
@@ -254,7 +251,7 @@ def parse_piece_python(
     columns: list[list[bytes]] = [[] for _ in names]
     invalid: list[tuple[int, str, int, int]] = []
     limit = csv.field_size_limit()
-    csv.field_size_limit(max(limit, MAX_RECORD_BYTES + CSV_BLOCK_BYTES))
+    csv.field_size_limit(max(limit, len(piece) + 1))  # a field is at most the whole piece
     try:
         number = 0
         for rec in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False):
@@ -275,25 +272,27 @@ def parse_piece_python(
 
 
 W_PYTHON_CSV = "records parsed by the Python csv module (pyarrow could not)"
-PYTHON_CSV_BYTES = 1 << 20  # pyarrow failing on more than this: split, so only the bad records' MiB go slow
 
 
 def parse_records(
-    piece, names: list[str], delimiter: str, g: CsvGrammar, warnings: Counter
+    piece, names: list[str], delimiter: str, g: CsvGrammar, warnings: Counter, python_bytes: int = 1 << 20
 ) -> tuple[pa.RecordBatch, list[tuple[int, str, int, int]]]:
-    """pyarrow; where it fails (e.g. a ragged row that is not UTF-8), halves of the run, then Python."""
+    """pyarrow; where it fails (e.g. a ragged row that is not UTF-8), halves of the run, then Python.
+
+    A failing run longer than ``python_bytes`` is halved first, so only the bad records' part goes slow.
+    """
     try:
         return parse_piece(piece, names, delimiter)
     except (pa.ArrowException, OSError):
         pass
-    cut = g.valid_end(bytes(piece[: len(piece) // 2])) if len(piece) > PYTHON_CSV_BYTES else 0
+    cut = g.valid_end(bytes(piece[: len(piece) // 2])) if len(piece) > python_bytes else 0
     if not cut:
         batch, invalid = parse_piece_python(piece, names, delimiter)
         warnings[W_PYTHON_CSV] += batch.num_rows + len(invalid)
         return batch, invalid
     view = memoryview(piece)
-    b1, inv1 = parse_records(view[:cut], names, delimiter, g, warnings)
-    b2, inv2 = parse_records(view[cut:], names, delimiter, g, warnings)
+    b1, inv1 = parse_records(view[:cut], names, delimiter, g, warnings, python_bytes)
+    b2, inv2 = parse_records(view[cut:], names, delimiter, g, warnings, python_bytes)
     shift = b1.num_rows + len(inv1)
     table = pa.Table.from_batches([b1, b2]).combine_chunks()
     batches = table.to_batches()

@@ -15,30 +15,55 @@ writes exactly what an uninterrupted one does — and the directory is removed.
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import csv
 import json
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ..errors import Location, OutputError
 from ..schema import FLAGGED_SCHEMA, HITS_SCHEMA, REJECT_COLUMNS
+from ..taxonomy import categories
+from .atomic import commit, is_partial, partial_path, write_atomic, write_json_atomic
+from .columns import LISTING_STATUS
+from .leads import write_leads_workbook
 from .readers import Reject
-from .safety import safe_row
+from .safety import safe_row, safe_table
 
 HITS_FILE = "hits.parquet"
 FLAGGED_FILE = "flagged.parquet"
 FLAGGED_CSV = "flagged.csv"
+FLAGGED_XLSX = "flagged.xlsx"
 REJECTS_FILE = "rejects.csv"
+SCANNED_FILE = "scanned.parquet"
 SUMMARY_FILE = "summary.json"
-OUTPUT_FILES = (HITS_FILE, FLAGGED_FILE, FLAGGED_CSV, REJECTS_FILE, SUMMARY_FILE)
+OUTPUT_FILES = (HITS_FILE, FLAGGED_FILE, FLAGGED_CSV, FLAGGED_XLSX, REJECTS_FILE, SCANNED_FILE, SUMMARY_FILE)
+#: scanned.parquet: every scanned listing (flagged or not) by key, with its status on the platform
+SCANNED_SCHEMA = pa.schema(
+    [("platform", pa.string()), ("item_id", pa.string()), (LISTING_STATUS, pa.string()), ("row_id", pa.int64())]
+)
 WORK_DIR = ".screener-work"
+#: Written into a scan's folder later (screener report, screener diff): they describe that scan only.
+REPORT_STEM = "report"
+REPORT_FILES = (f"{REPORT_STEM}.xlsx", f"{REPORT_STEM}.html")
+DIFF_DIR = "diff"
+DIFF_FILES = (
+    "diff.parquet",
+    "diff.csv",
+    "diff_by_category.parquet",
+    "diff_by_category.csv",
+    "diff_by_shop.parquet",
+    "diff_by_shop.csv",
+    "diff_summary.json",
+)
 CHECKPOINT_FILE = "checkpoint.json"
 LOCK_FILE = "lock"
 REJECTS_SCHEMA = pa.schema(
@@ -46,18 +71,60 @@ REJECTS_SCHEMA = pa.schema(
 )
 
 
-def _partial(path: Path) -> Path:
-    return path.with_name(f".{path.name}.partial")
+def previous_scan(outdir: str | os.PathLike) -> dict | None:
+    """What the complete scan already in ``outdir`` was (from its summary.json), or None."""
+    path = Path(outdir) / SUMMARY_FILE
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict):
+        return None
+    return {
+        "finished_at": doc.get("finished_at"),
+        "rows_read": doc.get("rows_read"),
+        "hash": (doc.get("rules") or {}).get("hash"),
+    }
 
 
-def write_json_atomic(path: Path, doc: Any, indent: int | None = 2) -> None:
-    tmp = _partial(path)
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(doc, fh, ensure_ascii=False, indent=indent, default=str)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+def remove_stale_outputs(outdir: str | os.PathLike) -> list[str]:
+    """Remove the report and diff files an earlier scan left in ``outdir``; the names removed.
+
+    Only files screener writes there under its own names: anything else in the folder stays.
+    """
+    out = Path(outdir)
+    removed = []
+    for name in REPORT_FILES:
+        if (out / name).is_file():
+            (out / name).unlink()
+            removed.append(name)
+    diff = out / DIFF_DIR
+    if diff.is_dir():
+        for name in DIFF_FILES:
+            if (diff / name).is_file():
+                (diff / name).unlink()
+                removed.append(f"{DIFF_DIR}/{name}")
+        with contextlib.suppress(OSError):
+            diff.rmdir()  # only when nothing else is in it
+    return removed
+
+
+def replace_previous_scan(outdir: str | os.PathLike, previous: dict | None) -> dict | None:
+    """A new scan into a folder with an earlier one (``previous``, read by :func:`previous_scan`):
+    its report and diff go, as they describe the old outputs; the rest is overwritten.
+    What was replaced, for the summary (and printed), or None."""
+    removed = remove_stale_outputs(outdir)
+    if previous is None and not removed:
+        return None
+    return {**(previous or {}), "removed": removed}
+
+
+def category_names(summary: dict) -> dict[str, str]:
+    """Category code -> name, as the scan's taxonomy had them (an office's own categories included)."""
+    out = {code: c.name for code, c in categories().items()}
+    for code, c in ((summary.get("rules") or {}).get("categories") or {}).items():
+        out[code] = c.get("name", code)
+    return out
 
 
 def rejects_table(rejects: list[Reject]) -> pa.Table:
@@ -72,40 +139,61 @@ def rejects_table(rejects: list[Reject]) -> pa.Table:
     return pa.Table.from_arrays([pa.array(c, f.type) for c, f in zip(columns, REJECTS_SCHEMA)], schema=REJECTS_SCHEMA)
 
 
-def write_csv(path: Path, header: Iterable[str], rows: Iterable[list[Any]]) -> None:
-    """A one-shot CSV (UTF-8 with BOM, formulas neutralised), written atomically."""
-    tmp = _partial(path)
-    with open(tmp, "w", encoding="utf-8-sig", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(list(header))
-        for r in rows:
-            w.writerow(safe_row(["" if v is None else v for v in r]))
-    os.replace(tmp, path)
+def write_csv(path: str | os.PathLike, table: pa.Table) -> Path:
+    """A table as CSV for Excel/WPS (UTF-8 with BOM, every text cell formula-safe), written atomically."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            fh.write(codecs.BOM_UTF8)
+            pacsv.write_csv(safe_table(table), fh)
+
+    return write_atomic(path, write)
+
+
+def write_parquet(path: str | os.PathLike, table: pa.Table) -> Path:
+    return write_atomic(path, lambda tmp: pq.write_table(table, tmp))
 
 
 class ScanOutputs:
-    """The four outputs of a scan, fed batch by batch."""
+    """The outputs of a scan, fed batch by batch.
 
-    def __init__(self, outdir: str | os.PathLike):
+    ``scanned``: also write scanned.parquet (every scanned listing's key and status),
+    which screener diff reads to tell 整改 from 下架; an engine that cannot say which
+    listings it scanned leaves it out (and an older one is removed).
+    """
+
+    def __init__(self, outdir: str | os.PathLike, *, scanned: bool = False):
         self.outdir = Path(outdir)
         try:
             self.outdir.mkdir(parents=True, exist_ok=True)
             (self.outdir / SUMMARY_FILE).unlink(missing_ok=True)
+            if not scanned:
+                (self.outdir / SCANNED_FILE).unlink(missing_ok=True)
         except OSError as exc:
             raise OutputError(f"cannot write outputs: {exc.strerror}", Location(str(self.outdir))) from None
         self.path = {name: self.outdir / name for name in OUTPUT_FILES}
-        self._hits = pq.ParquetWriter(_partial(self.path[HITS_FILE]), HITS_SCHEMA)
-        self._flagged = pq.ParquetWriter(_partial(self.path[FLAGGED_FILE]), FLAGGED_SCHEMA)
-        self._csv_fh = open(_partial(self.path[FLAGGED_CSV]), "w", encoding="utf-8-sig", newline="")
+        self._hits = pq.ParquetWriter(partial_path(self.path[HITS_FILE]), HITS_SCHEMA)
+        self._flagged = pq.ParquetWriter(partial_path(self.path[FLAGGED_FILE]), FLAGGED_SCHEMA)
+        # kept open across chunks and closed in _close: a with-block cannot span the scan
+        self._csv_fh = open(partial_path(self.path[FLAGGED_CSV]), "w", encoding="utf-8-sig", newline="")  # noqa: SIM115
         self._csv = csv.writer(self._csv_fh)
         self._csv.writerow(FLAGGED_SCHEMA.names)
-        self._rej_fh = open(_partial(self.path[REJECTS_FILE]), "w", encoding="utf-8-sig", newline="")
+        self._rej_fh = open(partial_path(self.path[REJECTS_FILE]), "w", encoding="utf-8-sig", newline="")  # noqa: SIM115
         self._rej = csv.writer(self._rej_fh)
         self._rej.writerow(REJECT_COLUMNS)
+        self._scanned = pq.ParquetWriter(partial_path(self.path[SCANNED_FILE]), SCANNED_SCHEMA) if scanned else None
         self.closed = False
 
-    def write(self, hits: pa.Table | None, flagged: pa.Table | None, rejects: list[Reject] | pa.Table | None) -> None:
+    def write(
+        self,
+        hits: pa.Table | None,
+        flagged: pa.Table | None,
+        rejects: list[Reject] | pa.Table | None,
+        scanned: pa.Table | None = None,
+    ) -> None:
         """One chunk's results (None: none); ``rejects`` as :class:`Reject` s or a table of :data:`REJECT_COLUMNS`."""
+        if scanned is not None and scanned.num_rows and self._scanned is not None:
+            self._scanned.write_table(scanned)
         if hits is not None and hits.num_rows:
             self._hits.write_table(hits)
         if flagged is not None and flagged.num_rows:
@@ -127,18 +215,24 @@ class ScanOutputs:
             self._flagged.close()
             self._csv_fh.close()
             self._rej_fh.close()
+            if self._scanned is not None:
+                self._scanned.close()
             self.closed = True
 
     def commit(self, summary: dict) -> None:
         self._close()
-        for name in (HITS_FILE, FLAGGED_FILE, FLAGGED_CSV, REJECTS_FILE):
-            os.replace(_partial(self.path[name]), self.path[name])
+        write_leads_workbook(
+            partial_path(self.path[FLAGGED_FILE]), partial_path(self.path[FLAGGED_XLSX]), category_names(summary)
+        )
+        for name in (HITS_FILE, FLAGGED_FILE, FLAGGED_CSV, FLAGGED_XLSX, REJECTS_FILE, SCANNED_FILE):
+            if name != SCANNED_FILE or self._scanned is not None:
+                commit(partial_path(self.path[name]), self.path[name])
         write_json_atomic(self.path[SUMMARY_FILE], summary)
 
     def abort(self) -> None:
         self._close()
         for name in OUTPUT_FILES:
-            _partial(self.path[name]).unlink(missing_ok=True)
+            partial_path(self.path[name]).unlink(missing_ok=True)
 
 
 # -- checkpoints: resuming a killed scan ----------------------------------------------------
@@ -162,7 +256,7 @@ class ScanParts:
         self.dir = self.outdir / WORK_DIR
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
-            self._lock_fh = open(self.dir / LOCK_FILE, "a+")
+            self._lock_fh = open(self.dir / LOCK_FILE, "a+")  # noqa: SIM115 - held for the scan: it is the lock
         except OSError as exc:
             raise OutputError(f"cannot write outputs: {exc.strerror}", Location(str(self.outdir))) from None
         try:
@@ -206,7 +300,7 @@ class ScanParts:
         """Remove parts of chunks that never completed (numbered ``seq`` or later) and temporary files."""
         for p in self.dir.iterdir():
             head = p.name.split(".", 1)[0]
-            if p.name.endswith(".tmp") or (head.isdigit() and int(head) >= seq):
+            if is_partial(p) or p.name.endswith(".tmp") or (head.isdigit() and int(head) >= seq):
                 p.unlink(missing_ok=True)
 
     # parts
@@ -214,18 +308,26 @@ class ScanParts:
         return self.dir / f"{seq:09d}.{kind}"
 
     def _atomic(self, path: Path, write) -> None:
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        def to_file(tmp: Path) -> None:
+            with open(tmp, "wb") as fh:
+                write(fh)
 
-    def write_part(self, seq: int, hits: pa.Table, flagged: pa.Table, rejects: list[Reject], ids: np.ndarray) -> None:
+        write_atomic(path, to_file)
+
+    def write_part(
+        self,
+        seq: int,
+        hits: pa.Table,
+        flagged: pa.Table,
+        rejects: list[Reject],
+        ids: np.ndarray,
+        scanned: pa.Table | None = None,
+    ) -> None:
         for kind, table in (
             ("hits.arrow", hits),
             ("flagged.arrow", flagged),
             ("rejects.arrow", rejects_table(rejects) if rejects else None),
+            ("scanned.arrow", scanned),
         ):
             if table is not None and table.num_rows:
                 self._atomic(self._path(seq, kind), lambda fh, t=table: _write_ipc(fh, t))
@@ -245,16 +347,18 @@ class ScanParts:
         with pa.memory_map(str(path)) as src:
             return pa.ipc.open_file(src).read_all()
 
-    def iter_parts(self, n: int) -> Iterator[tuple[pa.Table | None, pa.Table | None, pa.Table | None]]:
+    def iter_parts(self, n: int) -> Iterator[tuple[pa.Table | None, ...]]:
+        """(hits, flagged, rejects, scanned) of each part; None where a part has none of a kind."""
+        kinds = ("hits.arrow", "flagged.arrow", "rejects.arrow", "scanned.arrow")
         for seq in range(n):
-            yield self._read(seq, "hits.arrow"), self._read(seq, "flagged.arrow"), self._read(seq, "rejects.arrow")
+            yield tuple(self._read(seq, kind) for kind in kinds)
 
     def merge(self, n: int, summary: dict) -> None:
-        """Stream parts 0..n-1 into the four outputs, commit them, remove the work directory."""
-        outputs = ScanOutputs(self.outdir)
+        """Stream parts 0..n-1 into the outputs, commit them, remove the work directory."""
+        outputs = ScanOutputs(self.outdir, scanned=True)
         try:
-            for hits, flagged, rejects in self.iter_parts(n):
-                outputs.write(hits, flagged, rejects)
+            for hits, flagged, rejects, scanned in self.iter_parts(n):
+                outputs.write(hits, flagged, rejects, scanned)
             outputs.commit(summary)
         except BaseException:
             outputs.abort()  # the parts and checkpoint stay: a resume merges again

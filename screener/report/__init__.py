@@ -10,11 +10,12 @@ The CLI (``screener report``, ``screener diff``, ``screener scan --report``)
 is a thin layer over these functions.
 """
 
-from .cli import make_diff, make_report, report_paths
+from .aggregate import aggregate_hits
+from .api import make_diff, make_report, report_paths
 from .diff import ScanDiff, diff_scans, write_diff
 from .html import render_html, write_html
 from .scandir import ScanDir, open_scan
-from .tables import Report, aggregate_hits, build_report
+from .tables import Report, build_report
 from .workbook import write_workbook
 
 __all__ = [

@@ -16,7 +16,9 @@ PALETTE = {
     "low": "#7f8c8d",
     "new": "#c0392b",
     "still": "#e08e0b",
-    "gone": "#27ae60",
+    "fixed": "#27ae60",
+    "removed": "#1d4f8a",
+    "gone": "#7fb77e",
 }
 LABEL_CHARS = 18
 
@@ -54,7 +56,8 @@ def hbar_chart(
         out.append(
             f'<g class="bar" data-label="{escape(label)}" data-value="{int(value)}">'
             f"<title>{escape(label)}: {int(value):,}</title>"
-            f'<text x="{label_w - 8}" y="{y + bar_h * 0.72:.1f}" text-anchor="end" class="lbl">{escape(_short(label))}</text>'
+            f'<text x="{label_w - 8}" y="{y + bar_h * 0.72:.1f}" text-anchor="end" class="lbl">'
+            f"{escape(_short(label))}</text>"
             f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{color}" rx="2"/>'
             f'<text x="{label_w + w + 6:.1f}" y="{y + bar_h * 0.72:.1f}" class="val">{int(value):,}</text></g>'
         )
@@ -98,7 +101,8 @@ def stacked_chart(
         attrs = " ".join(f'data-{k}="{int(parts.get(k, 0))}"' for k in keys)
         out.append(
             f'<g class="stack" data-label="{escape(label)}" {attrs}>'
-            f'<text x="{label_w - 8}" y="{y + bar_h * 0.72:.1f}" text-anchor="end" class="lbl">{escape(_short(label))}</text>'
+            f'<text x="{label_w - 8}" y="{y + bar_h * 0.72:.1f}" text-anchor="end" class="lbl">'
+            f"{escape(_short(label))}</text>"
         )
         x = float(label_w)
         for k in keys:

@@ -1,8 +1,10 @@
-"""Scan-to-scan diff: which flagged listings are new, still there (not taken down), or gone.
+"""Scan-to-scan diff: which flagged listings are new, still there, fixed (整改) or taken down (下架).
 
 Between campaign rounds investigators check whether platforms took flagged
 listings down (督促平台清理). Two scans of the same platforms are compared by
-their flagged listings.
+their flagged listings, and by what the newer scan saw of every listing
+(scanned.parquet: each scanned listing's key and, when the export has one, its
+status column such as 商品状态).
 
 **Listing key.** A listing is identified by ``(platform, item_id)``: item ids
 are assigned by each platform and the same number can name different
@@ -14,13 +16,16 @@ a key occurs more than once in a scan (duplicate rows), its highest-scoring
 row represents it; the number of duplicates is reported.
 
 **Statuses.** ``new``: flagged now, not last time; ``still``: flagged in both
-(not taken down); ``gone``: flagged last time, not now — either taken down or
-fixed (the scan outputs list flagged listings only, so the two cannot be told
-apart without the new export itself).
+(not taken down); ``fixed`` (已整改): flagged last time, still listed now but no
+longer flagged; ``removed`` (已下架): flagged last time and now absent from the
+export, or marked off sale by its status column (已下架, 仓库中 … — also when
+still flagged); ``gone`` (已下架或已整改): flagged last time, not now, and the
+newer scan cannot tell which (it has no scanned.parquet: an older scan or the
+Spark engine).
 
 **By category** the comparison is per (listing, category): a listing still
 flagged for one category but no longer for another counts as ``still`` in
-the first and ``gone`` in the second. **By shop** it is per listing.
+the first and ``fixed`` in the second. **By shop** it is per listing.
 
 Keys are matched as integer codes and text columns are moved with Arrow
 ``take``, so a diff of two million-listing scans stays in seconds.
@@ -28,8 +33,6 @@ Keys are matched as integer codes and text columns are moved with Arrow
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,28 +40,24 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ..errors import Location, OutputError
-from ..io.safety import safe_cell
-from ..taxonomy import categories as taxonomy
+from ..io.atomic import write_json_atomic
+from ..io.columns import LISTING_STATUS, is_offline
+from ..io.writers import DIFF_FILES, SCANNED_FILE, write_csv, write_parquet
+from ..taxonomy import Category
 from .arrowops import explode
-from .labels import STATUS_LABELS, STATUS_ORDER, UNKNOWN
+from .labels import CLEARED, LISTING_TEXT, STATUS_LABELS, STATUS_ORDER, UNKNOWN
 from .scandir import ScanDir, open_scan
 
 _COLUMNS = ["row_id", "platform", "item_id", "title", "shop_id", "shop_name", "url", "categories", "rule_ids", "score"]
-_SHOWN = ["platform", "item_id", "title", "shop_id", "shop_name", "url"]
+_SHOWN = list(LISTING_TEXT)
 
 LISTING_COLUMNS = [
     "status",
     "status_name",
-    "platform",
-    "item_id",
-    "title",
-    "shop_id",
-    "shop_name",
-    "url",
+    *LISTING_TEXT,
     "categories_previous",
     "categories_current",
     "score_previous",
@@ -66,18 +65,9 @@ LISTING_COLUMNS = [
     "rule_ids_previous",
     "rule_ids_current",
 ]
-CATEGORY_COLUMNS = ["category", "category_name", "previous", "current", "new", "still", "gone", "cleared_share"]
-SHOP_COLUMNS = ["platform", "shop_id", "shop_name", "previous", "current", "new", "still", "gone", "cleared_share"]
-
-DIFF_FILES = (
-    "diff.parquet",
-    "diff.csv",
-    "diff_by_category.parquet",
-    "diff_by_category.csv",
-    "diff_by_shop.parquet",
-    "diff_by_shop.csv",
-    "diff_summary.json",
-)
+COUNT_COLUMNS = ["previous", "current", *STATUS_ORDER]
+CATEGORY_COLUMNS = ["category", "category_name", *COUNT_COLUMNS, "cleared_share"]
+SHOP_COLUMNS = ["platform", "shop_id", "shop_name", *COUNT_COLUMNS, "cleared_share"]
 
 
 @dataclass
@@ -100,10 +90,14 @@ def _read(scan: ScanDir) -> pa.Table:
     return t
 
 
-def _factorize(values: pa.ChunkedArray) -> tuple[np.ndarray, int]:
-    """Integer codes of string values (equal strings, equal codes) and the number of distinct values."""
+def _key_column(platform, item_id, with_platform: bool):
+    return pc.binary_join_element_wise(platform, item_id, "\x1f") if with_platform else item_id
+
+
+def _factorize(values: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """Integer codes of string values (equal strings, equal codes) and the distinct values."""
     enc = pc.dictionary_encode(values.combine_chunks() if values.num_chunks != 1 else values.chunk(0))
-    return enc.indices.to_numpy(zero_copy_only=False).astype(np.int64), len(enc.dictionary)
+    return enc.indices.to_numpy(zero_copy_only=False).astype(np.int64), enc.dictionary
 
 
 def _best_rows(codes: np.ndarray, score: np.ndarray, row_id: np.ndarray) -> tuple[np.ndarray, int]:
@@ -114,8 +108,74 @@ def _best_rows(codes: np.ndarray, score: np.ndarray, row_id: np.ndarray) -> tupl
     return order[first], int(len(c) - first.sum())
 
 
-def _share(gone: pd.Series, previous: pd.Series) -> pd.Series:
-    return (gone / previous.where(previous > 0)).astype(float)
+def _share(cleared: pd.Series, previous: pd.Series) -> pd.Series:
+    return (cleared / previous.where(previous > 0)).astype(float)
+
+
+@dataclass
+class Presence:
+    """What the newer scan saw of each key: listed at all, and marked off sale by a status column."""
+
+    present: np.ndarray
+    offline: np.ndarray
+    status_column: bool  # whether any scanned listing had a status value
+
+
+def _presence(scan: ScanDir, keys: pa.Array, with_platform: bool) -> Presence | None:
+    """For each of ``keys``: whether the scan read such a listing, and whether its status says off sale.
+
+    scanned.parquet is streamed and matched against ``keys`` only (the flagged listings of the two
+    scans), so memory does not grow with the export. None when the scan has no scanned.parquet.
+    """
+    path = scan.path / SCANNED_FILE
+    if not path.is_file():
+        return None
+    present = np.zeros(len(keys), bool)
+    offline = np.zeros(len(keys), bool)
+    seen_status = False
+    for batch in pq.ParquetFile(path).iter_batches(columns=["platform", "item_id", LISTING_STATUS]):
+        plat = pc.utf8_trim_whitespace(pc.fill_null(batch.column("platform"), ""))
+        item = pc.utf8_trim_whitespace(pc.fill_null(batch.column("item_id"), ""))
+        idx = pc.index_in(_key_column(plat, item, with_platform), value_set=keys)
+        hit = pc.is_valid(idx)
+        if not pc.any(hit).as_py():
+            continue
+        where = pc.filter(idx, hit).to_numpy(zero_copy_only=False)
+        present[where] = True
+        status = pc.filter(batch.column(LISTING_STATUS), hit)
+        if status.null_count < len(status):
+            seen_status = True
+            values = status.dictionary_encode()
+            off = np.array([is_offline(v) for v in values.dictionary.to_pylist()] or [False])
+            codes = pc.fill_null(values.indices, 0).to_numpy(zero_copy_only=False)
+            mask = off[codes] & status.is_valid().to_numpy(zero_copy_only=False)
+            offline[where[mask]] = True
+    return Presence(present, offline, seen_status)
+
+
+def _statuses(at: np.ndarray, bt: np.ndarray, presence: Presence | None) -> np.ndarray:
+    """The status of every key (an index into STATUS_ORDER; -1: in neither scan's flagged listings)."""
+    was, now = at >= 0, bt >= 0
+    off = presence.offline if presence is not None else np.zeros(len(at), bool)
+    listed = presence.present if presence is not None else now
+    code = np.full(len(at), -1, np.int64)
+    code[now & ~was] = STATUS_ORDER.index("new")
+    code[now & was] = STATUS_ORDER.index("still")
+    cleared = was & ~now
+    if presence is None:
+        code[cleared] = STATUS_ORDER.index("gone")
+    else:
+        code[cleared & listed & ~off] = STATUS_ORDER.index("fixed")
+        code[cleared & (~listed | off)] = STATUS_ORDER.index("removed")
+    code[now & was & off] = STATUS_ORDER.index("removed")  # still flagged, but the platform took it off sale
+    return code
+
+
+def _take(table: pa.Table, rows: np.ndarray, name: str) -> pa.Array:
+    """``table[name][rows]`` with -1 rows as nulls."""
+    col = table.column(name)
+    col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    return col.take(pa.array(rows, pa.int64(), mask=rows < 0))
 
 
 def diff_scans(previous: str | Path | ScanDir, current: str | Path | ScanDir) -> ScanDiff:
@@ -127,15 +187,10 @@ def diff_scans(previous: str | Path | ScanDir, current: str | Path | ScanDir) ->
         pc.any(pc.not_equal(b.column("platform"), "")).as_py()
     )
     key = ["platform", "item_id"] if with_platform else ["item_id"]
-
-    def keys(t: pa.Table) -> pa.ChunkedArray:
-        return (
-            pc.binary_join_element_wise(t.column("platform"), t.column("item_id"), "\x1f")
-            if with_platform
-            else t.column("item_id")
-        )
-
-    codes, n_keys = _factorize(pa.chunked_array(keys(a).chunks + keys(b).chunks, pa.string()))
+    keys_a = _key_column(a.column("platform"), a.column("item_id"), with_platform)
+    keys_b = _key_column(b.column("platform"), b.column("item_id"), with_platform)
+    codes, distinct = _factorize(pa.chunked_array(keys_a.chunks + keys_b.chunks, pa.string()))
+    n_keys = len(distinct)
     ca, cb = codes[: a.num_rows], codes[a.num_rows :]
     ia, dup_a = _best_rows(ca, a.column("score").to_numpy().astype(np.int64), a.column("row_id").to_numpy())
     ib, dup_b = _best_rows(cb, b.column("score").to_numpy().astype(np.int64), b.column("row_id").to_numpy())
@@ -143,51 +198,30 @@ def diff_scans(previous: str | Path | ScanDir, current: str | Path | ScanDir) ->
     bt = np.full(n_keys, -1, np.int64)
     at[ca[ia]] = ia
     bt[cb[ib]] = ib
-    both = (at >= 0) & (bt >= 0)
-    parts = {
-        "new": (np.flatnonzero((bt >= 0) & (at < 0)), b, None),
-        "still": (np.flatnonzero(both), b, a),
-        "gone": (np.flatnonzero((at >= 0) & (bt < 0)), a, None),
+    presence = _presence(new, distinct, with_platform)
+    status = _statuses(at, bt, presence)
+    keep = np.flatnonzero(status >= 0)
+    # most serious first within a status
+    score = np.where(bt >= 0, b.column("score").to_numpy()[np.maximum(bt, 0)], -1)
+    score = np.where(bt >= 0, score, a.column("score").to_numpy()[np.maximum(at, 0)])
+    keep = keep[np.lexsort((-score[keep], status[keep]))]
+    ka, kb = at[keep], bt[keep]
+    out: dict[str, pa.Array] = {
+        "status": pa.array([STATUS_ORDER[s] for s in status[keep]], pa.string()),
+        "status_name": pa.array([STATUS_LABELS[STATUS_ORDER[s]] for s in status[keep]], pa.string()),
     }
-    tables = []
-    for status in STATUS_ORDER:
-        k, shown, other = parts[status]
-        rows = bt[k] if shown is b else at[k]
-        t = shown.take(pa.array(rows, pa.int64()))
-        prev_rows = at[k] if status == "still" else None
-        cur = status != "gone"
-
-        def col(name: str, *, previous: bool) -> pa.Array:
-            if previous and status == "still":
-                return a.column(name).take(pa.array(prev_rows, pa.int64()))
-            if previous == (not cur):  # the listing's own scan
-                return t.column(name)
-            typ = t.schema.field(name).type
-            return pa.nulls(t.num_rows, typ) if name == "score" else pa.array([""] * t.num_rows, typ)
-
-        out = {
-            "status": pa.array([status] * t.num_rows, pa.string()),
-            "status_name": pa.array([STATUS_LABELS[status]] * t.num_rows, pa.string()),
-        }
-        out |= {c: t.column(c) for c in _SHOWN}
-        out |= {
-            "categories_previous": col("categories", previous=True),
-            "categories_current": col("categories", previous=False),
-            "score_previous": col("score", previous=True),
-            "score_current": col("score", previous=False),
-            "rule_ids_previous": col("rule_ids", previous=True),
-            "rule_ids_current": col("rule_ids", previous=False),
-        }
-        tbl = pa.table({n: (v.combine_chunks() if isinstance(v, pa.ChunkedArray) else v) for n, v in out.items()})
-        # most serious first within a status
-        score = pc.fill_null(tbl.column("score_current" if cur else "score_previous"), 0).to_numpy()
-        tables.append(tbl.take(pa.array(np.argsort(-score.astype(np.int64), kind="stable"), pa.int64())))
-    listings_t = pa.concat_tables(tables).select(LISTING_COLUMNS)
+    for c in _SHOWN:  # the listing as it is now, or as it was when it is gone
+        out[c] = pc.if_else(pa.array(kb >= 0), _take(b, kb, c), _take(a, ka, c))
+    for c in ("categories", "score", "rule_ids"):
+        for suffix, table, rows in (("previous", a, ka), ("current", b, kb)):
+            col = _take(table, rows, c)
+            out[f"{c}_{suffix}"] = col if c == "score" else pc.fill_null(col, "")
+    listings_t = pa.table(out).select(LISTING_COLUMNS)
     listings = listings_t.to_pandas(types_mapper={pa.int32(): pd.Int64Dtype(), pa.int64(): pd.Int64Dtype()}.get)
 
-    by_category = _by_category(a, b, ca, cb, n_keys)
+    by_category = _by_category(a, b, ca, cb, n_keys, bt, presence, old.categories | new.categories)
     by_shop = _by_shop(listings_t)
-    counts = {s: len(parts[s][0]) for s in STATUS_ORDER}
+    counts = {s: int((status == i).sum()) for i, s in enumerate(STATUS_ORDER)}
     summary = {
         "previous_dir": str(old.path),
         "current_dir": str(new.path),
@@ -198,6 +232,10 @@ def diff_scans(previous: str | Path | ScanDir, current: str | Path | ScanDir) ->
         "previous": int((at >= 0).sum()),
         "current": int((bt >= 0).sum()),
         **counts,
+        CLEARED: counts["fixed"] + counts["removed"] + counts["gone"],
+        # how 已整改 was told from 已下架: the newer scan's scanned.parquet, and its status column
+        "presence_known": presence is not None,
+        "status_column": bool(presence is not None and presence.status_column),
         "duplicate_keys": {"previous": dup_a, "current": dup_b},
         "previous_rules_hash": old.rules_hash,
         "current_rules_hash": new.rules_hash,
@@ -206,8 +244,21 @@ def diff_scans(previous: str | Path | ScanDir, current: str | Path | ScanDir) ->
     return ScanDiff(listings, by_category, by_shop, summary)
 
 
-def _by_category(a: pa.Table, b: pa.Table, ca: np.ndarray, cb: np.ndarray, n_keys: int) -> pd.DataFrame:
-    """Per (listing, category): every row of a key counts (duplicates with other categories too)."""
+def _by_category(
+    a: pa.Table,
+    b: pa.Table,
+    ca: np.ndarray,
+    cb: np.ndarray,
+    n_keys: int,
+    bt: np.ndarray,
+    presence: Presence | None,
+    tax: dict[str, Category],
+) -> pd.DataFrame:
+    """Per (listing, category): every row of a key counts (duplicates with other categories too).
+
+    A pair that is gone is ``fixed`` when its listing is still flagged (for another category)
+    or still listed, ``removed`` when the listing is absent or off sale; ``gone`` when unknown.
+    """
     ia, va = explode(a.column("categories"))
     ib, vb = explode(b.column("categories"))
     cat_codes, cats = pd.factorize(np.concatenate([va, vb]).astype(object))
@@ -215,17 +266,37 @@ def _by_category(a: pa.Table, b: pa.Table, ca: np.ndarray, cb: np.ndarray, n_key
     n = max(len(cats), 1)
     pa_ = np.unique(ca[ia] * n + cat_codes[: len(va)])
     pb = np.unique(cb[ib] * n + cat_codes[len(va) :])
-    still = np.intersect1d(pa_, pb, assume_unique=True)
-    count = lambda x: np.bincount(x % n, minlength=n)[: len(cats)]
-    df = pd.DataFrame({"category": list(cats), "previous": count(pa_), "current": count(pb), "still": count(still)})
-    df["new"] = df["current"] - df["still"]
-    df["gone"] = df["previous"] - df["still"]
-    tax = taxonomy()
+    both = np.intersect1d(pa_, pb, assume_unique=True)
+    cleared = np.setdiff1d(pa_, pb, assume_unique=True)
+    off = presence.offline if presence is not None else np.zeros(n_keys, bool)
+    listed = (presence.present if presence is not None else np.zeros(n_keys, bool)) | (bt >= 0)
+    still = both[~off[both // n]]
+    both_off = both[off[both // n]]
+    ck = cleared // n
+    fixed = cleared[listed[ck] & ~off[ck]]
+    removed = np.concatenate([cleared[(~listed[ck] | off[ck]) & (presence is not None)], both_off])
+    gone = cleared[~listed[ck] & (presence is None)]
+
+    def count(x: np.ndarray) -> np.ndarray:
+        return np.bincount(x % n, minlength=n)[: len(cats)]
+
+    df = pd.DataFrame(
+        {
+            "category": list(cats),
+            "previous": count(pa_),
+            "current": count(pb),
+            "still": count(still),
+            "fixed": count(fixed),
+            "removed": count(removed),
+            "gone": count(gone),
+        }
+    )
+    df["new"] = df["current"] - count(both)
     df["category_name"] = df["category"].map(lambda c: tax[c].name if c in tax else c)
-    df["cleared_share"] = _share(df["gone"], df["previous"])
+    df["cleared_share"] = _share(df["fixed"] + df["removed"] + df["gone"], df["previous"])
     df = df.sort_values(["previous", "current", "category"], ascending=[False, False, True], kind="stable")
     out = df[CATEGORY_COLUMNS].reset_index(drop=True)
-    for c in ("previous", "current", "new", "still", "gone"):
+    for c in COUNT_COLUMNS:
         out[c] = out[c].astype("int64")
     return out
 
@@ -244,75 +315,31 @@ def _by_shop(listings: pa.Table) -> pd.DataFrame:
         return pd.DataFrame(columns=SHOP_COLUMNS)
     codes, _ = _factorize(key if isinstance(key, pa.ChunkedArray) else pa.chunked_array([key]))
     status = pd.Series(listings.column("status").to_numpy(zero_copy_only=False))
+    was = listings.column("score_previous").is_valid().to_numpy(zero_copy_only=False)
+    now = listings.column("score_current").is_valid().to_numpy(zero_copy_only=False)
     n = int(codes.max()) + 1
     df = pd.DataFrame({s: np.bincount(codes[has & (status == s).to_numpy()], minlength=n) for s in STATUS_ORDER})
+    df["previous"] = np.bincount(codes[has & was], minlength=n)
+    df["current"] = np.bincount(codes[has & now], minlength=n)
     first = pd.Series(np.arange(len(codes)))[has].groupby(codes[has]).first()
     df = df.loc[first.index]
     rows = pa.array(first.to_numpy(), pa.int64())
     df["platform"] = plat.take(rows).to_numpy(zero_copy_only=False)
     df["shop_id"] = sid.take(rows).to_numpy(zero_copy_only=False)
     df["shop_name"] = sname.take(rows).to_numpy(zero_copy_only=False)
-    df["previous"] = df["still"] + df["gone"]
-    df["current"] = df["new"] + df["still"]
-    df["cleared_share"] = _share(df["gone"], df["previous"])
+    df["cleared_share"] = _share(df["fixed"] + df["removed"] + df["gone"], df["previous"])
     df = df.sort_values(
         ["still", "current", "previous", "platform", "shop_id"],
         ascending=[False, False, False, True, True],
         kind="stable",
     )
     out = df[SHOP_COLUMNS].reset_index(drop=True)
-    for c in ("previous", "current", "new", "still", "gone"):
+    for c in COUNT_COLUMNS:
         out[c] = out[c].astype("int64")
     return out
 
 
 # -- files ---------------------------------------------------------------------------------
-def safe_table(table: pa.Table) -> pa.Table:
-    """Every text cell through :func:`screener.io.safety.safe_cell` (formula injection).
-
-    Fast path: only cells that start with neither a letter nor a digit (a superset
-    of everything a spreadsheet could run) are handed to ``safe_cell``, which decides.
-    """
-    for i, f in enumerate(table.schema):
-        if not (pa.types.is_string(f.type) or pa.types.is_large_string(f.type)):
-            continue
-        col = table.column(i).combine_chunks()
-        maybe = pc.fill_null(pc.match_substring_regex(col, r"^[^\pL\pN]"), False)
-        if not pc.any(maybe).as_py():
-            continue
-        values = [safe_cell(v) for v in pc.filter(col, maybe).to_pylist()]
-        table = table.set_column(i, f.name, pc.replace_with_mask(col, maybe, pa.array(values, f.type)))
-    return table
-
-
-def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write: {exc.strerror or exc}", Location(str(path))) from None
-
-
-def write_csv(table: pa.Table, path: Path) -> None:
-    """CSV for Excel/WPS: UTF-8 with BOM, every text cell formula-safe."""
-
-    def write(p: Path) -> None:
-        with open(p, "wb") as fh:
-            fh.write(b"\xef\xbb\xbf")
-            pacsv.write_csv(safe_table(table), fh)
-
-    _atomic(path, write)
-
-
-def write_table_files(df: pd.DataFrame | pa.Table, parquet: Path, csv: Path) -> None:
-    """A table as Parquet (as is) and as CSV (formula-safe, for spreadsheets)."""
-    table = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
-    _atomic(parquet, lambda p: pq.write_table(table, p))
-    write_csv(table, csv)
-
-
 def write_diff(diff: ScanDiff, outdir: str | Path) -> list[Path]:
     """diff.parquet/.csv (listings), diff_by_category.*, diff_by_shop.*, diff_summary.json in ``outdir``."""
     out = Path(outdir)
@@ -321,9 +348,8 @@ def write_diff(diff: ScanDiff, outdir: str | Path) -> list[Path]:
     except OSError as exc:
         raise OutputError(f"cannot create directory: {exc.strerror}", Location(str(out))) from None
     for stem, df in (("diff", diff.listings), ("diff_by_category", diff.by_category), ("diff_by_shop", diff.by_shop)):
-        write_table_files(df, out / f"{stem}.parquet", out / f"{stem}.csv")
-    _atomic(
-        out / "diff_summary.json",
-        lambda p: p.write_text(json.dumps(diff.summary, ensure_ascii=False, indent=2), encoding="utf-8"),
-    )
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        write_parquet(out / f"{stem}.parquet", table)
+        write_csv(out / f"{stem}.csv", table)
+    write_json_atomic(out / "diff_summary.json", diff.summary)
     return [out / name for name in DIFF_FILES]

@@ -14,7 +14,6 @@ page with the workbook.
 from __future__ import annotations
 
 import math
-import os
 from html import escape
 from pathlib import Path
 
@@ -22,9 +21,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import Location, OutputError
+from ..io.atomic import write_atomic
+from ..io.safety import link_target
 from .charts import PALETTE, hbar_chart, stacked_chart
 from .labels import PERCENT_COLUMNS, SHEETS, STATUS_LABELS, STATUS_ORDER, URL_COLUMNS, headers
-from .workbook import link_target
 
 TOP_SHOPS_CHART = 15
 TOP_SHOPS_TABLE = 50
@@ -50,10 +50,13 @@ table.data tr:nth-child(even) td{background:#fafbfd}
 .note{color:#666;font-size:12px}.warn{color:#a15c00;font-weight:bold}
 svg.chart{max-width:100%;height:auto;font-size:12px}svg .lbl{fill:#333}svg .val{fill:#333;font-weight:bold}
 .case{border:1px solid #d6dde6;border-radius:6px;padding:10px 14px;margin:10px 0;background:#fff}
-.case h3{font-size:15px;margin:0 0 6px}.case dl{display:grid;grid-template-columns:120px 1fr;gap:2px 10px;margin:0;font-size:13px}
+.case h3{font-size:15px;margin:0 0 6px}
+.case dl{display:grid;grid-template-columns:120px 1fr;gap:2px 10px;margin:0;font-size:13px}
 .case dt{color:#555}.case dd{margin:0;word-break:break-all}
 .grid2{display:grid;grid-template-columns:1fr;gap:8px}
-a{color:#1d4f8a}
+a{color:#1d4f8a}a.kpi-link{text-decoration:none;color:inherit}
+.toc{border:1px solid #d6dde6;border-radius:6px;padding:6px 16px;margin:14px 0;background:#f7f9fc;font-size:14px}
+.toc h2{font-size:15px;border:0;padding:0;margin:6px 0}.toc ol{margin:4px 0;padding-left:18px;list-style:none}
 @media print{table.data th{position:static}.case{break-inside:avoid}}
 """
 
@@ -93,8 +96,8 @@ def table_html(key: str, df: pd.DataFrame, limit: int | None = None) -> str:
     shown = df if limit is None else df.head(limit)
     cols = list(shown.columns)
     out = [
-        f'<div class="scroll"><table class="data" id="tbl-{key}" data-sheet="{escape(SHEETS[key][0])}" data-rows="{len(df)}" '
-        f'data-shown="{len(shown)}"><thead><tr>'
+        f'<div class="scroll"><table class="data" id="tbl-{key}" data-sheet="{escape(SHEETS[key][0])}" '
+        f'data-rows="{len(df)}" data-shown="{len(shown)}"><thead><tr>'
     ]
     out += [f'<th data-col="{escape(c)}">{escape(h)}</th>' for c, h in zip(cols, headers(key, cols))]
     out.append("</tr></thead><tbody>")
@@ -103,7 +106,8 @@ def table_html(key: str, df: pd.DataFrame, limit: int | None = None) -> str:
     out.append("</tbody></table></div>")
     if limit is not None and len(df) > limit:
         out.append(
-            f'<p class="note">共 {len(df):,} 行，此处显示前 {limit:,} 行；完整内容见工作簿“{escape(SHEETS[key][0])}”。</p>'
+            f'<p class="note">共 {len(df):,} 行，此处显示前 {limit:,} 行；'
+            f"完整内容见工作簿“{escape(SHEETS[key][0])}”。</p>"
         )
     return "".join(out)
 
@@ -123,14 +127,15 @@ def _kpis(report) -> str:
     if report.diff is not None:
         d = report.diff.summary
         items += [(f"diff_{k}", STATUS_LABELS[k], d[k]) for k in STATUS_ORDER]
-    return (
-        '<div class="kpis">'
-        + "".join(
+    cells = []
+    for k, label, v in items:
+        cell = (
             f'<div class="kpi" data-key="{k}"><div class="v">{int(v):,}</div><div class="k">{escape(label)}</div></div>'
-            for k, label, v in items
         )
-        + "</div>"
-    )
+        if k.startswith("diff_"):  # the 复查 figures lead to their section
+            cell = f'<a class="kpi-link" href="#{SECTION_IDS["recheck"]}">{cell}</a>'
+        cells.append(cell)
+    return '<div class="kpis">' + "".join(cells) + "</div>"
 
 
 def _cases_html(cases: pd.DataFrame) -> str:
@@ -160,7 +165,8 @@ def _cases_html(cases: pd.DataFrame) -> str:
         dl = "".join(
             f'<dt>{escape(label)}</dt><dd data-col="{c}">'
             + (
-                f'<a href="{escape(t, quote=True)}" rel="noopener noreferrer nofollow" target="_blank">{escape(str(r[c]))}</a>'
+                f'<a href="{escape(t, quote=True)}" rel="noopener noreferrer nofollow" target="_blank">'
+                f"{escape(str(r[c]))}</a>"
                 if c == "url" and (t := link_target(r[c]))
                 else escape(fmt(c, r[c]))
             )
@@ -174,8 +180,37 @@ def _cases_html(cases: pd.DataFrame) -> str:
     return "".join(out)
 
 
+#: section key -> the anchor the table of contents links to
+SECTION_IDS = {
+    "stats": "sec-stats",
+    "shops": "sec-shops",
+    "cases": "sec-cases",
+    "recheck": "sec-recheck",
+    "rules": "sec-rules",
+    "inputs": "sec-inputs",
+}
+
+
+def _sections(report) -> dict[str, str]:
+    """Section key -> numbered title, in page order (复查 only with a previous scan)."""
+    titles = {"stats": "专项行动情况统计", "shops": "重点店铺", "cases": "典型案例"}
+    if report.diff is not None:
+        titles["recheck"] = "复查对比（与上次扫描）"
+    titles["rules"] = "规则命中"
+    numerals = "一二三四五六七八九"
+    out = {k: f"{numerals[i]}、{v}" for i, (k, v) in enumerate(titles.items())}
+    out["inputs"] = "附：扫描输入"
+    return out
+
+
+def _toc(sections: dict[str, str]) -> str:
+    links = "".join(f'<li><a href="#{SECTION_IDS[k]}">{escape(v)}</a></li>' for k, v in sections.items())
+    return f'<nav class="toc" id="toc"><h2>目录</h2><ol>{links}</ol></nav>'
+
+
 def render_html(report, *, top_shops: int = TOP_SHOPS_TABLE) -> str:
     """The report page as a string (see :func:`write_html`)."""
+    sections = _sections(report)
     s = report.summary
     rules = s.get("rules") or {}
     eng = s.get("engine") or {}
@@ -206,16 +241,19 @@ def render_html(report, *, top_shops: int = TOP_SHOPS_TABLE) -> str:
         "<title>网剑行动 商品筛查报告</title>",
         f"<style>{_CSS}</style></head><body>",
         "<h1>网剑行动 网络商品筛查报告</h1>",
-        f'<p class="meta">生成时间 {escape(report.generated_at)} · 扫描时间 {escape(str(s.get("started_at", "")))} 至 '
-        f"{escape(str(s.get('finished_at', '')))} · 筛查引擎 {escape(str(eng.get('name', 'screener')))} "
-        f'{escape(str(eng.get("version", "")))} · 规则包哈希 <code id="rules-hash">{escape(str(rules.get("hash", "")))}</code></p>',
+        f'<p class="meta">生成时间 {escape(report.generated_at)} · '
+        f"扫描时间 {escape(report.local(s.get('started_at')))} 至 "
+        f"{escape(report.local(s.get('finished_at')))} · 筛查引擎 {escape(str(eng.get('name', 'screener')))} "
+        f'{escape(str(eng.get("version", "")))} · 规则包哈希 <code id="rules-hash" '
+        f'title="{escape(str(rules.get("hash", "")), quote=True)}">{escape(report.rules_hash)}</code></p>',
+        _toc(sections),
         _kpis(report),
     ]
     for n in report.notes:
         cls = "warn" if n.startswith("注意") else "note"
         parts.append(f'<p class="{cls}">{escape(n)}</p>')
     parts += [
-        "<h2>一、专项行动情况统计</h2>",
+        f'<h2 id="{SECTION_IDS["stats"]}">{sections["stats"]}</h2>',
         "<h3>按类别</h3>",
         cat_chart,
         table_html("by_category", report.by_category),
@@ -226,18 +264,19 @@ def render_html(report, *, top_shops: int = TOP_SHOPS_TABLE) -> str:
         table_html("by_department", report.by_department),
         "<h3>按平台</h3>",
         table_html("by_platform", report.by_platform),
-        "<h2>二、重点店铺</h2>",
+        f'<h2 id="{SECTION_IDS["shops"]}">{sections["shops"]}</h2>',
         shop_chart,
         table_html("shops", report.shops, top_shops),
-        "<h2>三、典型案例</h2>",
+        f'<h2 id="{SECTION_IDS["cases"]}">{sections["cases"]}</h2>',
         _cases_html(report.cases),
     ]
     if report.diff is not None:
         d = report.diff
         rows = [(r.category_name, {k: int(getattr(r, k)) for k in STATUS_ORDER}) for r in d.by_category.itertuples()]
         parts += [
-            "<h2>四、复查对比（与上次扫描）</h2>",
-            f'<p class="meta">上次扫描：{escape(d.summary["previous_dir"])}（{escape(str(d.summary["previous_finished_at"]))}）'
+            f'<h2 id="{SECTION_IDS["recheck"]}">{sections["recheck"]}</h2>',
+            f'<p class="meta">上次扫描：{escape(d.summary["previous_dir"])}'
+            f"（{escape(report.local(d.summary['previous_finished_at']))}）"
             f" · 商品识别方式：{escape(d.summary['key_label'])}</p>",
             stacked_chart(rows, STATUS_ORDER, STATUS_LABELS, chart_id="chart-diff", title="各类别复查结果"),
             table_html("diff_by_category", d.by_category),
@@ -245,9 +284,9 @@ def render_html(report, *, top_shops: int = TOP_SHOPS_TABLE) -> str:
             table_html("diff_by_shop", d.by_shop, top_shops),
         ]
     parts += [
-        f"<h2>{'五' if report.diff is not None else '四'}、规则命中</h2>",
+        f'<h2 id="{SECTION_IDS["rules"]}">{sections["rules"]}</h2>',
         table_html("rules", report.rules, TOP_RULES_TABLE),
-        "<h2>附：扫描输入</h2>",
+        f'<h2 id="{SECTION_IDS["inputs"]}">{sections["inputs"]}</h2>',
         table_html("inputs", report.inputs),
         '<p class="note">本报告由 screener 根据扫描结果（hits.parquet、flagged.parquet、summary.json）自动生成；'
         "筛查结果为线索，需经人工核实后方可作为执法依据。</p>",
@@ -259,12 +298,9 @@ def render_html(report, *, top_shops: int = TOP_SHOPS_TABLE) -> str:
 def write_html(report, path: str | Path, *, top_shops: int = TOP_SHOPS_TABLE) -> Path:
     """Write the self-contained HTML report; returns the path."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.partial")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(render_html(report, top_shops=top_shops), encoding="utf-8")
-        os.replace(tmp, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise OutputError(f"cannot write HTML report: {exc.strerror or exc}", Location(str(path))) from None
-    return path
+    html = render_html(report, top_shops=top_shops)
+    return write_atomic(path, lambda tmp: tmp.write_text(html, encoding="utf-8"))

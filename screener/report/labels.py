@@ -1,34 +1,27 @@
-"""Chinese names for the report's sheets, columns and codes.
+"""Chinese names for the report's sheets and columns.
 
 The report's DataFrames use English column names (the Python API); the
 workbook and the HTML page show the Chinese headers defined here. One table,
-so both renderings always agree.
+so both renderings always agree. Fields and severities are named by
+:mod:`screener.labels`, as in every other output.
 """
 
 from __future__ import annotations
 
-SEVERITY_LABELS = {"high": "高", "medium": "中", "low": "低"}
-SEVERITY_ORDER = ("high", "medium", "low")
-
-STATUS_LABELS = {"new": "新增违规", "still": "仍未清理", "gone": "已下架或已整改"}
-STATUS_ORDER = ("new", "still", "gone")
-
-FIELD_LABELS = {
-    "title": "标题",
-    "description": "详情",
-    "category": "类目",
-    "price": "价格",
-    "original_price": "原价",
-    "shop_id": "店铺ID",
-    "shop_name": "店铺名称",
-    "seller_type": "主体类型",
-    "shop_license_no": "统一社会信用代码",
-    "self_declaration": "自我声明",
-    "url": "链接",
-    "platform": "平台",
+#: Statuses of screener diff (see :mod:`.diff`): gone = cleared, but the newer scan cannot tell how.
+STATUS_LABELS = {
+    "new": "新增违规",
+    "still": "仍未清理",
+    "fixed": "已整改",
+    "removed": "已下架",
+    "gone": "已下架或已整改",
 }
+STATUS_ORDER = ("new", "still", "fixed", "removed", "gone")
+CLEARED = "cleared"  # fixed + removed + gone: no longer flagged (or taken down)
 
 UNKNOWN = "(未填写)"
+#: The columns that show which listing a row is about, in every table that lists listings.
+LISTING_TEXT = ("platform", "item_id", "title", "shop_id", "shop_name", "url")
 
 #: sheet key -> (sheet name, {column: header}); the order is the workbook's.
 SHEETS: dict[str, tuple[str, dict[str, str]]] = {
@@ -114,7 +107,7 @@ SHEETS: dict[str, tuple[str, dict[str, str]]] = {
             "shop_name": "店铺名称",
             "url": "商品链接",
             "rules": "命中规则",
-            "matched": "命中内容(字段[位置])",
+            "matched": "命中内容（字段第几字）",
             "context": "上下文",
             "legal_basis": "法律依据",
             "departments": "责任部门",
@@ -162,7 +155,9 @@ SHEETS: dict[str, tuple[str, dict[str, str]]] = {
             "current": "本次违规商品数",
             "new": "新增违规",
             "still": "仍未清理",
-            "gone": "已下架或已整改",
+            "fixed": "已整改",
+            "removed": "已下架",
+            "gone": "已下架或已整改(无法区分)",
             "cleared_share": "清理率",
         },
     ),
@@ -176,7 +171,9 @@ SHEETS: dict[str, tuple[str, dict[str, str]]] = {
             "current": "本次违规商品数",
             "new": "新增违规",
             "still": "仍未清理",
-            "gone": "已下架或已整改",
+            "fixed": "已整改",
+            "removed": "已下架",
+            "gone": "已下架或已整改(无法区分)",
             "cleared_share": "清理率",
         },
     ),
@@ -207,10 +204,6 @@ PERCENT_COLUMNS = {"flagged_share", "cleared_share"}
 URL_COLUMNS = {"url", "sample_url"}
 #: Long free-text columns (wrapped in the workbook).
 WRAP_COLUMNS = {"evidence", "summary", "context", "legal_basis", "matched", "licence_rules", "categories"}
-
-
-def sheet_name(key: str) -> str:
-    return SHEETS[key][0]
 
 
 def headers(key: str, columns) -> list[str]:

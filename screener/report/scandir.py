@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ import pyarrow.parquet as pq
 
 from ..errors import InputError, Location
 from ..io.writers import FLAGGED_FILE, HITS_FILE, SUMMARY_FILE
+from ..taxonomy import Category, categories
 
 #: Rows per batch when streaming hits.parquet (bounded memory on any size).
 HITS_BATCH_ROWS = 1_000_000
@@ -31,6 +33,7 @@ class ScanDir:
 
     path: Path
     summary: dict
+    batch_rows: int = HITS_BATCH_ROWS  # rows per batch when streaming hits.parquet
 
     @property
     def hits_path(self) -> Path:
@@ -52,9 +55,17 @@ class ScanDir:
     def rules_hash(self) -> str:
         return (self.summary.get("rules") or {}).get("hash", "")
 
-    def iter_hits(self, columns: Sequence[str], batch_rows: int = HITS_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+    @cached_property
+    def categories(self) -> dict[str, Category]:
+        """The taxonomy as the scan used it (summary.json; the bundled one for older scans)."""
+        out = categories()
+        for code, c in ((self.summary.get("rules") or {}).get("categories") or {}).items():
+            out[code] = Category(code, c["name"], c.get("task", ""), c.get("scope", "listing"), tuple(c["departments"]))
+        return out
+
+    def iter_hits(self, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
         pf = pq.ParquetFile(self.hits_path, read_dictionary=[c for c in columns if c in _DICT_COLUMNS])
-        yield from pf.iter_batches(batch_size=batch_rows, columns=list(columns))
+        yield from pf.iter_batches(batch_size=self.batch_rows, columns=list(columns))
 
     def hits_for_rows(self, row_ids: Sequence[int], columns: Sequence[str] | None = None) -> pa.Table:
         """Every hit of the listings ``row_ids`` (see :func:`read_rows`)."""
@@ -97,7 +108,7 @@ def read_rows(path: Path, row_ids: Sequence[int], columns: Sequence[str] | None 
     return pa.concat_tables(parts)
 
 
-def open_scan(outdir: str | Path) -> ScanDir:
+def open_scan(outdir: str | Path, *, batch_rows: int = HITS_BATCH_ROWS) -> ScanDir:
     """Open a scan's output directory; :class:`InputError` unless it holds a complete scan."""
     path = Path(outdir)
     if not path.is_dir():
@@ -112,4 +123,4 @@ def open_scan(outdir: str | Path) -> ScanDir:
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot read {SUMMARY_FILE}: {exc}", Location(str(summary_path))) from None
-    return ScanDir(path, summary)
+    return ScanDir(path, summary, batch_rows)

@@ -10,7 +10,6 @@ formula is stored as text, never evaluated.
 from __future__ import annotations
 
 import math
-import os
 import re
 from pathlib import Path
 
@@ -18,42 +17,22 @@ import numpy as np
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+from openpyxl.cell.cell import Cell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from ..errors import Location, OutputError
-from ..io.safety import safe_cell
+from ..io.atomic import write_atomic
+from ..io.safety import EXCEL_MAX_LINKS, EXCEL_MAX_ROWS, clean_text, link_target
 from .labels import PERCENT_COLUMNS, SHEETS, URL_COLUMNS, WRAP_COLUMNS, headers
 
-EXCEL_MAX_ROWS = 1_048_576
 #: Rows per sheet by default: a ranked list beyond this is for the CSV, not for reading in Excel/WPS.
 DEFAULT_MAX_ROWS = 100_000
-EXCEL_MAX_CELL = 32_767
-#: Excel keeps at most 65,530 hyperlinks per worksheet; further URLs are plain text.
-EXCEL_MAX_LINKS = 65_530
 MAX_WIDTH, MIN_WIDTH = 60, 6
 WRAP_WIDTH = 48
 _SAMPLE_ROWS = 500
-_URL_RE = re.compile(r"^https?://[^\s\x00-\x1f\x7f\"<>]+$", re.IGNORECASE)
 _WIDE = re.compile(r"[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]")
 _WRAP_SHEETS = {"cases", "overview"}
-
-
-def clean_text(value: str) -> str:
-    """Text a worksheet can hold, neutralised: XML-illegal control characters removed first (so that a
-    hidden character cannot shield a leading ``=``), cut to Excel's cell limit, then :func:`safe_cell`."""
-    value = ILLEGAL_CHARACTERS_RE.sub("", value)
-    if len(value) > EXCEL_MAX_CELL - 1:
-        value = value[: EXCEL_MAX_CELL - 2] + "…"
-    return safe_cell(value)
-
-
-def link_target(value) -> str | None:
-    """The URL to make clickable: http(s) only, no spaces or control characters."""
-    if isinstance(value, str) and len(value) <= 2000 and _URL_RE.match(value):
-        return value
-    return None
 
 
 def _plain(v):
@@ -102,14 +81,11 @@ def column_widths(key: str, df: pd.DataFrame, header: list[str]) -> list[float]:
 
 
 def _atomic_save(wb: Workbook, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        wb.save(tmp)
-        os.replace(tmp, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise OutputError(f"cannot write workbook: {exc.strerror or exc}", Location(str(path))) from None
+    write_atomic(path, wb.save)
 
 
 _FULL_DATA = {
@@ -135,7 +111,8 @@ def write_workbook(report, path: str | Path, *, max_rows: int = DEFAULT_MAX_ROWS
             [
                 {
                     "item": f"说明：工作表“{SHEETS[k][0]}”未写全",
-                    "value": f"共 {n:,} 行，仅写入排在前面的 {limit:,} 行；{_FULL_DATA.get(k, '完整数据见扫描的 Parquet/CSV 输出')}。",
+                    "value": f"共 {n:,} 行，仅写入排在前面的 {limit:,} 行；"
+                    f"{_FULL_DATA.get(k, '完整数据见扫描的 Parquet/CSV 输出')}。",
                 }
                 for k, n in cut.items()
             ]

@@ -1,15 +1,18 @@
-"""What ``screener report`` and ``screener diff`` do, callable from Python (the click commands only parse options)."""
+"""The report API: what ``screener report`` and ``screener diff`` do, callable from Python.
+
+The click commands only parse options and call these.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from ..io.writers import DIFF_DIR, REPORT_STEM
 from .diff import diff_scans, write_diff
 from .html import write_html
 from .tables import DEFAULT_CASES_PER_CATEGORY, Report, build_report
 from .workbook import DEFAULT_MAX_ROWS, write_workbook
 
-REPORT_STEM = "report"
 FORMATS = ("xlsx", "html")
 
 
@@ -41,9 +44,13 @@ def make_report(
     cases_per_category: int = DEFAULT_CASES_PER_CATEGORY,
     formats: tuple[str, ...] = FORMATS,
     max_rows: int = DEFAULT_MAX_ROWS,
+    timezone: str | None = None,
 ) -> tuple[Report, list[Path]]:
-    """Build the report of the scan in ``outdir`` and write it; returns the report and the files written."""
-    rep = build_report(outdir, previous, cases_per_category=cases_per_category)
+    """Build the report of the scan in ``outdir`` and write it; returns the report and the files written.
+
+    ``timezone``: where times are shown (default: screener.toml's ``[report] timezone``, else Asia/Shanghai).
+    """
+    rep = build_report(outdir, previous, cases_per_category=cases_per_category, timezone=timezone)
     xlsx, html = report_paths(outdir, output)
     written = []
     if "xlsx" in formats:
@@ -56,5 +63,5 @@ def make_report(
 def make_diff(previous: str | Path, current: str | Path, output: str | Path | None = None):
     """Diff two scans and write the diff files (default: ``CURRENT/diff/``); returns the diff and the files."""
     d = diff_scans(previous, current)
-    out = Path(output) if output is not None else Path(current) / "diff"
+    out = Path(output) if output is not None else Path(current) / DIFF_DIR
     return d, write_diff(d, out)
