@@ -6,8 +6,9 @@ imports and jieba's dictionary overlap loading the rules and reading the first
 chunks; every worker gets the compiled rule set pickled once and builds its
 automata in its initializer, before the first chunk reaches it; a reader thread
 keeps split chunks ready, so the workers never wait for the file; and chunks go
-to the workers in pieces of :data:`~screener.chunks.SCAN_ROWS` rows, so the
-last chunk does not leave a worker idle and no worker holds a whole chunk's
+to the workers in pieces of :data:`~screener.chunks.SCAN_ROWS` rows, each
+holding only its own rows (a pickled slice carries its whole parent block), so
+the last chunk does not leave a worker idle and no worker holds a whole chunk's
 working memory.
 """
 
@@ -27,7 +28,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from .chunks import SCAN_ROWS, ChunkResult, combine, process_chunk, split_raw
+from .chunks import SCAN_ROWS, ChunkResult, combine, compact, process_chunk, split_raw
 from .compile import RuleSet
 from .io.readers import RawChunk
 from .summary import peak_rss_kb
@@ -187,9 +188,9 @@ def _chain(head: list[Item], rest: Iterator[Item]) -> Iterator[Item]:
 
 
 def _pooled(items: Iterator[Item], rs: RuleSet, workers: int) -> Iterator[tuple[Any, RawChunk, ChunkResult]]:
-    # pieces in flight: one running and one waiting per worker, so a worker that
-    # finishes finds its next piece already in its queue
-    limit = 2 * workers
+    # pieces in flight: one running and at least one waiting per worker, so a worker
+    # that finishes finds its next piece queued while this process writes and reads
+    limit = 3 * workers
     window: deque[tuple[Any, RawChunk, list[Future]]] = deque()
     in_flight = 0
     rules = pickle.dumps(rs, protocol=pickle.HIGHEST_PROTOCOL)  # once, not once per worker
@@ -199,7 +200,7 @@ def _pooled(items: Iterator[Item], rs: RuleSet, workers: int) -> Iterator[tuple[
     try:
         for tag, raw, first in items:
             pieces = split_raw(raw, SCAN_ROWS)
-            window.append((tag, raw, [pool.submit(_work, p, first + off) for p, off in pieces]))
+            window.append((tag, raw, [pool.submit(_work, compact(p), first + off) for p, off in pieces]))
             in_flight += len(pieces)
             while in_flight >= limit:
                 f_tag, f_raw, futs = window.popleft()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 
 import screener
 from screener import duplicates
-from screener.chunks import SCAN_ROWS, combine, process_chunk, split_raw
+from screener.chunks import SCAN_ROWS, combine, compact, process_chunk, split_raw
 from screener.io.readers import ReadOptions, iter_raw, open_source, preflight
 from screener.summary import InputMeta, build_summary
 from screener.tally import W_DUPLICATE, AccountingError, Tally
@@ -48,7 +49,11 @@ def test_a_chunk_in_pieces_counts_and_scans_like_the_whole(raw_chunk, rules):
     pieces = split_raw(raw_chunk, 7)
     assert [off for _, off in pieces] == list(range(0, raw_chunk.n, 7))
     assert sum(p.n for p, _ in pieces) == raw_chunk.n
-    parts = combine([process_chunk(p, 100 + off, rules) for p, off in pieces])
+    # pieces are sent to workers compacted: their own rows only, a fraction of the block they were sliced from
+    shipped = [(compact(p), off) for p, off in pieces]
+    assert all(c.data.equals(p.data) for (c, _), (p, _) in zip(shipped, pieces))
+    assert len(pickle.dumps(shipped[0][0].data)) < len(pickle.dumps(pieces[0][0].data)) / 2
+    parts = combine([process_chunk(p, 100 + off, rules) for p, off in shipped])
     assert parts.hits.equals(whole.hits) and parts.flagged.equals(whole.flagged)
     assert parts.rejects == whole.rejects
     assert [r.row for r in parts.rejects] == sorted(r.row for r in parts.rejects)
