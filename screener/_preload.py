@@ -1,4 +1,4 @@
-"""Imported once by the forkserver that starts worker processes (see ``runner._mp_context``).
+"""Imported once by the forkserver that starts worker processes (see ``pool._mp_context``).
 
 Every worker forks from that server, so what is loaded here is loaded once,
 not once per worker: the scan code and its libraries, and jieba's dictionary
@@ -7,7 +7,7 @@ not once per worker: the scan code and its libraries, and jieba's dictionary
 
 import pandas  # noqa: F401  (item_id hashing; imported lazily elsewhere)
 
-from . import runner  # noqa: F401
+from . import pool  # noqa: F401
 from .segment import _tokenizer
 
 _tokenizer()

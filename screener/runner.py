@@ -1,106 +1,48 @@
 """Scanning files end to end: read → normalize → match → evaluate → write.
 
-The reading process only splits files into raw chunks (:func:`iter_raw`) and
-writes outputs; decoding, scanning and flagging a chunk (:func:`process_chunk`)
-run inline (``workers=1``) or in a pool of worker processes, each of which
-compiles the rule set once. Results are written in input order, so outputs do
-not depend on the number of workers, and at most ``2 × workers`` chunks are in
-flight, so memory does not grow with the input.
+This process splits files into raw chunks (:func:`iter_raw`, in a reader
+thread when there are workers) and writes outputs; decoding, scanning and
+flagging a chunk (:func:`~screener.chunks.process_chunk`) run inline
+(``workers=1``) or in worker processes (:mod:`screener.pool`). Results are
+written in input order, so outputs do not depend on the number of workers,
+and a bounded number of chunks is in flight, so memory does not grow with the
+input. Each chunk's result carries its own :class:`~screener.tally.Tally`;
+this process adds them up and builds summary.json from the sum.
 
 Every chunk's results go to a part file and a checkpoint (see
 :class:`~screener.io.writers.ScanParts`), so ``resume=True`` continues a killed
 scan from its last completed chunk; the checkpoint records the rule-pack hash,
-the inputs (path, size, mtime) and the options that decide the chunks, and a
-resume with any of them changed is refused. Duplicate item_ids are counted
-with 8-byte hashes (:class:`SeenIds`), kept and scanned.
+the inputs (path, size, mtime), the options that decide the chunks and the
+tally so far, and a resume with any of them changed is refused. Rows whose
+item_id repeats an earlier row's are kept and scanned, and counted at the end
+from the hashes in the parts (:mod:`screener.duplicates`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import multiprocessing
-import os
-import sys
 import time
-from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
-
 from ._version import __version__
+from .chunks import with_row_ids  # noqa: F401  (re-exported: screener.stats numbers rows with it)
 from .compile import RuleSet
+from .duplicates import count_repeats
 from .errors import Location, ScreenerError
-from .flagged import flag_listings
-from .io.readers import (
-    DEFAULT_CHUNK_ROWS,
-    InputFile,
-    RawChunk,
-    ReadOptions,
-    Reject,
-    decode,
-    iter_raw,
-    open_inputs,
-)
-from .io.writers import OUTPUT_FILES, SCANNED_SCHEMA, ScanParts, previous_scan, replace_previous_scan
-from .scan import scan_batch
-from .schema import FLAGGED_SCHEMA, HITS_SCHEMA, ROW_ID, SOURCE_ROW
+from .io.readers import DEFAULT_CHUNK_ROWS, InputFile, RawChunk, ReadOptions, iter_raw, open_inputs
+from .io.writers import ScanParts, previous_scan, replace_previous_scan
+from .pool import default_workers, scan_chunks, start_early  # noqa: F401  (default_workers: the CLI's)
+from .summary import build_summary, describe_file
+from .tally import Tally
 
-W_DUPLICATE = "item_id repeats an earlier row (kept and scanned)"
-CHECKPOINT_FORMAT = "screener-checkpoint-1"
+CHECKPOINT_FORMAT = "screener-checkpoint-2"
 
 
 class ResumeError(ScreenerError):
     """A scan cannot be resumed: its rules, inputs or options changed."""
-
-
-@dataclass
-class FileStats:
-    source: InputFile
-    rows_read: int = 0
-    rows_scanned: int = 0
-    rows_rejected: int = 0
-    # warnings found while decoding chunks (the reader's own are in source.warnings)
-    chunk_warnings: Counter = field(default_factory=Counter)
-
-    def state(self) -> dict:
-        return {
-            "rows_read": self.rows_read,
-            "rows_scanned": self.rows_scanned,
-            "rows_rejected": self.rows_rejected,
-            "warnings": dict(self.chunk_warnings),
-        }
-
-    def restore(self, state: dict) -> None:
-        self.rows_read, self.rows_scanned, self.rows_rejected = (
-            state["rows_read"],
-            state["rows_scanned"],
-            state["rows_rejected"],
-        )
-        self.chunk_warnings = Counter(state["warnings"])
-
-    def as_dict(self) -> dict:
-        s = self.source
-        return {
-            "path": s.name,
-            "format": s.format,
-            "size": s.size,
-            "sha256": file_sha256(s.path),
-            "encoding": s.encoding,
-            **({"sheet": s.sheet} if s.sheet else {}),
-            "rows_read": self.rows_read,
-            "rows_scanned": self.rows_scanned,
-            "rows_rejected": self.rows_rejected,
-            "columns": {c: s.mapping.headers[i] for c, i in s.mapping.sources.items()} if s.mapping else {},
-            "ignored_columns": list(s.mapping.ignored) if s.mapping else [],
-            "warnings": dict(s.warnings + self.chunk_warnings)
-            | (dict.fromkeys(s.mapping.notes, 1) if s.mapping else {}),
-        }
 
 
 @dataclass
@@ -111,241 +53,6 @@ class Progress:
     bytes_total: int = 0
     bytes_done: int = 0
     started: float = field(default_factory=time.perf_counter)
-
-
-@dataclass
-class ChunkResult:
-    hits: pa.Table
-    flagged: pa.Table
-    rejects: list[Reject]
-    warnings: Counter
-    undecided: dict[str, int]
-    rows_read: int
-    rows_scanned: int
-    id_hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))  # 8 bytes per scanned row
-    peak_rss_kb: int = 0  # of the worker process that made it (0: scanned in the calling process)
-    scanned: pa.Table | None = None  # every scanned listing's key and status (scanned.parquet, for screener diff)
-
-
-def peak_rss_kb() -> int:
-    """This process's peak resident memory so far, in KiB (0 where unknown)."""
-    try:
-        import resource
-    except ImportError:  # pragma: no cover - Windows
-        return 0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak // 1024 if sys.platform == "darwin" else peak  # bytes on macOS, KiB on Linux
-
-
-class SeenIds:
-    """item_ids seen so far, as 64-bit hashes in sorted runs (8 bytes per distinct id).
-
-    Runs are merged like a binary counter, so adding n ids costs O(n log n)
-    overall and a lookup one binary search per run (at most log₂ n runs).
-    Two different ids share a hash with probability about n²/2⁶⁵ (under 1 in
-    3,000 at 100 million listings): the duplicate count may then be one too high.
-    """
-
-    def __init__(self) -> None:
-        self.runs: list[np.ndarray] = []
-
-    def add(self, hashes: np.ndarray) -> int:
-        """Add one chunk's hashes; how many of its rows repeat an id of an earlier row."""
-        if not len(hashes):
-            return 0
-        uniq, counts = np.unique(np.asarray(hashes, np.uint64), return_counts=True)
-        seen = np.zeros(len(uniq), bool)
-        for run in self.runs:
-            pos = np.minimum(np.searchsorted(run, uniq), len(run) - 1)
-            seen |= run[pos] == uniq
-        # an id of an earlier chunk repeats at every occurrence; a new one at all but its first
-        repeats = int(counts[seen].sum()) + int((counts[~seen] - 1).sum())
-        new = uniq[~seen]
-        if len(new):
-            self.runs.append(new)
-            while len(self.runs) > 1 and len(self.runs[-2]) <= 2 * len(self.runs[-1]):
-                b, a = self.runs.pop(), self.runs.pop()
-                merged = np.concatenate([a, b])
-                merged.sort(kind="stable")
-                self.runs.append(merged)
-        return repeats
-
-    @property
-    def nbytes(self) -> int:
-        return sum(r.nbytes for r in self.runs)
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def ruleset_info(rs: RuleSet) -> dict:
-    ps = rs.packset
-    return {
-        "hash": ps.hash,
-        "backend": rs.backend,
-        "packs": [
-            {
-                "category": p.category,
-                "version": p.version,
-                "rules": len(p.rules),
-                "sha256": p.sha256,
-                "file": Path(p.path).name,
-                "path": p.path,
-                "departments": list(p.departments),
-            }
-            for p in ps.packs
-        ],
-        # the taxonomy as this scan used it (an office's own categories and department names)
-        "categories": {
-            c.code: {"name": c.name, "task": c.task, "scope": c.scope, "departments": list(c.departments)}
-            for c in ps.categories
-        },
-        "overrides": [
-            {
-                "rule": o.rule_id,
-                "reason": o.reason,
-                "disable": o.disable,
-                "severity": o.severity,
-                "score": o.score,
-                "add_exclude": list(o.add_exclude),
-                "file": o.source,
-            }
-            for o in ps.overrides
-        ],
-    }
-
-
-def with_row_ids(table: pa.Table, first: int) -> pa.Table:
-    ids = pa.array(np.arange(first, first + table.num_rows, dtype=np.int64))
-    if ROW_ID in table.schema.names:
-        return table.set_column(table.schema.get_field_index(ROW_ID), ROW_ID, ids)
-    return table.append_column(ROW_ID, ids)
-
-
-def id_hashes(item_ids: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """64-bit hashes of item_ids, the same in every process (pandas' SipHash with a fixed key)."""
-    import pandas as pd
-
-    values = item_ids.to_numpy(zero_copy_only=False).astype(object)
-    return pd.util.hash_array(values, categorize=False).astype(np.uint64, copy=False)
-
-
-def process_chunk(raw: RawChunk, first_row_id: int, rs: RuleSet) -> ChunkResult:
-    """Decode, scan and flag one raw chunk: the unit of work of a worker.
-
-    A row's id is ``first_row_id`` plus its position in the raw chunk, so ids
-    are the same however the work is split (rows rejected while decoding leave
-    a gap).
-    """
-    chunk = decode(raw)
-    table = chunk.table
-    positions = np.searchsorted(raw.numbers, table.column(SOURCE_ROW).to_numpy())
-    table = table.append_column(ROW_ID, pa.array(first_row_id + positions, pa.int64()))
-    if table.num_rows == 0:
-        hits, flagged, undecided = HITS_SCHEMA.empty_table(), FLAGGED_SCHEMA.empty_table(), {}
-    else:
-        batch = table.combine_chunks().to_batches()[0]
-        res = scan_batch(batch, rs)
-        hits, flagged, undecided = res.hits, flag_listings(res.hits, batch, rs), res.undecided
-    return ChunkResult(
-        hits,
-        flagged,
-        chunk.rejects,
-        chunk.warnings,
-        undecided,
-        chunk.rows_read,
-        table.num_rows,
-        id_hashes(table.column("item_id")) if table.num_rows else np.zeros(0, np.uint64),
-        scanned=scanned_listings(table),
-    )
-
-
-def scanned_listings(table: pa.Table) -> pa.Table:
-    """The key and platform status of every scanned listing: how screener diff tells a listing that
-    is still listed but no longer flagged (整改) from one taken down (下架)."""
-    return table.select(list(SCANNED_SCHEMA.names)).cast(SCANNED_SCHEMA)
-
-
-# -- worker processes ----------------------------------------------------------------------
-_WORKER_RULES: RuleSet | None = None
-
-
-def _init_worker(rs: RuleSet) -> None:
-    # The compiled rule set arrives pickled (its model, not its automata); the
-    # automata are built on first use, once per worker process.
-    global _WORKER_RULES
-    _WORKER_RULES = rs
-
-
-def _work(raw: RawChunk, first_row_id: int) -> ChunkResult:
-    assert _WORKER_RULES is not None
-    res = process_chunk(raw, first_row_id, _WORKER_RULES)
-    # a worker is not the scan's child but the forkserver's: its memory is invisible to
-    # the caller's rusage or /usr/bin/time, so it reports its own
-    res.peak_rss_kb = peak_rss_kb()
-    return res
-
-
-def default_workers() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - macOS/Windows
-        return max(1, os.cpu_count() or 1)
-
-
-def _mp_context():
-    # forkserver/spawn: a forked child of a process with pyarrow's threads can deadlock
-    if not sys.platform.startswith("linux"):
-        return multiprocessing.get_context("spawn")
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["screener._preload"])  # workers start with the code and jieba loaded
-    return ctx
-
-
-def _results(
-    raws: Iterator[tuple[object, RawChunk, int]], rs: RuleSet, workers: int, pool_rows: int = 0
-) -> Iterator[tuple[object, RawChunk, ChunkResult]]:
-    """(tag, raw chunk, result) in input order; ``tag`` is passed through.
-
-    Inputs of less than two full chunks (``pool_rows``) are scanned in this
-    process: starting the pool costs more than it saves (~3 s: the forkserver,
-    jieba's dictionary, the automata).
-    """
-    raws = iter(raws)
-    head: list[tuple[object, RawChunk, int]] = []
-    rows = 0
-    for item in raws:
-        head.append(item)
-        rows += item[1].n
-        if rows >= pool_rows:
-            break
-    pooled = workers > 1 and rows >= pool_rows
-    raws = itertools.chain(head, raws)
-    if not pooled:
-        for fi, raw, first in raws:
-            yield fi, raw, process_chunk(raw, first, rs)
-        return
-    window: deque[tuple[int, RawChunk, Future]] = deque()
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=_mp_context(), initializer=_init_worker, initargs=(rs,)
-    ) as pool:
-        try:
-            for fi, raw, first in raws:
-                window.append((fi, raw, pool.submit(_work, raw, first)))
-                if len(window) >= 2 * workers:
-                    f_fi, f_raw, fut = window.popleft()
-                    yield f_fi, f_raw, fut.result()
-            while window:
-                f_fi, f_raw, fut = window.popleft()
-                yield f_fi, f_raw, fut.result()
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
 
 
 def _input_identity(sources: Sequence[InputFile]) -> list[dict]:
@@ -403,55 +110,6 @@ def _check_resumable(state: dict, expected: dict, outdir: Path) -> None:
             )
 
 
-def build_summary(
-    *,
-    engine: dict,
-    rs: RuleSet,
-    inputs: list[dict],
-    flagged: int,
-    hits: int,
-    hits_per_category: Mapping[str, int],
-    flagged_per_category: Mapping[str, int],
-    hits_per_rule: Mapping[str, int],
-    undecided: Mapping[str, int],
-    workers: int,
-    started_at: str,
-    seconds: float,
-    bytes_total: int,
-    worker_rss_kb: int | None = None,
-) -> dict:
-    """summary.json of a scan, local or Spark; the row counts are the sums over ``inputs``.
-
-    ``memory``: peak resident memory of this process and of the largest worker
-    process (``None`` where not measured, e.g. Spark executors).
-    """
-    rows_read = sum(d["rows_read"] for d in inputs)
-    return {
-        "engine": engine,
-        "rules": ruleset_info(rs),
-        "rows_read": rows_read,
-        "rows_scanned": sum(d["rows_scanned"] for d in inputs),
-        "rows_rejected": sum(d["rows_rejected"] for d in inputs),
-        "rows_flagged": flagged,
-        "hits": hits,
-        "hits_per_category": dict(sorted(hits_per_category.items())),
-        "flagged_per_category": dict(sorted(flagged_per_category.items())),
-        "hits_per_rule": dict(sorted(hits_per_rule.items())),
-        "checks_undecided": dict(sorted(undecided.items())),
-        "inputs": inputs,
-        "workers": workers,
-        "started_at": started_at,
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "seconds": round(seconds, 3),
-        "throughput": {
-            "rows_per_second": round(rows_read / seconds, 1) if seconds else None,
-            "mb_per_second": round(bytes_total / 1e6 / seconds, 2) if seconds else None,
-        },
-        "memory": {"peak_rss_kb": peak_rss_kb(), "worker_peak_rss_kb": worker_rss_kb or None},
-        "outputs": {name: name for name in OUTPUT_FILES},
-    }
-
-
 def scan_files(
     inputs: Sequence[str | Path],
     outdir: str | Path,
@@ -486,14 +144,15 @@ def scan_files(
     """
     started_wall = datetime.now(timezone.utc)
     t0 = time.perf_counter()
+    outdir = Path(outdir)
+    options = replace(read_options or ReadOptions(), chunk_rows=chunk_rows)
+    sources, skipped = open_inputs(inputs, mapping, recursive=recursive, outdir=outdir, options=options)
+    start_early(workers, sum(s.size for s in sources))  # the workers' start overlaps loading and reading
     if ruleset is None:
         from .api import load_rules  # the packs in use here (screener.toml, rules/, bundled)
 
         ruleset = load_rules()
     rs = ruleset
-    outdir = Path(outdir)
-    options = replace(read_options or ReadOptions(), chunk_rows=chunk_rows)
-    sources, skipped = open_inputs(inputs, mapping, recursive=recursive, outdir=outdir, options=options)
     expected = {
         "format": CHECKPOINT_FORMAT,
         "engine": __version__,
@@ -517,14 +176,8 @@ def scan_files(
                 replaced=replace_previous_scan(outdir, replaced),
                 chunks_done=0,
                 next_row=0,
-                files=None,
-                hits=0,
-                flagged=0,
-                duplicates=0,
-                hits_per_rule={},
-                hits_per_category={},
-                flagged_per_category={},
-                undecided={},
+                tally=None,
+                chunk_files=[],  # [file index, chunks] runs: which file each part is from
                 seconds=0.0,
                 started_at=started_wall.isoformat(timespec="seconds"),
                 resumes=[],
@@ -552,36 +205,32 @@ def _scan(
     on_progress: Callable[[Progress], None] | None,
     t0: float,
 ) -> dict:
-    stats = [FileStats(s) for s in sources]
     done = state["chunks_done"]
+    tally = Tally.restore(state["tally"]) if done else Tally(s.name for s in sources)
     if done:
-        for st, saved in zip(stats, state["files"]):
-            st.restore(saved)
         state["resumes"].append(
             {
                 "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "chunks_done": done,
-                "rows_read": sum(st.rows_read for st in stats),
+                "rows_read": tally.rows_read,
             }
         )
-    hits_per_rule: Counter = Counter(state["hits_per_rule"])
-    hits_per_category: Counter = Counter(state["hits_per_category"])
-    flagged_per_category: Counter = Counter(state["flagged_per_category"])
-    undecided: Counter = Counter(state["undecided"])
-    n_hits, n_flagged, n_duplicates = state["hits"], state["flagged"], state["duplicates"]
     worker_rss = 0
-    seen = SeenIds()
-    for seq in range(done):
-        seen.add(parts.read_ids(seq))
     progress = Progress(bytes_total=sum(s.size for s in sources), started=t0)
     done_before = [sum(s.size for s in sources[:i]) for i in range(len(sources))]
     seconds_before = state["seconds"]
 
-    def raws() -> Iterator[tuple[tuple[int, int, int], RawChunk, int]]:
+    def raws() -> Iterator[tuple[tuple[int, int, int, float], RawChunk, int]]:
         next_row = 0
         seq = 0
-        for fi, st in enumerate(stats):
-            for raw in iter_raw(st.source, mapping, options):
+        for fi, src in enumerate(sources):
+            chunks = iter_raw(src, mapping, options)
+            while True:
+                t = time.thread_time()  # CPU seconds, as the scan core counts its stages
+                raw = next(chunks, None)
+                read_s = time.thread_time() - t  # the read stage, whichever thread runs it
+                if raw is None:
+                    break
                 if seq >= done:
                     if seq == done and next_row != state["next_row"]:
                         raise ResumeError(
@@ -589,80 +238,54 @@ def _scan(
                             "run without --resume to start over",
                             Location(str(parts.outdir)),
                         )
-                    yield (fi, seq, next_row), raw, next_row
+                    yield (fi, seq, next_row, read_s), raw, next_row
                 seq += 1
                 next_row += raw.n
 
-    for (fi, seq, first_row), raw, res in _results(raws(), rs, workers, pool_rows=2 * options.chunk_rows):
-        st = stats[fi]
-        repeats = seen.add(res.id_hashes)
+    for (fi, seq, first_row, read_s), raw, res in scan_chunks(raws(), rs, workers, pool_rows=2 * options.chunk_rows):
+        t = time.thread_time()
+        tally.merge(res.tally)
+        runs = state["chunk_files"]
+        if runs and runs[-1][0] == fi:
+            runs[-1][1] += 1
+        else:
+            runs.append([fi, 1])
         worker_rss = max(worker_rss, res.peak_rss_kb)
         parts.write_part(seq, res.hits, res.flagged, res.rejects, res.id_hashes, res.scanned)
-        st.rows_read += res.rows_read
-        st.rows_scanned += res.rows_scanned
-        st.rows_rejected += len(res.rejects)
-        st.chunk_warnings.update(res.warnings)
-        if repeats:
-            st.chunk_warnings[W_DUPLICATE] += repeats
-            n_duplicates += repeats
-        n_hits += res.hits.num_rows
-        n_flagged += res.flagged.num_rows
-        undecided.update(res.undecided)
-        if res.hits.num_rows:
-            hits_per_rule.update(res.hits.column("rule_id").to_pylist())
-            hits_per_category.update(res.hits.column("category").to_pylist())
-            for cats in res.flagged.column("categories").to_pylist():
-                flagged_per_category.update(cats.split(";"))
+        tally.add_seconds({"read": read_s, "write": time.thread_time() - t})
         state.update(
             chunks_done=seq + 1,
             next_row=first_row + raw.n,
-            files=[s.state() for s in stats],
-            hits=n_hits,
-            flagged=n_flagged,
-            duplicates=n_duplicates,
-            hits_per_rule=dict(hits_per_rule),
-            hits_per_category=dict(hits_per_category),
-            flagged_per_category=dict(flagged_per_category),
-            undecided=dict(undecided),
+            tally=tally.state(),
             seconds=seconds_before + time.perf_counter() - t0,
         )
         parts.save_checkpoint(state)
-        progress.rows += res.rows_read
+        progress.rows += res.tally.rows_read
         progress.bytes_done = done_before[fi] + (raw.position if raw.position >= 0 else 0)
         if on_progress:
             on_progress(progress)
-    if state["files"] is None:  # nothing at all was read (empty inputs)
-        state["files"] = [s.state() for s in stats]
+    t = time.thread_time()
+    chunk_ids = ((fi, parts.read_ids(seq)) for seq, fi in enumerate(_expand(state["chunk_files"])))
+    for fi, n in enumerate(count_repeats(chunk_ids, len(sources), tally.rows_scanned, parts.dir)):
+        tally.count_duplicates(sources[fi].name, n)
+    tally.add_seconds({"duplicates": time.thread_time() - t})
     progress.bytes_done = progress.bytes_total
     if on_progress:
         on_progress(progress)
-    seconds = seconds_before + time.perf_counter() - t0
-    rows_read = sum(s.rows_read for s in stats)
-    rows_scanned = sum(s.rows_scanned for s in stats)
-    rows_rejected = sum(s.rows_rejected for s in stats)
-    summary = build_summary(
+    return build_summary(
         engine={"name": "screener", "version": __version__},
         rs=rs,
-        inputs=[s.as_dict() for s in stats],
-        flagged=n_flagged,
-        hits=n_hits,
-        hits_per_category=hits_per_category,
-        flagged_per_category=flagged_per_category,
-        hits_per_rule=hits_per_rule,
-        undecided=undecided,
+        tally=tally,
+        inputs=[describe_file(s) for s in sources],
         workers=workers,
         started_at=state["started_at"],
-        seconds=seconds,
+        seconds=seconds_before + time.perf_counter() - t0,
         bytes_total=progress.bytes_total,
         worker_rss_kb=worker_rss,
+        resumes=state["resumes"],
     )
-    # present only when there is something to say (the Spark engine's summary has neither)
-    if n_duplicates:
-        summary["duplicate_item_ids"] = n_duplicates  # rows whose item_id repeats an earlier row's
-    if state["resumes"]:
-        summary["resumes"] = state["resumes"]
-    if rows_read != rows_scanned + rows_rejected:  # an invariant, not an input problem
-        raise AssertionError(
-            f"row accounting broke: read {rows_read} != scanned {rows_scanned} + rejected {rows_rejected}"
-        )
-    return summary
+
+
+def _expand(runs: list[list[int]]) -> Iterator[int]:
+    for fi, n in runs:
+        yield from itertools.repeat(fi, n)

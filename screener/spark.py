@@ -2,12 +2,14 @@
 
 Nothing here re-implements screening. Every Spark task hands each Arrow batch
 it receives through ``DataFrame.mapInArrow`` to the local engine's unit of
-work, :func:`screener.runner.process_chunk`: the Parquet decoder of the local
-readers (column mapping from :func:`screener.io.columns.map_headers`, typing
-and rejects from :func:`screener.io.readers.finish`), then the pure batch
-function :func:`screener.scan.scan_batch`, then
-:func:`screener.flagged.flag_listings` — what a local worker does with a chunk
-of a Parquet file.
+work, :func:`screener.chunks.process_chunk`: the local readers' decoder for the
+file's format (Parquet, CSV, JSONL — read by Spark's own readers, see
+:mod:`screener.sparkread`; column mapping from
+:func:`screener.io.columns.map_headers`, typing and rejects from
+:func:`screener.io.readers.finish`), then the pure batch function
+:func:`screener.scan.scan_batch`, then :func:`screener.flagged.flag_listings` —
+what a local worker does with a chunk of the same file. Each task counts what
+it scanned in a :class:`~screener.tally.Tally`, as a local worker does.
 
 >>> from screener import spark as ss
 >>> hits = ss.screen(df)                            # a Spark DataFrame with hits.parquet's columns
@@ -94,26 +96,26 @@ from urllib.parse import unquote, urlparse
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from . import sparkread
 from ._version import __version__
+from .chunks import process_chunk
 from .compile import RuleSet, compile_packset, compile_rules
 from .errors import InputError, Location, ScreenerError
 from .io.columns import ColumnMapping, map_headers
-from .io.readers import InputFile, RawChunk, Reject, SourceInfo, detect_format, discover
+from .io.readers import W_EMPTY, RawChunk, Reject, SourceInfo, detect_format, discover
 from .io.writers import ScanOutputs
 from .packs import PackSet
-from .runner import FileStats, build_summary, process_chunk
 from .schema import FLAGGED_SCHEMA, HITS_SCHEMA, REJECT_COLUMNS
+from .sparkread import FILE_COL, ROW_INDEX_COL
+from .summary import InputMeta, build_summary, describe_file, file_sha256
+from .tally import AccountingError, Tally
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
 
 #: Heap of a local-mode session started by the CLI (override with SPARK_DRIVER_MEMORY).
 LOCAL_DRIVER_MEMORY = "4g"
-#: Hidden provenance columns added by :func:`read_listings`.
-FILE_COL = "__screener_file"
-ROW_INDEX_COL = "__screener_row_index"
 
 REJECTS_SCHEMA = pa.schema(
     [
@@ -129,15 +131,15 @@ STATS_SCHEMA = pa.schema(
         ("rows_read", pa.int64()),
         ("rows_scanned", pa.int64()),
         ("rows_rejected", pa.int64()),
-        ("undecided", pa.string()),  # JSON {rule id: rows}
-        ("warnings", pa.string()),  # JSON {warning: count}
+        ("tally", pa.string()),  # JSON: Tally.state() of this task's rows of this file
         ("worker", pa.int64()),  # pid of the Python worker that scanned the batch
         ("compiles", pa.int64()),  # times that worker loaded this rule set (1 when cached, as it should be)
     ]
 )
-#: One output row of the scan pass: exactly one of the four structs is set;
+#: One output row of the scan pass: exactly one of the four structs or ``id_hash`` is set;
 #: k1, k2 give the local engine's output order: (row id, hit number) for hits and flagged
-#: listings, (input position, 0) for rejects, (file rank, partition) for stats.
+#: listings, (input position, 0) for rejects, (file rank, partition) for stats, and
+#: (input position, file rank) for the item_id hash of a scanned row (duplicate ids).
 PACKED_SCHEMA = pa.schema(
     [
         ("k1", pa.int64()),
@@ -146,13 +148,14 @@ PACKED_SCHEMA = pa.schema(
         ("flagged", pa.struct(list(FLAGGED_SCHEMA))),
         ("reject", pa.struct(list(REJECTS_SCHEMA))),
         ("stats", pa.struct(list(STATS_SCHEMA))),
+        ("id_hash", pa.int64()),  # the local engine's 64-bit item_id hash, as a signed integer
     ]
 )
 
 
 # -- Arrow <-> Spark types ---------------------------------------------------------------
 def spark_schema(schema: pa.Schema):
-    """The Spark ``StructType`` for one of screener's Arrow schemas (string, int32/64, float64, struct)."""
+    """The Spark ``StructType`` for one of screener's Arrow schemas (string, int32/64, float64, struct, list)."""
     from pyspark.sql import types as T
 
     def conv(t: pa.DataType):
@@ -166,6 +169,8 @@ def spark_schema(schema: pa.Schema):
             return T.DoubleType()
         if pa.types.is_struct(t):
             return T.StructType([T.StructField(f.name, conv(f.type), f.nullable) for f in t])
+        if pa.types.is_list(t):
+            return T.ArrayType(conv(t.value_type), t.value_field.nullable)
         raise TypeError(f"no Spark type for {t}")
 
     return T.StructType([T.StructField(f.name, conv(f.type), f.nullable) for f in schema])
@@ -211,11 +216,13 @@ class _Job:
 
     rules: Any  # Broadcast[RuleSet]: the compiled model, no automata
     key: tuple[str, str]  # (pack hash, backend)
-    mapping: ColumnMapping  # over ``raw_columns``
-    raw_columns: tuple[str, ...]  # mapped source columns, in the local Parquet reader's order
-    files: bool  # provenance columns present (read_listings)
+    fmt: str  # how the rows were read: parquet, csv, jsonl (a plain DataFrame: parquet)
+    mapping: ColumnMapping | None  # Parquet: over ``raw_columns`` (CSV/JSONL: each file's, in ``offsets``)
+    raw_columns: tuple[str, ...]  # the source columns a task gets, in the local reader's order
+    files: bool  # provenance columns present (files read by Spark)
     source_name: str  # source_file for a plain DataFrame
-    offsets: Any  # Broadcast[dict]: file uri -> (first row id, display name, rank), or partition -> first row id
+    # Broadcast: {"files": {uri: FileEntry}, "splits": {(uri, split): Block}}, or partition -> first row id
+    offsets: Any
 
 
 def _partition_id() -> int:
@@ -225,73 +232,64 @@ def _partition_id() -> int:
     return tc.partitionId() if tc is not None else 0
 
 
-def _pieces(batch: pa.RecordBatch, files: bool) -> list[tuple[int, int]]:
-    """Split a batch where the file changes or the row index jumps: each piece is consecutive records."""
-    n = batch.num_rows
-    if not files or n < 2:
-        return [(0, n)]
-    fp = batch.column(FILE_COL)
-    ri = batch.column(ROW_INDEX_COL).to_numpy(zero_copy_only=False)
-    same_file = pc.equal(fp.slice(1), fp.slice(0, n - 1)).to_numpy(zero_copy_only=False)
-    cuts = np.flatnonzero(~same_file | (ri[1:] != ri[:-1] + 1)) + 1
-    bounds = [0, *cuts.tolist(), n]
-    return list(zip(bounds[:-1], bounds[1:]))
-
-
-def _packed(kind: str, table: pa.Table, k1, k2) -> pa.RecordBatch:
-    n = table.num_rows
+def _packed(kind: str, table: pa.Table | pa.Array, k1, k2) -> pa.RecordBatch:
+    """``kind``'s rows (a table of one of the structs, or the hashes for ``id_hash``) with their keys."""
+    n = len(table)
     arrays = [pa.array(k1, pa.int64()), pa.array(k2, pa.int64())]
     for f in list(PACKED_SCHEMA)[2:]:
-        if f.name == kind:
+        if f.name != kind:
+            arrays.append(pa.nulls(n, f.type))
+        elif kind == "id_hash":
+            arrays.append(table)
+        else:
             t = table.combine_chunks()
             arrays.append(
                 pa.StructArray.from_arrays(
                     [t.column(i).combine_chunks() for i in range(t.num_columns)], fields=list(f.type)
                 )
             )
-        else:
-            arrays.append(pa.nulls(n, f.type))
     return pa.RecordBatch.from_arrays(arrays, schema=PACKED_SCHEMA)
 
 
 def _scan_partition(job: _Job, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     """The scan pass: each piece of each batch goes through the local engine's unit of work.
 
-    :func:`screener.runner.process_chunk` decodes a raw Parquet chunk
+    :func:`screener.chunks.process_chunk` decodes a raw chunk
     (canonical columns, rejects), numbers its rows from ``first_row_id``, runs
     :func:`scan_batch` and :func:`flag_listings` — exactly what a local worker
-    does with a chunk of a Parquet file.
+    does with a chunk of the same file.
     """
     rs = executor_ruleset(job.rules, job.key)
     pid = _partition_id()
     offsets = job.offsets.value
     position = offsets.get(pid, 0) if not job.files else 0  # a plain DataFrame: rows before this partition
-    per_file: dict[str, list] = {}  # name -> [rank, read, scanned, rejected, warnings, undecided]
+    text = sparkread.TextPieces(offsets["files"], offsets["splits"]) if job.files else None
+    tallies: dict[str, tuple[int, Tally]] = {}  # file name -> (rank, this task's tally of its rows)
     for batch in batches:
         if not batch.num_rows:
             continue
-        raw_batch = pa.RecordBatch.from_arrays([batch.column(c) for c in job.raw_columns], names=list(job.raw_columns))
-        for a, z in _pieces(batch, job.files):
-            if job.files:
-                uri = batch.column(FILE_COL)[a].as_py()
-                if uri not in offsets:
-                    raise ScreenerError(f"{uri}: not seen by the counting pass (did the input change?)")
-                file_first, name, rank = offsets[uri]
-                index = batch.column(ROW_INDEX_COL).slice(a, z - a).to_numpy(zero_copy_only=False).astype(np.int64)
-                numbers, first = index + 1, file_first + int(index[0])
+        for a, z in sparkread.pieces(batch, job.fmt, job.files):
+            if job.fmt != "parquet":
+                raw, first, fe = text.raw(job.fmt, batch, a, z)
+                name, rank = fe.name, fe.rank
             else:
-                name, rank = job.source_name, 0
-                numbers = np.arange(position + 1, position + 1 + z - a, dtype=np.int64)
-                first = position
-                position += z - a
-            raw = RawChunk(SourceInfo(name, "parquet", None, job.mapping), "arrow", raw_batch.slice(a, z - a), numbers)
+                part = batch.slice(a, z - a)
+                if job.files:
+                    fe = offsets["files"].get(part.column(FILE_COL)[0].as_py())
+                    if fe is None:
+                        raise ScreenerError(f"{part.column(FILE_COL)[0]}: not seen by the counting pass")
+                    index = part.column(ROW_INDEX_COL).to_numpy(zero_copy_only=False).astype(np.int64)
+                    name, rank, numbers, first = fe.name, fe.rank, index + 1, fe.first_row_id + int(index[0])
+                else:
+                    name, rank = job.source_name, 0
+                    numbers = np.arange(position + 1, position + 1 + z - a, dtype=np.int64)
+                    first = position
+                    position += z - a
+                columns = [part.column(c) for c in job.raw_columns]
+                raw_batch = pa.RecordBatch.from_arrays(columns, names=list(job.raw_columns))
+                raw = RawChunk(SourceInfo(name, "parquet", None, job.mapping), "arrow", raw_batch, numbers)
             res = process_chunk(raw, first, rs)
-            st = per_file.setdefault(name, [rank, 0, 0, 0, Counter(), Counter()])
-            st[1] += res.rows_read
-            st[2] += res.rows_scanned
-            st[3] += len(res.rejects)
-            st[4].update(res.warnings)
-            st[5].update(res.undecided)
+            tallies.setdefault(name, (rank, Tally()))[1].merge(res.tally)
             if res.hits.num_rows:
                 ids = res.hits.column("row_id").to_numpy()
                 yield _packed("hit", res.hits, ids, np.arange(len(ids), dtype=np.int64))
@@ -304,25 +302,30 @@ def _scan_partition(job: _Job, batches: Iterator[pa.RecordBatch]) -> Iterator[pa
                 )
             if res.rejects:
                 t = pa.Table.from_pylist([r.__dict__ for r in res.rejects], schema=REJECTS_SCHEMA)
-                # the reject's position in the whole input, as a row id would be
-                k1 = [first + int(np.searchsorted(numbers, r.row)) if r.row is not None else first for r in res.rejects]
-                yield _packed("reject", t, k1, np.zeros(len(k1), np.int64))
-    if per_file:
-        items = list(per_file.items())
+                # the reject's position in the whole input, as a row id would be; then its file and row
+                k1 = [first + int(np.searchsorted(raw.numbers, r.row or 0)) for r in res.rejects]
+                k2 = [(rank << 40) | (r.row or 0) for r in res.rejects]
+                yield _packed("reject", t, k1, k2)
+            if len(res.id_hashes):
+                # scanned rows in input order: first + k orders them like their row ids (the pieces do not overlap)
+                n = len(res.id_hashes)
+                hashes = pa.array(res.id_hashes.view(np.int64))
+                yield _packed("id_hash", hashes, np.arange(first, first + n), np.full(n, rank, np.int64))
+    if tallies:
+        items = list(tallies.items())
         t = pa.Table.from_pydict(
             {
                 "source_file": [n for n, _ in items],
-                "rows_read": [s[1] for _, s in items],
-                "rows_scanned": [s[2] for _, s in items],
-                "rows_rejected": [s[3] for _, s in items],
-                "undecided": [json.dumps(dict(s[5])) for _, s in items],
-                "warnings": [json.dumps(dict(s[4]), ensure_ascii=False) for _, s in items],
+                "rows_read": [ft.files[n].rows_read for n, (_, ft) in items],
+                "rows_scanned": [ft.files[n].rows_scanned for n, (_, ft) in items],
+                "rows_rejected": [ft.files[n].rows_rejected for n, (_, ft) in items],
+                "tally": [json.dumps(ft.state(), ensure_ascii=False) for _, (_, ft) in items],
                 "worker": [os.getpid()] * len(items),
                 "compiles": [_COMPILES[job.key]] * len(items),
             },
             schema=STATS_SCHEMA,
         )
-        yield _packed("stats", t, [s[0] for _, s in items], [pid] * len(items))
+        yield _packed("stats", t, [rank for _, (rank, _) in items], [pid] * len(items))
 
 
 # -- driver side -------------------------------------------------------------------------------
@@ -355,10 +358,11 @@ class SparkScan:
     hits: DataFrame
     flagged: DataFrame
     rejects: DataFrame
-    stats: DataFrame  # one row per (task, source): rows_read/scanned/rejected, undecided, warnings, worker
-    packed: DataFrame  # all four, as computed by the one scan pass (persist it to reuse)
+    stats: DataFrame  # one row per (task, source): rows_read/scanned/rejected, the task's tally as JSON, worker
+    packed: DataFrame  # all of them, as computed by the one scan pass (persist it to reuse)
     ruleset: RuleSet
     sources: list[dict] = field(default_factory=list)  # the counting pass: name, rows, first row id, in order
+    names: list[str] = field(default_factory=list)  # source names by rank (a plain DataFrame: one)
 
     @property
     def rows(self) -> int:
@@ -376,30 +380,61 @@ class SparkScan:
             F.count("hit").alias("hits"),
         ).first()
         out = {k: int(row[k] or 0) for k in ("rows_read", "rows_scanned", "rows_rejected", "rows_flagged", "hits")}
-        _check_accounting(out, self.rows)
+        if out["rows_read"] != out["rows_scanned"] + out["rows_rejected"]:
+            raise AccountingError(
+                f"row accounting broke: read {out['rows_read']} != scanned {out['rows_scanned']} + "
+                f"rejected {out['rows_rejected']}",
+                Location(", ".join(dict.fromkeys(self.names))),
+            )
+        _check_counted(out["rows_read"], self.rows)
         return out
 
+    def tally(self) -> Tally:
+        """Every count of the scan, as the local engine keeps them (two Spark jobs); checks the accounting.
 
-def _check_accounting(counts: dict, counted: int) -> None:
-    if counts["rows_read"] != counts["rows_scanned"] + counts["rows_rejected"]:
-        raise AssertionError(
-            f"row accounting broke: read {counts['rows_read']} != scanned "
-            f"{counts['rows_scanned']} + rejected {counts['rows_rejected']}"
+        The tasks' tallies are added up; duplicate item_ids are counted over the
+        scanned rows' item_id hashes (the local engine's), in the JVM: a file's
+        duplicates are its scanned rows minus the ids first seen in it.
+        """
+        from pyspark.sql import functions as F
+
+        total = Tally(dict.fromkeys(self.names))
+        for state in self.stats.select("tally").toArrow().column("tally").to_pylist():
+            total.merge(Tally.restore(json.loads(state)))
+        firsts = (
+            self.packed.where(F.col("id_hash").isNotNull())
+            .groupBy("id_hash")
+            .agg(F.min(F.struct("k1", "k2")).alias("first"))
+            .groupBy(F.col("first.k2").alias("rank"))
+            .count()
+            .collect()
         )
-    if counted != counts["rows_read"]:
+        first_ids = {int(r["rank"]): int(r["count"]) for r in firsts}
+        for rank, name in enumerate(self.names):
+            ft = total.files.get(name)
+            if ft is not None:
+                total.count_duplicates(name, ft.rows_scanned - first_ids.get(rank, 0))
+        total.check()
+        _check_counted(total.rows_read, self.rows)
+        return total
+
+
+def _check_counted(rows_read: int, counted: int) -> None:
+    if counted != rows_read:
         raise ScreenerError(
             f"the input changed between the counting and the scanning pass ({counted} then "
-            f"{counts['rows_read']} rows): checkpoint a non-deterministic DataFrame first"
+            f"{rows_read} rows): checkpoint a non-deterministic DataFrame first"
         )
 
 
 @dataclass
 class _Plan:
-    """How one DataFrame's columns are read: the mapped source columns, in the local reader's order."""
+    """How one DataFrame's columns are read: the source columns a task gets, in the local reader's order."""
 
     df: DataFrame
-    mapping: ColumnMapping  # as map_headers found it over all the DataFrame's columns (for the summary)
-    projected: ColumnMapping  # the same over ``raw_columns`` only
+    fmt: str  # parquet (also a plain DataFrame), csv or jsonl
+    mapping: ColumnMapping | None  # Parquet: as map_headers found it over the DataFrame's columns
+    projected: ColumnMapping | None  # the same over ``raw_columns`` only
     raw_columns: tuple[str, ...]
     files: bool
 
@@ -412,33 +447,25 @@ def _plan(df: DataFrame, mapping: Mapping[str, str] | None, name: str) -> _Plan:
     pm = ColumnMapping(
         sources={c: k for k, c in enumerate(cm.sources)}, headers=raw_columns, ignored=cm.ignored, notes=cm.notes
     )
-    return _Plan(df, cm, pm, raw_columns, files)
+    return _Plan(df, "parquet", cm, pm, raw_columns, files)
 
 
-def _file_counts(*dfs: DataFrame) -> dict[str, int]:
-    """Rows per file, in the JVM only (no data column decoded, no Python worker); one job for all ``dfs``."""
-    from pyspark.sql import functions as F
-
-    counted = [df.groupBy(F.col(FILE_COL)).count() for df in dfs]
-    return {r[0]: int(r[1]) for r in functools.reduce(lambda a, b: a.union(b), counted).collect()}
+def _text_plan(df: DataFrame, fmt: str, width: int) -> _Plan:
+    """CSV (every column, and Spark's malformed-record column) or JSONL (the line): each file maps its own."""
+    raw = (*(f"c{i}" for i in range(width)), sparkread.BAD_COL) if fmt == "csv" else (sparkread.LINE_COL,)
+    return _Plan(df, fmt, None, None, raw, True)
 
 
-def _file_offsets(
-    counts: Mapping[str, int], file_order: Sequence[str] | None, file_names: Mapping[str, str] | None
+def _file_plan(
+    blocks, file_order: Sequence[str] | None, file_names: Mapping[str, str] | None, infos: Mapping[str, SourceInfo]
 ) -> tuple[dict, list[dict]]:
-    """File uri -> (first row id, display name, rank): files in ``file_order``, then the rest by URI."""
+    """The tasks' offsets and the counting summary: files in ``file_order``, then the rest by URI."""
     order: dict[str, int] = {}
     for i, f in enumerate(file_order or ()):
         order.setdefault(_local_path(f) or f, i)
     display = {(_local_path(k) or k): v for k, v in (file_names or {}).items()}
-    ident = {u: _local_path(u) or u for u in counts}
-    offsets, sources, first = {}, [], 0
-    for rank, u in enumerate(sorted(counts, key=lambda u: (order.get(ident[u], len(order)), u))):
-        name = display.get(ident[u], u)
-        offsets[u] = (first, name, rank)
-        sources.append({"name": name, "uri": u, "rows": counts[u], "first_row_id": first})
-        first += counts[u]
-    return offsets, sources
+    files, splits, sources = sparkread.plan_files(blocks, order, display, infos, lambda u: _local_path(u) or u)
+    return {"files": files, "splits": splits}, sources
 
 
 def _scan(plan: _Plan, rules_bc, key: tuple[str, str], offsets_bc, source_name: str) -> DataFrame:
@@ -448,18 +475,24 @@ def _scan(plan: _Plan, rules_bc, key: tuple[str, str], offsets_bc, source_name: 
     job = _Job(
         rules=rules_bc,
         key=key,
+        fmt=plan.fmt,
         mapping=plan.projected,
         raw_columns=plan.raw_columns,
         files=plan.files,
         source_name=source_name,
         offsets=offsets_bc,
     )
-    meta = (FILE_COL, ROW_INDEX_COL) if plan.files else ()
+    if not plan.files:
+        meta: tuple[str, ...] = ()
+    elif plan.fmt == "parquet":
+        meta = (FILE_COL, ROW_INDEX_COL)
+    else:
+        meta = (FILE_COL, sparkread.BLOCK_COL, sparkread.MONO_COL)
     projected = plan.df.select(*[F.col(_quote(c)) for c in plan.raw_columns + meta])
     return projected.mapInArrow(functools.partial(_scan_partition, job), spark_schema(PACKED_SCHEMA))
 
 
-def _result(packed: DataFrame, rs: RuleSet, sources: list[dict]) -> SparkScan:
+def _result(packed: DataFrame, rs: RuleSet, sources: list[dict], names: list[str]) -> SparkScan:
     from pyspark.sql import functions as F
 
     return SparkScan(
@@ -470,6 +503,7 @@ def _result(packed: DataFrame, rs: RuleSet, sources: list[dict]) -> SparkScan:
         packed=packed,
         ruleset=rs,
         sources=sources,
+        names=names,
     )
 
 
@@ -506,7 +540,7 @@ def screen_all(
     rs = _ruleset(packs, overrides)
     plan = _plan(df, mapping, source_name)
     if plan.files:
-        offsets, sources = _file_offsets(_file_counts(df), file_order, file_names)
+        offsets, sources = _file_plan(sparkread.count_blocks([("parquet", df)]), file_order, file_names, {})
     else:
         counts = dict(df.select(F.spark_partition_id().alias("p")).groupBy("p").count().collect())
         offsets, sources, first = {}, [], 0
@@ -516,7 +550,7 @@ def screen_all(
             first += counts[p]
     sc = df.sparkSession.sparkContext
     packed = _scan(plan, sc.broadcast(rs), (rs.hash, rs.backend), sc.broadcast(offsets), source_name)
-    return _result(packed, rs, sources)
+    return _result(packed, rs, sources, [s["name"] for s in sources] if plan.files else [source_name])
 
 
 def screen(
@@ -542,18 +576,14 @@ def read_listings(spark: SparkSession, paths: Sequence[str]) -> DataFrame:
 
     Spark gives a dataset one schema: files whose columns differ belong in
     separate calls (:func:`scan_files_spark` groups local files by schema).
+    CSV and JSONL files: :func:`screen_files`.
     """
-    from pyspark.sql import functions as F
-
-    df = spark.read.parquet(*paths)
-    return df.select(
-        "*", F.col("_metadata.file_path").alias(FILE_COL), F.col("_metadata.row_index").alias(ROW_INDEX_COL)
-    )
+    return sparkread.read_group(spark, "parquet", paths)
 
 
 # -- the CLI's scan, on Spark --------------------------------------------------------------------
 def _inputs(inputs: Sequence[str | os.PathLike]) -> tuple[list[Path], list[str]]:
-    """Local Parquet files (in the local engine's order) and remote URIs."""
+    """Local files (in the local engine's order) and remote URIs; XLSX is refused before a JVM starts."""
     local, remote = [], []
     for item in inputs:
         s = str(item)
@@ -563,26 +593,65 @@ def _inputs(inputs: Sequence[str | os.PathLike]) -> tuple[list[Path], list[str]]
             local.append(unquote(urlparse(s).path) if s.startswith("file://") else s)
     files = discover(local) if local else []
     for p in files:
-        if detect_format(p) != "parquet":
+        if detect_format(p) not in ("parquet", "csv", "jsonl"):
             raise InputError(
-                "the Spark engine reads Parquet; scan CSV, JSONL and XLSX with the local engine or convert them first",
+                "the Spark engine reads Parquet, CSV and JSONL; scan XLSX with the local engine or convert it first",
                 Location(str(p)),
             )
     return files, remote
 
 
-def _schema_groups(files: Sequence[Path]) -> list[list[Path]]:
-    """Local files grouped by Parquet schema (footers only), each group in input order."""
+def _remote_format(uri: str) -> str:
+    return sparkread.REMOTE_FORMATS.get(Path(urlparse(uri).path).suffix.lower(), "parquet")
+
+
+def _groups(
+    spark: SparkSession, files: Sequence[Path], remote: Sequence[str], mapping: Mapping[str, str] | None
+) -> tuple[list[tuple[str, list[str], str, int]], dict[str, SourceInfo], list[InputMeta]]:
+    """The Spark reads (format, URIs, delimiter, columns), each CSV/JSONL file's decoding, and the inputs' metadata.
+
+    Local Parquet files are grouped by schema (footers only), CSV files by
+    delimiter and column count, JSONL files all together; each file is mapped
+    on its own headers as the local readers map it.
+    """
     import pyarrow.parquet as pq
 
-    groups: dict[tuple, list[Path]] = {}
+    groups: dict[tuple, list[str]] = {}
+    infos: dict[str, SourceInfo] = {}  # resolved local path or URI -> how a task decodes it
+    metas: list[InputMeta] = []
     for p in files:
-        try:
-            schema = pq.read_schema(p)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise InputError(f"not a readable Parquet file: {exc}", Location(str(p))) from None
-        groups.setdefault(tuple((f.name, str(f.type)) for f in schema), []).append(p)
-    return list(groups.values())
+        fmt, uri = detect_format(p), p.resolve().as_uri()
+        if fmt == "parquet":
+            try:
+                schema = pq.read_schema(p)
+            except (pa.ArrowInvalid, OSError) as exc:
+                raise InputError(f"not a readable Parquet file: {exc}", Location(str(p))) from None
+            groups.setdefault(("parquet", tuple((f.name, str(f.type)) for f in schema)), []).append(uri)
+            metas.append(InputMeta(str(p), fmt, p.stat().st_size))  # mapped once its group is read
+            continue
+        src = sparkread.local_info(p, mapping)
+        if fmt == "csv" and src.encoding == "utf-16":  # Spark's CSV reader is given bytes as ISO-8859-1
+            raise InputError("a UTF-16 CSV file: scan it with the local engine or save it as UTF-8", Location(str(p)))
+        if src.mapping is None:
+            src.warnings[W_EMPTY] += 1  # nothing for Spark to read
+        else:
+            infos[str(p.resolve())] = src.info()
+            groups.setdefault((fmt, src.delimiter, len(src.mapping.headers)), []).append(uri)
+        metas.append(describe_file(src, sha256=False))
+    for uri in remote:
+        fmt = _remote_format(uri)
+        if fmt == "parquet":
+            groups.setdefault(("parquet", "remote"), []).append(uri)
+            continue
+        info = sparkread.remote_info(spark, uri, fmt, mapping)
+        if info is not None:
+            infos[uri] = info
+            groups.setdefault((fmt, info.delimiter, len(info.mapping.headers)), []).append(uri)
+    reads = [
+        (key[0], uris, key[1] if key[0] == "csv" else ",", key[2] if key[0] == "csv" else 0)
+        for key, uris in groups.items()
+    ]
+    return reads, infos, metas
 
 
 def _session(master: str | None, app: str = "screener"):
@@ -616,7 +685,7 @@ def _stream_outputs(packed: DataFrame, rows: int = 20_000) -> Iterator[tuple[str
     kinds = (("hit", HITS_SCHEMA), ("flagged", FLAGGED_SCHEMA), ("reject", REJECTS_SCHEMA))
     kind = F.when(F.col("hit").isNotNull(), 0).when(F.col("flagged").isNotNull(), 1).otherwise(2)
     rows_df = (
-        packed.where(F.col("stats").isNull())
+        packed.where(F.col("stats").isNull() & F.col("id_hash").isNull())
         .select(kind.alias("kind"), "k1", "k2", "hit", "flagged", "reject")
         .orderBy("kind", "k1", "k2")
     )
@@ -627,7 +696,7 @@ def _stream_outputs(packed: DataFrame, rows: int = 20_000) -> Iterator[tuple[str
             if buf:
                 yield kinds[current][0], pa.Table.from_pylist(buf, schema=kinds[current][1])
             buf, current = [], r["kind"]
-        buf.append(r[kinds[current][0]].asDict())
+        buf.append(r[kinds[current][0]].asDict(recursive=True))
     if buf:
         yield kinds[current][0], pa.Table.from_pylist(buf, schema=kinds[current][1])
 
@@ -638,53 +707,76 @@ def screen_files(
     packs=None,
     overrides: Iterable[str | Path] = (),
     mapping: Mapping[str, str] | None = None,
-) -> tuple[SparkScan, list[tuple[str, ColumnMapping, Path | None]]]:
-    """Screen Parquet inputs as the local engine reads them; also returns (name, mapping, local path) per file.
+) -> tuple[SparkScan, list[InputMeta]]:
+    """Screen Parquet, CSV and JSONL inputs as the local engine reads them; also returns each input's metadata.
 
     Local files (files, directories, globs) are ordered as the local engine
-    orders them and grouped by schema, each group mapped on its own headers
-    as the local readers map each file; remote URIs form one dataset after them.
+    orders them; remote URIs (format by extension, else Parquet) come after
+    them. Each file is mapped on its own headers as the local readers map it
+    (see :mod:`screener.sparkread` for how CSV and JSONL are read and numbered).
     """
     _require_pyspark()
     from pyspark.errors import PySparkException
 
     rs = _ruleset(packs, overrides)
     files, remote = _inputs(inputs)
-    groups: list[tuple[list[str], dict[str, Path]]] = [
-        ([p.resolve().as_uri() for p in g], {str(p.resolve()): p for p in g}) for g in _schema_groups(files)
-    ]
-    if remote:
-        groups.append((remote, {}))
+    reads, infos, metas = _groups(spark, files, remote, mapping)
     plans: list[_Plan] = []
-    plan_of: dict[str, _Plan] = {}  # resolved local path -> its group's plan
-    remote_uris: set[str] = set()
-    for paths, local in groups:
+    for fmt, uris, delimiter, width in reads:
         try:
-            df = read_listings(spark, paths)
+            df = sparkread.read_group(spark, fmt, uris, delimiter, width)
         except PySparkException as exc:
-            raise InputError(f"Spark cannot read the input: {str(exc).splitlines()[0]}", Location(paths[0])) from None
-        plan = _plan(df, mapping, str(next(iter(local.values()), paths[0])))
-        plans.append(plan)
-        plan_of.update(dict.fromkeys(local, plan))
-    counts = _file_counts(*(p.df for p in plans))  # one JVM-only job for all groups
-    if remote:
-        remote_uris = {u for u in counts if _local_path(u) not in plan_of}
-    offsets, sources = _file_offsets(
-        counts, [str(p.resolve()) for p in files], {str(p.resolve()): str(p) for p in files}
-    )
+            raise InputError(f"Spark cannot read the input: {str(exc).splitlines()[0]}", Location(uris[0])) from None
+        plans.append(
+            _plan(df, mapping, _local_path(uris[0]) or uris[0]) if fmt == "parquet" else _text_plan(df, fmt, width)
+        )
+    local_names = {str(p.resolve()): str(p) for p in files}
+    blocks = sparkread.count_blocks([(p.fmt, p.df) for p in plans]) if plans else []  # one JVM-only job
+    offsets, sources = _file_plan(blocks, list(local_names), local_names, infos)
     sc = spark.sparkContext
     rules_bc, offsets_bc = sc.broadcast(rs), sc.broadcast(offsets)
     packed = None
     for plan in plans:
         part = _scan(plan, rules_bc, (rs.hash, rs.backend), offsets_bc, "")
         packed = part if packed is None else packed.union(part)
-    # every local input file (empty ones too, as the local engine lists them), then the remote ones
-    described: list[tuple[str, ColumnMapping, Path | None]] = [
-        (str(p), plan_of[str(p.resolve())].mapping, p) for p in files
-    ]
-    remote_plan = plans[-1] if remote else None
-    described += [(s["name"], remote_plan.mapping, None) for s in sources if s["uri"] in remote_uris]
-    return _result(packed, rs, sources), described
+    if packed is None:  # nothing to read at all
+        packed = spark.createDataFrame([], spark_schema(PACKED_SCHEMA))
+    return _result(packed, rs, sources, [s["name"] for s in sources]), _describe(metas, plans, reads, sources, infos)
+
+
+def _describe(
+    metas: list[InputMeta],
+    plans: Sequence[_Plan],
+    reads: Sequence[tuple[str, list[str], str, int]],
+    sources: Sequence[dict],
+    infos: Mapping[str, SourceInfo],
+) -> list[InputMeta]:
+    """Every local input (empty ones too, as the local engine lists them), then the remote files Spark found."""
+    parquet_mapping = {}  # uri -> the mapping of its group
+    for plan, (fmt, uris, _, _) in zip(plans, reads):
+        if fmt == "parquet":
+            parquet_mapping.update(dict.fromkeys(uris, plan.mapping))
+    for m in metas:
+        if m.format == "parquet":
+            m.mapping = parquet_mapping.get(Path(m.path).resolve().as_uri())
+    local = {str(Path(m.path).resolve()) for m in metas}
+    remote_parquet = next(
+        (
+            p.mapping
+            for p, r in zip(plans, reads)
+            if r[0] == "parquet" and "://" in r[1][0] and not r[1][0].startswith("file:")
+        ),
+        None,
+    )
+    for s in sources:
+        if _local_path(s["uri"]) in local:
+            continue
+        info = infos.get(s["uri"])
+        if info is not None:
+            metas.append(InputMeta(s["name"], info.format, encoding=info.encoding, mapping=info.mapping))
+        else:
+            metas.append(InputMeta(s["name"], "parquet", mapping=remote_parquet))
+    return metas
 
 
 def scan_files_spark(
@@ -698,9 +790,9 @@ def scan_files_spark(
     spark: SparkSession | None = None,
     chunk_rows: int | None = None,
 ) -> dict:
-    """``screener scan --engine spark``: Parquet inputs → the local engine's four outputs in ``outdir``.
+    """``screener scan --engine spark``: Parquet, CSV and JSONL inputs → the local engine's four outputs in ``outdir``.
 
-    ``inputs``: local Parquet files, directories or globs (read in the local
+    ``inputs``: local files, directories or globs (read in the local
     engine's order, so row ids match it) and/or Hadoop URIs (``hdfs://``,
     ``s3a://``: one dataset, after the local files). The scan runs on the
     cluster; the outputs are streamed to the driver in order and written by
@@ -718,97 +810,43 @@ def scan_files_spark(
         spark = _session(master)
     if chunk_rows:
         spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(chunk_rows))
-    res, described = screen_files(spark, inputs, rs, (), mapping)
+    res, metas = screen_files(spark, inputs, rs, (), mapping)
     packed = res.packed.persist(StorageLevel.MEMORY_AND_DISK)
     outputs = ScanOutputs(outdir)
     try:
-        per_file: dict[str, dict] = {}
-        undecided: Counter = Counter()
-        for s in res.stats.toArrow().to_pylist():
-            d = per_file.setdefault(
-                s["source_file"], {"rows_read": 0, "rows_scanned": 0, "rows_rejected": 0, "warnings": Counter()}
-            )
-            for k in ("rows_read", "rows_scanned", "rows_rejected"):
-                d[k] += s[k]
-            d["warnings"].update(json.loads(s["warnings"]))
-            undecided.update(json.loads(s["undecided"]))
-        hits_per_rule: Counter = Counter()
-        hits_per_category: Counter = Counter()
-        flagged_per_category: Counter = Counter()
-        n_hits = n_flagged = 0
+        tally = res.tally()
         empty_f, empty_h = FLAGGED_SCHEMA.empty_table(), HITS_SCHEMA.empty_table()
         for kind, table in _stream_outputs(packed):
             if kind == "hit":
                 outputs.write(table, empty_f, [])
-                n_hits += table.num_rows
-                hits_per_rule.update(table.column("rule_id").to_pylist())
-                hits_per_category.update(table.column("category").to_pylist())
             elif kind == "flagged":
                 outputs.write(empty_h, table, [])
-                n_flagged += table.num_rows
-                for cats in table.column("categories").to_pylist():
-                    flagged_per_category.update(cats.split(";"))
             else:
                 outputs.write(empty_h, empty_f, [Reject(**r) for r in table.to_pylist()])
-    except BaseException:
-        outputs.abort()
-        packed.unpersist()
-        raise
-    packed.unpersist()
-    seconds = time.perf_counter() - t0
-    input_docs = []
-    empty = {"rows_read": 0, "rows_scanned": 0, "rows_rejected": 0, "warnings": Counter()}
-    for name, cm, path in described:
-        d = per_file.get(name, empty)
-        if path is not None:
-            src = InputFile(path=path, format="parquet", size=path.stat().st_size, mapping=cm)
-            src.warnings.update(d["warnings"])
-            input_docs.append(FileStats(src, d["rows_read"], d["rows_scanned"], d["rows_rejected"]).as_dict())
-        else:  # a remote file: no size or checksum from here
-            input_docs.append(
-                {
-                    "path": name,
-                    "format": "parquet",
-                    "size": None,
-                    "sha256": None,
-                    "encoding": None,
-                    "rows_read": d["rows_read"],
-                    "rows_scanned": d["rows_scanned"],
-                    "rows_rejected": d["rows_rejected"],
-                    "columns": {c: cm.headers[i] for c, i in cm.sources.items()},
-                    "ignored_columns": list(cm.ignored),
-                    "warnings": dict(d["warnings"]) | dict.fromkeys(cm.notes, 1),
-                }
-            )
-    summary = build_summary(
-        engine={
-            "name": "screener",
-            "version": __version__,
-            "runner": "spark",
-            "spark": spark.version,
-            "master": spark.sparkContext.master,
-        },
-        rs=rs,
-        inputs=input_docs,
-        flagged=n_flagged,
-        hits=n_hits,
-        hits_per_category=hits_per_category,
-        flagged_per_category=flagged_per_category,
-        hits_per_rule=hits_per_rule,
-        undecided=undecided,
-        workers=spark.sparkContext.defaultParallelism,
-        started_at=started_wall.isoformat(timespec="seconds"),
-        seconds=seconds,
-        bytes_total=sum(d["size"] or 0 for d in input_docs),
-    )
-    rows_read, rows_scanned, rows_rejected = (summary[k] for k in ("rows_read", "rows_scanned", "rows_rejected"))
-    try:
-        _check_accounting(
-            {"rows_read": rows_read, "rows_scanned": rows_scanned, "rows_rejected": rows_rejected}, res.rows
+        for m in metas:
+            if m.size is not None:  # a local file (a remote one has no size or checksum from here)
+                m.sha256 = file_sha256(Path(m.path))
+        summary = build_summary(
+            engine={
+                "name": "screener",
+                "version": __version__,
+                "runner": "spark",
+                "spark": spark.version,
+                "master": spark.sparkContext.master,
+            },
+            rs=rs,
+            tally=tally,
+            inputs=metas,
+            workers=spark.sparkContext.defaultParallelism,
+            started_at=started_wall.isoformat(timespec="seconds"),
+            seconds=time.perf_counter() - t0,
+            bytes_total=sum(m.size or 0 for m in metas),
         )
     except BaseException:
         outputs.abort()
         raise
+    finally:
+        packed.unpersist()
     outputs.commit(summary)
     return summary
 

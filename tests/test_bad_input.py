@@ -16,7 +16,6 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -27,7 +26,6 @@ from screener.errors import InputError
 from screener.io import csvrecords
 from screener.io.formats import csv as csv_format
 from screener.io.readers import ReadOptions, open_source, read_input
-from screener.runner import SeenIds
 
 H = b"item_id,title,shop_name\n"
 
@@ -311,20 +309,6 @@ def test_duplicate_item_ids_are_kept_scanned_and_counted(tmp_path, rules):
     assert s["inputs"][1]["warnings"] == {"item_id repeats an earlier row (kept and scanned)": 1}
     hits = pq.read_table(tmp_path / "out" / "hits.parquet").to_pylist()
     assert [(h["item_id"], h["row_id"]) for h in hits if h["rule_id"] == "WL001"] == [("1", 0), ("1", 2)]
-
-
-def test_seen_ids_counts_like_a_set_in_flat_memory():
-    rng = np.random.default_rng(7)
-    seen, reference = SeenIds(), set()
-    for _ in range(200):
-        chunk = rng.integers(0, 50_000, size=int(rng.integers(0, 700)), dtype=np.uint64)
-        repeats = 0
-        for v in chunk.tolist():
-            repeats += v in reference
-            reference.add(v)
-        assert seen.add(chunk) == repeats
-    assert sorted(np.concatenate(seen.runs).tolist()) == sorted(reference)
-    assert seen.nbytes == 8 * len(reference) and len(seen.runs) <= 17  # runs at most log2(n)
 
 
 # -- a missing required column -------------------------------------------------------------------

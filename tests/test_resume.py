@@ -288,7 +288,7 @@ def test_a_scan_killed_with_sigkill_resumes_to_the_same_outputs(tmp_path, rules)
         proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the scan finished before it could be killed"
     cp = json.loads(cp_path.read_text(encoding="utf-8"))
-    assert 3 <= cp["chunks_done"] < 20 and sum(f["rows_read"] for f in cp["files"]) < 40_000
+    assert 3 <= cp["chunks_done"] < 20 and sum(f["rows_read"] for f in cp["tally"]["files"].values()) < 40_000
     assert not (out / "summary.json").exists() and not (out / "hits.parquet").exists()
     r = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr

@@ -264,6 +264,8 @@ def generated_listings(n: int, seed: int) -> list[dict]:
             title = rnd.choice("=+-@") + title
         desc = "".join(rnd.choice(DESCRIPTIONS) for _ in range(rnd.randint(2, 8)))
         item = "" if rnd.random() < 0.004 else (" " if rnd.random() < 0.002 else f"G{i:06d}")
+        if i and rnd.random() < 0.003:  # an item_id of an earlier row, maybe in an earlier file
+            item = f"G{rnd.randrange(i):06d}"
         out.append(
             {
                 HEADERS["item_id"]: item,
@@ -341,7 +343,7 @@ def assert_same_outputs(local: Path, spark_out: Path, s_local: dict, s_spark: di
     for name in ("flagged.csv", "rejects.csv"):
         assert (local / name).read_bytes() == (spark_out / name).read_bytes(), name
     assert set(s_local) == set(s_spark)
-    timing = {"started_at", "finished_at", "seconds", "throughput", "engine", "workers", "memory"}
+    timing = {"started_at", "finished_at", "seconds", "stage_seconds", "throughput", "engine", "workers", "memory"}
     assert {k: v for k, v in s_local.items() if k not in timing} == {
         k: v for k, v in s_spark.items() if k not in timing
     }
@@ -383,8 +385,74 @@ def test_generated_50k_matches_local_scan(spark, tmp_path, generated, rules, pac
     assert_same_outputs(tmp_path / "local", tmp_path / "spark", s_local, s_spark)
     assert s_spark["rows_read"] == 50_000 and s_spark["rows_rejected"] > 100
     assert s_spark["hits"] > 3_000 and len(s_spark["hits_per_rule"]) == 5
+    assert s_spark["duplicate_item_ids"] > 100  # counted like the local engine, per file (the summaries are equal)
+    assert set(s_spark["stage_seconds"]) >= {"decode", "match", "flag"}
     # Spark really split the files over partitions and packed several into one: row ids did not come for free
     assert ss.read_listings(spark, [str(generated)]).rdd.getNumPartitions() > 3
+
+
+def write_text_inputs(d: Path) -> list[Path]:
+    """CSV (UTF-8 with BOM; GB18030 tab-separated) and JSONL exports with the broken rows exports have."""
+    import csv
+    import io
+
+    d.mkdir(parents=True, exist_ok=True)
+    heads = list(HEADERS.values())
+    rows = realistic_listings()
+
+    def csv_text(records, delimiter=","):
+        buf = io.StringIO(newline="")
+        w = csv.writer(buf, delimiter=delimiter, lineterminator="\r\n")
+        w.writerow(heads)
+        for r in records:
+            w.writerow(["" if r.get(h) is None else r[h] for h in heads])
+        return buf.getvalue()
+
+    text = csv_text(rows[:10])
+    text += "2001,too,many,fields,in,this,row,of,the,export,yes\r\n"  # 11 fields, 9 expected
+    text += "\r\n2002,象牙 too few\r\n\r\n"  # blank lines around a short row
+    text += csv_text([{HEADERS["item_id"]: "2003", HEADERS["title"]: "多行\n老挝回流 象牙\n手镯", "商品描述": "x"}])
+    text += csv_text(rows[10:])  # a second export pasted on, with its header row again
+    a = d / "a.csv"
+    a.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    b = d / "b.tsv"
+    gb = csv_text(rows[:8], delimiter="\t").encode("gb18030") + "9001\t猛犸象牙 挂件".encode() + b"\t" * 7 + b"\r\n"
+    b.write_bytes(gb)  # GB18030 with one UTF-8 row: decoded row by row
+    lines = [json.dumps(r, ensure_ascii=False) for r in generated_listings(3_000, seed=5)]
+    lines[5:5] = ["", "{not json", "[1, 2]", "   "]
+    lines[20] = json.dumps(
+        {
+            HEADERS["item_id"]: 77,
+            HEADERS["title"]: "象牙 摆件",
+            HEADERS["price"]: 12.5,
+            HEADERS["category"]: {"a": [1]},
+        },
+        ensure_ascii=False,
+    )
+    c = d / "c.jsonl"
+    c.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return [a, b, c]
+
+
+def test_csv_and_jsonl_match_local_scan(spark, tmp_path, rules, pack_dir):
+    """Spark's CSV and text readers feed the local decoders: same rows, rejects, numbers and ids as the local scan."""
+    inputs = write_text_inputs(tmp_path / "in")
+    parquet = write_parts(realistic_listings(), tmp_path / "in", [len(realistic_listings())])[0]
+    assert (tmp_path / "in" / "c.jsonl").stat().st_size > 2 * 256 * 1024  # Spark splits it over partitions
+    s_local = screener.scan_files([tmp_path / "in"], tmp_path / "local", rules)
+    s_spark = ss.scan_files_spark([tmp_path / "in"], tmp_path / "spark", [pack_dir], spark=spark)
+    assert_same_outputs(tmp_path / "local", tmp_path / "spark", s_local, s_spark)
+    formats = {Path(i["path"]).name: (i["format"], i["encoding"]) for i in s_spark["inputs"]}
+    assert formats == {
+        "a.csv": ("csv", "utf-8-sig"),
+        "b.tsv": ("csv", "gb18030"),
+        "c.jsonl": ("jsonl", "utf-8"),
+        parquet.name: ("parquet", None),
+    }
+    reasons = (tmp_path / "spark" / "rejects.csv").read_text(encoding="utf-8-sig")
+    for reason in ("expected 9 fields, found 11", "expected 9 fields, found 2", "the header row again", "invalid JSON"):
+        assert reason in reasons
+    assert s_spark["duplicate_item_ids"] > 0 and s_spark["hits"] > 100
 
 
 def test_screen_dataframe_matches_local_scan(spark, tmp_path, rules):
@@ -467,9 +535,18 @@ def test_cli_engine_spark(spark, tmp_path, pack_dir):
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["rows_read"] == 2_000 and summary["engine"]["runner"] == "spark"
     assert (out / "flagged.csv").read_bytes().startswith(b"\xef\xbb\xbf")
-    csv_in = tmp_path / "x.csv"
-    csv_in.write_text("item_id,title\n1,象牙\n", encoding="utf-8")
+    xlsx = tmp_path / "x.xlsx"
+    xlsx.write_bytes(b"PK")
     r = CliRunner().invoke(
-        main, ["scan", "--engine", "spark", "--rules", str(pack_dir), "-q", str(csv_in), "-o", str(tmp_path / "o2")]
+        main, ["scan", "--engine", "spark", "--rules", str(pack_dir), "-q", str(xlsx), "-o", str(tmp_path / "o2")]
     )
-    assert r.exit_code == 2 and "Parquet" in r.output
+    assert r.exit_code == 2 and "scan XLSX with the local engine" in r.output
+
+
+def test_local_mode_workers_run_the_drivers_interpreter(spark, monkeypatch):
+    monkeypatch.delenv("PYSPARK_PYTHON", raising=False)
+    assert ss._session("local[2]") is spark  # the running session, as getOrCreate gives it
+    assert os.environ["PYSPARK_PYTHON"] == sys.executable
+    monkeypatch.setenv("PYSPARK_PYTHON", "/opt/other/python3")  # a choice made by the user stays
+    ss._session("local[2]")
+    assert os.environ["PYSPARK_PYTHON"] == "/opt/other/python3"

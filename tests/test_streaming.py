@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import pytest
 from conftest import RULES
 
 import screener
-from screener import runner
+from screener import pool
+from screener.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,6 +39,7 @@ def outputs(outdir: Path) -> dict:
         "flagged": pq.read_table(outdir / "flagged.parquet"),
         "rejects": (outdir / "rejects.csv").read_text(encoding="utf-8-sig"),
         "counts": (s["rows_read"], s["rows_scanned"], s["rows_rejected"], s["rows_flagged"], s["hits_per_rule"]),
+        "summary": s,
     }
 
 
@@ -64,15 +67,38 @@ def outputs_of(outdir, export, rules, chunk_rows, workers):
 
 def test_pool_starts_only_for_two_chunks_of_work(tmp_path, export, rules, monkeypatch):
     started = []
-    real = runner.ProcessPoolExecutor
+    real = pool.ProcessPoolExecutor
 
     def spy(*args, **kwargs):
         started.append(kwargs.get("max_workers"))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(runner, "ProcessPoolExecutor", spy)
+    monkeypatch.setattr(pool, "ProcessPoolExecutor", spy)
     whole = outputs_of(tmp_path / "whole", export, rules, chunk_rows=2000, workers=2)  # 6002 rows: three chunks
     assert started == [2]
     inline = outputs_of(tmp_path / "inline", export, rules, chunk_rows=4000, workers=2)  # under two chunks
     assert started == [2]
     assert inline["hits"].equals(whole["hits"]) and inline["counts"] == whole["counts"]
+    # the workers report their memory; every stage is timed, in the workers and in the scan process
+    assert (
+        whole["summary"]["memory"]["worker_peak_rss_kb"] > 0
+        and inline["summary"]["memory"]["worker_peak_rss_kb"] is None
+    )
+    stages = set(whole["summary"]["stage_seconds"])
+    assert stages == set(inline["summary"]["stage_seconds"])
+    assert {"read", "decode", "match", "flag", "count", "write", "duplicates"} <= stages
+
+
+def test_reader_thread_hands_its_errors_over_and_stops_when_closed():
+    def source():
+        yield "first"
+        raise InputError("broken in the middle")
+
+    items = iter(pool.Prefetch(source(), depth=1))
+    assert next(items) == "first"
+    with pytest.raises(InputError, match="broken in the middle"):
+        next(items)
+    endless = pool.Prefetch(itertools.count(), depth=2)
+    assert next(iter(endless)) == 0
+    endless.close()  # the scan gave up: the thread must not block on a full queue forever
+    assert not endless._thread.is_alive()

@@ -58,7 +58,7 @@ BAR_STYLE = "green"  # not rich's default pink-red: a scan in progress is not an
     default="auto",
     show_default=True,
     help="auto: scan here with the fastest installed matcher; a matcher name forces it; "
-    f"spark: run on Apache Spark (Parquet input; {SPARK_INSTALL}).",
+    f"spark: run on Apache Spark (Parquet, CSV or JSONL input; {SPARK_INSTALL}).",
 )
 @click.option("--master", default=None, metavar="URL", help="Spark master for --engine spark, e.g. local[4], yarn.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")

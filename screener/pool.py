@@ -1,0 +1,215 @@
+"""Chunks scanned inline or by worker processes, results in input order.
+
+What makes two workers pay off early (issue 12): the forkserver that forks
+the workers starts as soon as a scan knows it may need them, so its ~1.5 s of
+imports and jieba's dictionary overlap loading the rules and reading the first
+chunks; every worker gets the compiled rule set pickled once and builds its
+automata in its initializer, before the first chunk reaches it; a reader thread
+keeps split chunks ready, so the workers never wait for the file; and chunks go
+to the workers in pieces of :data:`~screener.chunks.SCAN_ROWS` rows, each
+holding only its own rows (a pickled slice carries its whole parent block), so
+the last chunk does not leave a worker idle and no worker holds a whole chunk's
+working memory.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import queue
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any
+
+import pyarrow as pa
+
+from .chunks import SCAN_ROWS, ChunkResult, combine, compact, process_chunk, split_raw
+from .compile import RuleSet
+from .io.readers import RawChunk
+from .summary import peak_rss_kb
+
+#: Bytes of input below which a scan does not start worker processes early: two
+#: chunks of 20,000 rows are at least this big (a listing has an id and a title).
+EARLY_START_BYTES = 2 * 20_000 * 24
+
+# one item on the way from the reader: (tag, raw chunk, its first row id)
+Item = tuple[Any, RawChunk, int]
+
+
+def default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS/Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def _mp_context():
+    # forkserver/spawn: a forked child of a process with pyarrow's threads can deadlock
+    if not sys.platform.startswith("linux"):
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["screener._preload"])  # workers start with the code and jieba loaded
+    return ctx
+
+
+def start_early(workers: int, input_bytes: int) -> None:
+    """Start the forkserver now when a scan of ``input_bytes`` may use ``workers`` processes.
+
+    The server imports the scan code and loads jieba in its own process while
+    this one compiles the rules and reads; the workers fork from it later, warm.
+    Starting it costs nothing on the scan's path (it is one process spawn).
+    """
+    if workers > 1 and input_bytes >= EARLY_START_BYTES and _mp_context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
+# -- worker processes ----------------------------------------------------------------------
+_WORKER_RULES: RuleSet | None = None
+WARM_UP = {"item_id": ["0"], "title": ["老挝回流 象-牙手镯 全网最低价 第一"], "description": ["专供 正品"]}
+
+
+def _init_worker(pickled_rules: bytes) -> None:
+    # The rule set comes pickled once by the scan (its compiled model, not its
+    # automata); a one-row scan builds the automata and anything else the scan
+    # core builds lazily, here, before the first chunk is waiting.
+    global _WORKER_RULES
+    _WORKER_RULES = pickle.loads(pickled_rules)
+    from .api import scan_table
+
+    scan_table(pa.table(WARM_UP), _WORKER_RULES)
+
+
+def _work(raw: RawChunk, first_row_id: int) -> ChunkResult:
+    assert _WORKER_RULES is not None
+    res = process_chunk(raw, first_row_id, _WORKER_RULES)
+    # a worker is not the scan's child but the forkserver's: its memory is invisible to
+    # the caller's rusage or /usr/bin/time, so it reports its own
+    res.peak_rss_kb = peak_rss_kb()
+    return res
+
+
+# -- the reader thread -----------------------------------------------------------------------
+_END = object()
+
+
+class Prefetch:
+    """Items of ``source`` produced by a thread, up to ``depth`` ahead of the consumer.
+
+    An exception in ``source`` is raised to the consumer where the item would
+    have been; :meth:`close` stops the thread (the consumer gave up).
+    ``seconds``: time spent in ``source`` (the read stage).
+    """
+
+    def __init__(self, source: Iterable[Item], depth: int) -> None:
+        self.seconds = 0.0
+        self._q: queue.Queue = queue.Queue(maxsize=max(1, depth))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(iter(source),), name="screener-reader", daemon=True)
+        self._thread.start()
+
+    def _run(self, it: Iterator[Item]) -> None:
+        try:
+            while True:
+                t = time.perf_counter()
+                item = next(it, _END)
+                self.seconds += time.perf_counter() - t
+                if not self._put(item) or item is _END:
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            self._put(exc)
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[Item]:
+        while True:
+            item = self._q.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+# -- in input order -------------------------------------------------------------------------
+def scan_chunks(
+    raws: Iterable[Item], rs: RuleSet, workers: int, pool_rows: int = 0
+) -> Iterator[tuple[Any, RawChunk, ChunkResult]]:
+    """(tag, raw chunk, result) in input order; ``tag`` is passed through.
+
+    Inputs of less than ``pool_rows`` rows are scanned in this process:
+    starting workers costs more than it saves (the forkserver, jieba's
+    dictionary, the automata). Either way each chunk is scanned in pieces of
+    at most :data:`SCAN_ROWS` rows and its result is the pieces' combined.
+    """
+    if workers <= 1:
+        for tag, raw, first in raws:
+            yield tag, raw, process_chunk(raw, first, rs)
+        return
+    reader = Prefetch(raws, depth=2 * workers)
+    try:
+        items = iter(reader)
+        head: list[Item] = []
+        rows = 0
+        for item in items:
+            head.append(item)
+            rows += item[1].n
+            if rows >= pool_rows:
+                break
+        if rows < pool_rows:
+            for tag, raw, first in head:
+                yield tag, raw, process_chunk(raw, first, rs)
+            return
+        yield from _pooled(_chain(head, items), rs, workers)
+    finally:
+        reader.close()
+
+
+def _chain(head: list[Item], rest: Iterator[Item]) -> Iterator[Item]:
+    yield from head
+    yield from rest
+
+
+def _pooled(items: Iterator[Item], rs: RuleSet, workers: int) -> Iterator[tuple[Any, RawChunk, ChunkResult]]:
+    # pieces in flight: one running and at least one waiting per worker, so a worker
+    # that finishes finds its next piece queued while this process writes and reads
+    limit = 3 * workers
+    window: deque[tuple[Any, RawChunk, list[Future]]] = deque()
+    in_flight = 0
+    rules = pickle.dumps(rs, protocol=pickle.HIGHEST_PROTOCOL)  # once, not once per worker
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=_mp_context(), initializer=_init_worker, initargs=(rules,)
+    )
+    try:
+        for tag, raw, first in items:
+            pieces = split_raw(raw, SCAN_ROWS)
+            window.append((tag, raw, [pool.submit(_work, compact(p), first + off) for p, off in pieces]))
+            in_flight += len(pieces)
+            while in_flight >= limit:
+                f_tag, f_raw, futs = window.popleft()
+                in_flight -= len(futs)
+                yield f_tag, f_raw, combine([f.result() for f in futs])
+        while window:
+            f_tag, f_raw, futs = window.popleft()
+            yield f_tag, f_raw, combine([f.result() for f in futs])
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
