@@ -22,6 +22,8 @@ FIELD_LABELS = {
     "self_declaration": "自我声明",
     "url": "商品链接",
     "platform": "平台",
+    "image_text": "图片文字",
+    "images": "商品图片",
 }
 
 SEVERITY_LABELS = {"high": "高", "medium": "中", "low": "低"}

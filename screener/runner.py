@@ -48,8 +48,9 @@ from .io.readers import (
     open_inputs,
 )
 from .io.writers import OUTPUT_FILES, SCANNED_SCHEMA, ScanParts, previous_scan, replace_previous_scan
+from .ocr import OcrOptions, OcrStats, engine_info, read_image_text, with_image_evidence
 from .scan import scan_batch
-from .schema import FLAGGED_SCHEMA, HITS_SCHEMA, ROW_ID, SOURCE_ROW
+from .schema import FLAGGED_SCHEMA, HITS_OUTPUT_SCHEMA, ROW_ID, SOURCE_ROW
 
 W_DUPLICATE = "item_id repeats an earlier row (kept and scanned)"
 CHECKPOINT_FORMAT = "screener-checkpoint-1"
@@ -125,6 +126,7 @@ class ChunkResult:
     id_hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))  # 8 bytes per scanned row
     peak_rss_kb: int = 0  # of the worker process that made it (0: scanned in the calling process)
     scanned: pa.Table | None = None  # every scanned listing's key and status (scanned.parquet, for screener diff)
+    ocr: OcrStats | None = None  # images read for image_text (None: OCR not asked for)
 
 
 def peak_rss_kb() -> int:
@@ -235,23 +237,30 @@ def id_hashes(item_ids: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return pd.util.hash_array(values, categorize=False).astype(np.uint64, copy=False)
 
 
-def process_chunk(raw: RawChunk, first_row_id: int, rs: RuleSet) -> ChunkResult:
+def process_chunk(raw: RawChunk, first_row_id: int, rs: RuleSet, ocr: OcrOptions | None = None) -> ChunkResult:
     """Decode, scan and flag one raw chunk: the unit of work of a worker.
 
     A row's id is ``first_row_id`` plus its position in the raw chunk, so ids
     are the same however the work is split (rows rejected while decoding leave
-    a gap).
+    a gap). With ``ocr``, the listings' images are read into ``image_text`` first
+    (:mod:`screener.ocr`) and hits read from an image say which one.
     """
     chunk = decode(raw)
     table = chunk.table
     positions = np.searchsorted(raw.numbers, table.column(SOURCE_ROW).to_numpy())
     table = table.append_column(ROW_ID, pa.array(first_row_id + positions, pa.int64()))
+    images = None
     if table.num_rows == 0:
-        hits, flagged, undecided = HITS_SCHEMA.empty_table(), FLAGGED_SCHEMA.empty_table(), {}
+        hits, flagged, undecided = HITS_OUTPUT_SCHEMA.empty_table(), FLAGGED_SCHEMA.empty_table(), {}
     else:
         batch = table.combine_chunks().to_batches()[0]
+        if ocr is not None:  # the OCR stage: images → image_text, before the scan
+            images = read_image_text(batch, ocr)
+            batch = images.batch
+            chunk.warnings.update(images.warnings)
         res = scan_batch(batch, rs)
-        hits, flagged, undecided = res.hits, flag_listings(res.hits, batch, rs), res.undecided
+        hits = with_image_evidence(res.hits, images.lines if images else None)
+        flagged, undecided = flag_listings(hits, batch, rs), res.undecided
     return ChunkResult(
         hits,
         flagged,
@@ -262,6 +271,7 @@ def process_chunk(raw: RawChunk, first_row_id: int, rs: RuleSet) -> ChunkResult:
         table.num_rows,
         id_hashes(table.column("item_id")) if table.num_rows else np.zeros(0, np.uint64),
         scanned=scanned_listings(table),
+        ocr=images.stats if images else (OcrStats() if ocr is not None else None),
     )
 
 
@@ -273,18 +283,19 @@ def scanned_listings(table: pa.Table) -> pa.Table:
 
 # -- worker processes ----------------------------------------------------------------------
 _WORKER_RULES: RuleSet | None = None
+_WORKER_OCR: OcrOptions | None = None
 
 
-def _init_worker(rs: RuleSet) -> None:
+def _init_worker(rs: RuleSet, ocr: OcrOptions | None = None) -> None:
     # The compiled rule set arrives pickled (its model, not its automata); the
     # automata are built on first use, once per worker process.
-    global _WORKER_RULES
-    _WORKER_RULES = rs
+    global _WORKER_RULES, _WORKER_OCR
+    _WORKER_RULES, _WORKER_OCR = rs, ocr
 
 
 def _work(raw: RawChunk, first_row_id: int) -> ChunkResult:
     assert _WORKER_RULES is not None
-    res = process_chunk(raw, first_row_id, _WORKER_RULES)
+    res = process_chunk(raw, first_row_id, _WORKER_RULES, _WORKER_OCR)
     # a worker is not the scan's child but the forkserver's: its memory is invisible to
     # the caller's rusage or /usr/bin/time, so it reports its own
     res.peak_rss_kb = peak_rss_kb()
@@ -308,7 +319,11 @@ def _mp_context():
 
 
 def _results(
-    raws: Iterator[tuple[object, RawChunk, int]], rs: RuleSet, workers: int, pool_rows: int = 0
+    raws: Iterator[tuple[object, RawChunk, int]],
+    rs: RuleSet,
+    workers: int,
+    pool_rows: int = 0,
+    ocr: OcrOptions | None = None,
 ) -> Iterator[tuple[object, RawChunk, ChunkResult]]:
     """(tag, raw chunk, result) in input order; ``tag`` is passed through.
 
@@ -327,12 +342,14 @@ def _results(
     pooled = workers > 1 and rows >= pool_rows
     raws = itertools.chain(head, raws)
     if not pooled:
+        if ocr is not None:  # one process: the OCR engine may use every core
+            ocr = replace(ocr, threads=workers)
         for fi, raw, first in raws:
-            yield fi, raw, process_chunk(raw, first, rs)
+            yield fi, raw, process_chunk(raw, first, rs, ocr)
         return
     window: deque[tuple[int, RawChunk, Future]] = deque()
     with ProcessPoolExecutor(
-        max_workers=workers, mp_context=_mp_context(), initializer=_init_worker, initargs=(rs,)
+        max_workers=workers, mp_context=_mp_context(), initializer=_init_worker, initargs=(rs, ocr)
     ) as pool:
         try:
             for fi, raw, first in raws:
@@ -394,7 +411,7 @@ def _check_resumable(state: dict, expected: dict, outdir: Path) -> None:
                     f"input {n['path']} {what} since the interrupted scan; run without --resume to start over",
                     Location(where),
                 )
-    for key, what in (("mapping", "--map"), ("chunk_rows", "--chunk-rows"), ("sheet", "--sheet")):
+    for key, what in (("mapping", "--map"), ("chunk_rows", "--chunk-rows"), ("sheet", "--sheet"), ("ocr", "--ocr")):
         if state.get(key) != expected[key]:
             raise ResumeError(
                 f"the interrupted scan used {what} {state[key]!r}, not {expected[key]!r}: resume with the same "
@@ -452,6 +469,11 @@ def build_summary(
     }
 
 
+def ocr_summary(ocr: OcrOptions, stats: OcrStats) -> dict:
+    """summary.json's ``ocr``: the engine and settings, the cache, and what reading the images found."""
+    return {"engine": engine_info(ocr), "settings": ocr.settings(), "cache": ocr.cache_dir, **stats.summary()}
+
+
 def scan_files(
     inputs: Sequence[str | Path],
     outdir: str | Path,
@@ -464,6 +486,7 @@ def scan_files(
     resume: bool = False,
     recursive: bool = False,
     read_options: ReadOptions | None = None,
+    ocr: OcrOptions | None = None,
 ) -> dict:
     """Scan files into ``outdir`` (hits, flagged, rejects, summary); returns the summary.
 
@@ -483,6 +506,9 @@ def scan_files(
     (with no checkpoint there, the scan starts from the beginning); it raises
     :class:`ResumeError` when the rules, the inputs, ``mapping`` or
     ``chunk_rows`` changed. The outputs equal an uninterrupted scan's.
+
+    ``ocr``: read the text in the listings' images (:mod:`screener.ocr`); the OCR
+    cache goes to ``outdir/.ocr-cache`` unless ``ocr.cache_dir`` names one.
     """
     started_wall = datetime.now(timezone.utc)
     t0 = time.perf_counter()
@@ -492,6 +518,7 @@ def scan_files(
         ruleset = load_rules()
     rs = ruleset
     outdir = Path(outdir)
+    ocr = ocr.for_scan(outdir) if ocr is not None else None
     options = replace(read_options or ReadOptions(), chunk_rows=chunk_rows)
     sources, skipped = open_inputs(inputs, mapping, recursive=recursive, outdir=outdir, options=options)
     expected = {
@@ -502,6 +529,7 @@ def scan_files(
         "mapping": dict(sorted((mapping or {}).items())),
         "chunk_rows": chunk_rows,
         "sheet": options.sheet,
+        "ocr": ocr.settings() if ocr is not None else None,
     }
     replaced = previous_scan(outdir)  # read before ScanParts removes its summary
     parts = ScanParts(outdir)
@@ -529,7 +557,7 @@ def scan_files(
                 started_at=started_wall.isoformat(timespec="seconds"),
                 resumes=[],
             )
-        summary = _scan(sources, parts, state, rs, mapping, options, workers, on_progress, t0)
+        summary = _scan(sources, parts, state, rs, mapping, options, workers, on_progress, t0, ocr)
         if skipped:
             summary["skipped_inputs"] = skipped
         if state.get("replaced"):
@@ -551,8 +579,10 @@ def _scan(
     workers: int,
     on_progress: Callable[[Progress], None] | None,
     t0: float,
+    ocr: OcrOptions | None = None,
 ) -> dict:
     stats = [FileStats(s) for s in sources]
+    ocr_stats = OcrStats.from_state(state.get("ocr_stats"))
     done = state["chunks_done"]
     if done:
         for st, saved in zip(stats, state["files"]):
@@ -593,7 +623,7 @@ def _scan(
                 seq += 1
                 next_row += raw.n
 
-    for (fi, seq, first_row), raw, res in _results(raws(), rs, workers, pool_rows=2 * options.chunk_rows):
+    for (fi, seq, first_row), raw, res in _results(raws(), rs, workers, pool_rows=2 * options.chunk_rows, ocr=ocr):
         st = stats[fi]
         repeats = seen.add(res.id_hashes)
         worker_rss = max(worker_rss, res.peak_rss_kb)
@@ -626,6 +656,9 @@ def _scan(
             undecided=dict(undecided),
             seconds=seconds_before + time.perf_counter() - t0,
         )
+        if res.ocr is not None:
+            ocr_stats.merge(res.ocr)
+            state["ocr_stats"] = ocr_stats.state()
         parts.save_checkpoint(state)
         progress.rows += res.rows_read
         progress.bytes_done = done_before[fi] + (raw.position if raw.position >= 0 else 0)
@@ -661,6 +694,8 @@ def _scan(
         summary["duplicate_item_ids"] = n_duplicates  # rows whose item_id repeats an earlier row's
     if state["resumes"]:
         summary["resumes"] = state["resumes"]
+    if ocr is not None and ocr.enabled:
+        summary["ocr"] = ocr_summary(ocr, ocr_stats)
     if rows_read != rows_scanned + rows_rejected:  # an invariant, not an input problem
         raise AssertionError(
             f"row accounting broke: read {rows_read} != scanned {rows_scanned} + rejected {rows_rejected}"
