@@ -64,6 +64,17 @@ def span_label(field: str | None, start: int | None, end: int | None) -> str:
     return f"{name}第{start + 1}字" if end - start <= 1 else f"{name}第{start + 1}–{end}字"
 
 
+def image_label(image: dict) -> str:
+    """Which of a listing's images a hit was read from: ``图片2（imgs/a.jpg）``."""
+    return f"图片{int(image['index']) + 1}（{image['path']}）"
+
+
+def confidence_label(image: dict) -> str:
+    """The OCR confidence of the line a hit was read from: ``识别置信度97%``."""
+    c = image.get("confidence")
+    return "" if c is None else f"识别置信度{round(float(c) * 100)}%"
+
+
 def normalizations_label(codes: str | None) -> str:
     """``separator,t2s`` → ``去除间隔符、繁体``."""
     return "、".join(NORMALIZATION_LABELS.get(c.strip(), c.strip()) for c in (codes or "").split(",") if c.strip())

@@ -86,7 +86,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -102,9 +102,10 @@ from .errors import InputError, Location, ScreenerError
 from .io.columns import ColumnMapping, map_headers
 from .io.readers import InputFile, RawChunk, Reject, SourceInfo, detect_format, discover
 from .io.writers import ScanOutputs
+from .ocr import OcrOptions, OcrStats
 from .packs import PackSet
-from .runner import FileStats, build_summary, process_chunk
-from .schema import FLAGGED_SCHEMA, HITS_SCHEMA, REJECT_COLUMNS
+from .runner import FileStats, build_summary, ocr_summary, process_chunk
+from .schema import FLAGGED_SCHEMA, HITS_OUTPUT_SCHEMA, REJECT_COLUMNS
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
@@ -133,6 +134,7 @@ STATS_SCHEMA = pa.schema(
         ("warnings", pa.string()),  # JSON {warning: count}
         ("worker", pa.int64()),  # pid of the Python worker that scanned the batch
         ("compiles", pa.int64()),  # times that worker loaded this rule set (1 when cached, as it should be)
+        ("ocr", pa.string()),  # JSON OcrStats.state() of the images read (null without OCR)
     ]
 )
 #: One output row of the scan pass: exactly one of the four structs is set;
@@ -142,7 +144,7 @@ PACKED_SCHEMA = pa.schema(
     [
         ("k1", pa.int64()),
         ("k2", pa.int64()),
-        ("hit", pa.struct(list(HITS_SCHEMA))),
+        ("hit", pa.struct(list(HITS_OUTPUT_SCHEMA))),
         ("flagged", pa.struct(list(FLAGGED_SCHEMA))),
         ("reject", pa.struct(list(REJECTS_SCHEMA))),
         ("stats", pa.struct(list(STATS_SCHEMA))),
@@ -152,7 +154,7 @@ PACKED_SCHEMA = pa.schema(
 
 # -- Arrow <-> Spark types ---------------------------------------------------------------
 def spark_schema(schema: pa.Schema):
-    """The Spark ``StructType`` for one of screener's Arrow schemas (string, int32/64, float64, struct)."""
+    """The Spark ``StructType`` for one of screener's Arrow schemas (string, int32/64, float64, struct, list)."""
     from pyspark.sql import types as T
 
     def conv(t: pa.DataType):
@@ -166,6 +168,8 @@ def spark_schema(schema: pa.Schema):
             return T.DoubleType()
         if pa.types.is_struct(t):
             return T.StructType([T.StructField(f.name, conv(f.type), f.nullable) for f in t])
+        if pa.types.is_list(t):
+            return T.ArrayType(conv(t.value_type), t.value_field.nullable)
         raise TypeError(f"no Spark type for {t}")
 
     return T.StructType([T.StructField(f.name, conv(f.type), f.nullable) for f in schema])
@@ -216,6 +220,7 @@ class _Job:
     files: bool  # provenance columns present (read_listings)
     source_name: str  # source_file for a plain DataFrame
     offsets: Any  # Broadcast[dict]: file uri -> (first row id, display name, rank), or partition -> first row id
+    ocr: OcrOptions | None = None  # read the listings' images (paths the executors can reach)
 
 
 def _partition_id() -> int:
@@ -285,8 +290,9 @@ def _scan_partition(job: _Job, batches: Iterator[pa.RecordBatch]) -> Iterator[pa
                 first = position
                 position += z - a
             raw = RawChunk(SourceInfo(name, "parquet", None, job.mapping), "arrow", raw_batch.slice(a, z - a), numbers)
-            res = process_chunk(raw, first, rs)
-            st = per_file.setdefault(name, [rank, 0, 0, 0, Counter(), Counter()])
+            res = process_chunk(raw, first, rs, job.ocr)
+            st = per_file.setdefault(name, [rank, 0, 0, 0, Counter(), Counter(), OcrStats()])
+            st[6].merge(res.ocr)
             st[1] += res.rows_read
             st[2] += res.rows_scanned
             st[3] += len(res.rejects)
@@ -319,6 +325,7 @@ def _scan_partition(job: _Job, batches: Iterator[pa.RecordBatch]) -> Iterator[pa
                 "warnings": [json.dumps(dict(s[4]), ensure_ascii=False) for _, s in items],
                 "worker": [os.getpid()] * len(items),
                 "compiles": [_COMPILES[job.key]] * len(items),
+                "ocr": [json.dumps(s[6].state(), ensure_ascii=False) if job.ocr else None for _, s in items],
             },
             schema=STATS_SCHEMA,
         )
@@ -441,7 +448,9 @@ def _file_offsets(
     return offsets, sources
 
 
-def _scan(plan: _Plan, rules_bc, key: tuple[str, str], offsets_bc, source_name: str) -> DataFrame:
+def _scan(
+    plan: _Plan, rules_bc, key: tuple[str, str], offsets_bc, source_name: str, ocr: OcrOptions | None = None
+) -> DataFrame:
     """The scan pass over one DataFrame: the packed outputs (see ``PACKED_SCHEMA``)."""
     from pyspark.sql import functions as F
 
@@ -453,6 +462,7 @@ def _scan(plan: _Plan, rules_bc, key: tuple[str, str], offsets_bc, source_name: 
         files=plan.files,
         source_name=source_name,
         offsets=offsets_bc,
+        ocr=replace(ocr, counter=None) if ocr is not None else None,  # a process-local counter stays home
     )
     meta = (FILE_COL, ROW_INDEX_COL) if plan.files else ()
     projected = plan.df.select(*[F.col(_quote(c)) for c in plan.raw_columns + meta])
@@ -482,6 +492,7 @@ def screen_all(
     source_name: str = "<dataframe>",
     file_order: Sequence[str] | None = None,
     file_names: Mapping[str, str] | None = None,
+    ocr: OcrOptions | None = None,
 ) -> SparkScan:
     """Screen a Spark DataFrame of listings in any export's column names.
 
@@ -499,6 +510,10 @@ def screen_all(
     them, by URI). ``file_names`` maps a local path or URI to the name written
     to ``source_file`` (default: the URI). A plain DataFrame is one source
     called ``source_name``, in partition order.
+
+    ``ocr``: read the listings' images into ``image_text`` on the executors
+    (:mod:`screener.ocr`); ``images_dir`` and ``cache_dir`` must be paths every
+    executor can read (a shared file system).
     """
     _require_pyspark()
     from pyspark.sql import functions as F
@@ -515,7 +530,7 @@ def screen_all(
             sources.append({"name": source_name, "partition": p, "rows": counts[p], "first_row_id": first})
             first += counts[p]
     sc = df.sparkSession.sparkContext
-    packed = _scan(plan, sc.broadcast(rs), (rs.hash, rs.backend), sc.broadcast(offsets), source_name)
+    packed = _scan(plan, sc.broadcast(rs), (rs.hash, rs.backend), sc.broadcast(offsets), source_name, ocr)
     return _result(packed, rs, sources)
 
 
@@ -613,7 +628,7 @@ def _stream_outputs(packed: DataFrame, rows: int = 20_000) -> Iterator[tuple[str
     """
     from pyspark.sql import functions as F
 
-    kinds = (("hit", HITS_SCHEMA), ("flagged", FLAGGED_SCHEMA), ("reject", REJECTS_SCHEMA))
+    kinds = (("hit", HITS_OUTPUT_SCHEMA), ("flagged", FLAGGED_SCHEMA), ("reject", REJECTS_SCHEMA))
     kind = F.when(F.col("hit").isNotNull(), 0).when(F.col("flagged").isNotNull(), 1).otherwise(2)
     rows_df = (
         packed.where(F.col("stats").isNull())
@@ -638,6 +653,7 @@ def screen_files(
     packs=None,
     overrides: Iterable[str | Path] = (),
     mapping: Mapping[str, str] | None = None,
+    ocr: OcrOptions | None = None,
 ) -> tuple[SparkScan, list[tuple[str, ColumnMapping, Path | None]]]:
     """Screen Parquet inputs as the local engine reads them; also returns (name, mapping, local path) per file.
 
@@ -676,7 +692,7 @@ def screen_files(
     rules_bc, offsets_bc = sc.broadcast(rs), sc.broadcast(offsets)
     packed = None
     for plan in plans:
-        part = _scan(plan, rules_bc, (rs.hash, rs.backend), offsets_bc, "")
+        part = _scan(plan, rules_bc, (rs.hash, rs.backend), offsets_bc, "", ocr)
         packed = part if packed is None else packed.union(part)
     # every local input file (empty ones too, as the local engine lists them), then the remote ones
     described: list[tuple[str, ColumnMapping, Path | None]] = [
@@ -697,6 +713,7 @@ def scan_files_spark(
     master: str | None = None,
     spark: SparkSession | None = None,
     chunk_rows: int | None = None,
+    ocr: OcrOptions | None = None,
 ) -> dict:
     """``screener scan --engine spark``: Parquet inputs → the local engine's four outputs in ``outdir``.
 
@@ -706,6 +723,7 @@ def scan_files_spark(
     cluster; the outputs are streamed to the driver in order and written by
     the local engine's :class:`ScanOutputs` (same files, BOM, formula
     neutralising, atomic commit). ``summary.json`` has the local runner's keys.
+    ``ocr``: as :func:`screener.runner.scan_files`'s (the cache beside the outputs by default).
     """
     _require_pyspark()
     from pyspark import StorageLevel
@@ -718,13 +736,17 @@ def scan_files_spark(
         spark = _session(master)
     if chunk_rows:
         spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(chunk_rows))
-    res, described = screen_files(spark, inputs, rs, (), mapping)
+    ocr = ocr.for_scan(outdir) if ocr is not None else None
+    res, described = screen_files(spark, inputs, rs, (), mapping, ocr)
     packed = res.packed.persist(StorageLevel.MEMORY_AND_DISK)
     outputs = ScanOutputs(outdir)
     try:
         per_file: dict[str, dict] = {}
         undecided: Counter = Counter()
+        ocr_stats = OcrStats()
         for s in res.stats.toArrow().to_pylist():
+            if s["ocr"]:
+                ocr_stats.merge(OcrStats.from_state(json.loads(s["ocr"])))
             d = per_file.setdefault(
                 s["source_file"], {"rows_read": 0, "rows_scanned": 0, "rows_rejected": 0, "warnings": Counter()}
             )
@@ -736,7 +758,7 @@ def scan_files_spark(
         hits_per_category: Counter = Counter()
         flagged_per_category: Counter = Counter()
         n_hits = n_flagged = 0
-        empty_f, empty_h = FLAGGED_SCHEMA.empty_table(), HITS_SCHEMA.empty_table()
+        empty_f, empty_h = FLAGGED_SCHEMA.empty_table(), HITS_OUTPUT_SCHEMA.empty_table()
         for kind, table in _stream_outputs(packed):
             if kind == "hit":
                 outputs.write(table, empty_f, [])
@@ -801,6 +823,8 @@ def scan_files_spark(
         seconds=seconds,
         bytes_total=sum(d["size"] or 0 for d in input_docs),
     )
+    if ocr is not None and ocr.enabled:
+        summary["ocr"] = ocr_summary(ocr, ocr_stats)
     rows_read, rows_scanned, rows_rejected = (summary[k] for k in ("rows_read", "rows_scanned", "rows_rejected"))
     try:
         _check_accounting(
