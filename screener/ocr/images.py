@@ -44,8 +44,9 @@ def read_file(path: Path, max_bytes: int) -> ImageFile:
 def decode(data: bytes, max_pixels: int, name: str = ""):
     """The image as an RGB ``PIL.Image`` (the first frame; transparency on white).
 
-    The size is checked from the header before any pixel is decoded; Pillow's own
-    decompression-bomb limit is raised to ours so that one rule applies.
+    The size is checked from the header before any pixel is decoded (``max_pixels``);
+    Pillow's own decompression-bomb guard, which may refuse a file when it opens it,
+    counts as the same problem.
     """
     from PIL import Image, UnidentifiedImageError
 
