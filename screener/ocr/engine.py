@@ -114,6 +114,7 @@ def recognize(image, options: OcrOptions) -> list[Line]:
         xs = [float(p[0]) for p in box]
         ys = [float(p[1]) for p in box]
         text = " ".join(str(text).split())  # one line: no new line inside a line's text
-        if text:
-            lines.append(Line(text, float(score), int(min(xs)), int(min(ys)), int(max(xs) + 0.5), int(max(ys) + 0.5)))
+        if text:  # confidence rounded as the cache stores it: a result reads the same fresh or cached
+            box = int(min(xs)), int(min(ys)), int(max(xs) + 0.5), int(max(ys) + 0.5)
+            lines.append(Line(text, round(float(score), 4), *box))
     return lines
