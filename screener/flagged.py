@@ -125,9 +125,8 @@ def evidence_line(hits: list[dict]) -> str:
                 how = "；".join(
                     x for x in (normalizations_label(h["normalizations"]), confidence_label(h["image"])) if x
                 )
-                spans.append(
-                    f"{image_label(h['image'])}文字「{h['matched']}」" + (f"（{how}）" if how else "") + _support(h)
-                )
+                shown = " ".join(h["matched"].split())  # a match may run across two lines of the image
+                spans.append(f"{image_label(h['image'])}文字「{shown}」" + (f"（{how}）" if how else "") + _support(h))
             else:
                 how = normalizations_label(h["normalizations"])
                 spans.append(

@@ -246,6 +246,15 @@ def test_hits_in_image_text_get_their_image_and_line():
     assert with_image_evidence(hits, None).column("image").null_count == 4
 
 
+def test_evidence_names_the_image_on_one_line():
+    from screener.flagged import evidence_line
+
+    image = {"index": 1, "path": "imgs/a.jpg", "confidence": 0.981}
+    hit = {"rule_id": "SS001", "rule_name": "特供", "severity": "high", "field": "image_text", "start": 2, "end": 7}
+    hit |= {"matched": "特供\n内部", "normalizations": "separator", "snippet": "", "support": [], "image": image}
+    assert evidence_line([hit]) == "SS001 特供（高）：图片2（imgs/a.jpg）文字「特供 内部」（去除间隔符；识别置信度98%）"
+
+
 # -- scanning: the only violation is in an image ------------------------------------------------
 def test_a_violation_only_in_an_image_is_flagged_and_lawful_image_text_is_not(images, fake_engine):
     rules = screener.load_rules([OCR_RULES])

@@ -117,9 +117,10 @@ def _case_row(case, listing: pd.Series, case_hits: pd.DataFrame, cname: str) -> 
             finding = prose(h.snippet)
             matched.append(f"{label}（字段核查）")
             phrases.append(finding or f"{label}不符合要求")
-        elif isinstance(h.image, dict):  # read from a listing image
-            matched.append(f"{image_label(h.image)}文字「{h.matched}」")
-            phrases.append(f"商品图片{int(h.image['index']) + 1}含文字「{h.matched}」")
+        elif isinstance(h.image, dict):  # read from a listing image (a match may run across two of its lines)
+            shown = " ".join(str(h.matched).split())
+            matched.append(f"{image_label(h.image)}文字「{shown}」")
+            phrases.append(f"商品图片{int(h.image['index']) + 1}含文字「{shown}」")
         else:
             shown = matched_label(h.field, h.matched)
             matched.append(f"{span_label(h.field, int(h.start), int(h.end))}「{shown}」")
