@@ -234,3 +234,20 @@ def test_spark_reads_images_like_the_local_engine(export, tmp_path):
     assert h1 == h2 and f1 == f2 and len(f1) == 4
     for key_ in ("images", "read", "lines", "problems"):
         assert local["ocr"][key_] == spark["ocr"][key_], key_
+
+
+def test_samples_with_images_flag_what_only_their_images_say(tmp_path):
+    """samples/ocr: each listing's title is lawful; its image carries the violation (or a lawful look-alike)."""
+    root = Path(__file__).resolve().parents[1]
+    samples = root / "samples" / "ocr"
+    with open(samples / "expected_flags.csv", encoding="utf-8") as fh:
+        expected = {r["item_id"]: r["expected_categories"] for r in csv.DictReader(fh)}
+    code, text = run("scan", samples / "listings.csv", "--ocr", "-o", tmp_path / "out", "-q", "--rules", root / "rules")
+    assert code == 0, text
+    _, flagged, s = _outputs(tmp_path / "out")
+    got = {f["item_id"]: f["categories"] for f in flagged}
+    assert got == {k: v for k, v in expected.items() if v}
+    assert s["inputs"][0]["warnings"] == {ocr.problems.W_URL: 1, ocr.problems.W_MISSING: 1}
+    assert all("图片1（images/" in f["evidence"] for f in flagged)
+    code, text = run("scan", samples / "listings.csv", "-o", tmp_path / "plain", "-q", "--rules", root / "rules")
+    assert code == 0 and _outputs(tmp_path / "plain")[1] == []  # without OCR nothing is flagged
