@@ -1,36 +1,58 @@
 """Compile loaded packs into one immutable :class:`RuleSet`.
 
 Every term of every rule — anchors, context words, exclusions, regex anchors —
-with all its variants (aliases, pinyin) becomes a key of ONE automaton per
-surface. Each key points at the *slots* (a term in a role in a rule) it
-serves, so one pass over a batch finds everything every rule needs.
+with all its variants (aliases, pinyin) becomes a *key* of an automaton. Each
+key points at the *slots* (a term in a role in a rule) it serves; slots, keys
+and condition leaves are numpy tables, so the scan core evaluates candidates as
+arrays.
+
+Keys are split between two passes. The first pass runs over every text and
+holds each rule's *gate*: its rarest required literal group — its terms, or,
+when those are everyday words (正品, 专用, 最 …) and a ``with`` entry is
+rarer, that entry's words. Everything else (context words, the terms of a
+rule gated on its context, their exclusions) is looked for only where a rule
+already has a candidate: in windows around its gate hits, or in that row's
+fields. Which keys a rule needs never changes what it finds — only where the
+scan looks for them.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import re
-from datetime import date
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cached_property
+from datetime import date
+from functools import cached_property, lru_cache
 
 import numpy as np
 
 from .matcher import Matcher, build_matcher, resolve_backend
-from .model import SEVERITY_RANK, CategoryScope, Condition, LegalRef, Pack, Rule, Term
+from .model import NORMALIZATION_NAMES, SENTENCE, CategoryScope, Condition, LegalRef, Pack, Rule, Term
 from .normalize import Normalizer
 from .packs import PackSet, has_cjk, load_packs
 from .regexes import compile_regex, regex_set
 
 # slot roles
 ANCHOR, WITH, WITHOUT, ADJUST, RX_ANCHOR, UNLESS = range(6)
+ROLE_NAMES = ("anchor", "with", "without", "adjust", "regex", "unless")
 CONTEXT_ROLES = (WITH, WITHOUT, ADJUST, UNLESS)
 COMPACT, CANONICAL = 0, 1
+# how a key occurrence was written, per ref: the term itself, an alias, a pinyin form
+LITERAL, ALIAS, PINYIN, REGEX = range(4)
+VARIANT_NAMES = ("literal", "alias", "pinyin", "regex")
+# boundary codes (model.Boundary)
+BOUNDARY_CODES = {"none": 0, "latin": 1, "alnum": 2, "word": 3}
+# leaf distance codes
+ANYWHERE, IN_SENTENCE = -1, -2
+NORMALIZATION_BITS = {name: 1 << i for i, name in enumerate(NORMALIZATION_NAMES)}
 
 _ASCII_LETTER = re.compile(r"[a-z]")
 _ASCII_DIGIT = re.compile(r"[0-9]")
 MAX_MIXED_PINYIN_CHARS = 4  # 2^n − 2 mixed variants; longer terms get full pinyin only
+# A literal group is "everyday" (worth gating on something rarer) from this jieba frequency.
+COMMON_FREQ = 2000
 
 
 def char_class(ch: str) -> int:
@@ -48,31 +70,12 @@ class Slot:
 
     rule: int  # index into RuleSet.rules
     role: int
-    group: int  # leaf condition index, or regex index for RX_ANCHOR, or term index for ANCHOR
-    member: int  # term index inside an ``all:`` condition
+    group: int  # leaf index in the rule (context roles), regex index, or term index
+    member: int  # term index inside the leaf
     term: Term
     max_gap: int
     fields: frozenset[str]  # the fields this slot's hits count in
     soft_gaps: bool = False  # gaps may not contain sentence punctuation (context words)
-
-
-@dataclass(frozen=True, slots=True)
-class KeyRef:
-    slot: int
-    variant: str  # literal | alias | pinyin
-
-
-@dataclass(frozen=True, slots=True)
-class Key:
-    text: str  # normalized key text (surface form)
-    surface: int
-    lead: int  # char_class of first char (for ascii boundary)
-    trail: int
-    nbytes: int
-    refs: tuple[KeyRef, ...]
-    excludes: tuple[int, ...]  # slots for which this key is an exclusion phrase
-    anchor_refs: tuple[KeyRef, ...] = ()  # rule terms (regex anchors are handled in bulk)
-    context_by_rule: dict = field(default_factory=dict)  # rule index -> with/without/adjust refs
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ class Clause:
 
     role: int
     index: int  # position in the rule's list for that role
-    leaves: tuple[int, ...]
+    leaves: tuple[int, ...]  # indices into CompiledRule.leaves
     condition: Condition
     unless: tuple[int, ...] = ()
     score: int = 0
@@ -94,12 +97,13 @@ class Clause:
 
 @dataclass(frozen=True)
 class CompiledScope:
-    """A rule's category scope as compiled path patterns (see :class:`CategoryScope`)."""
+    """A rule's category scope: each pattern list as one regex over the normalized path
+    (segments joined by '>'); empty when the list is."""
 
-    include: tuple[str, ...] = ()  # regexes over the normalized category path
-    exclude: tuple[str, ...] = ()
+    include: str = ""
+    exclude: str = ""
     if_missing: str = "apply"
-    platforms: tuple[tuple[str, tuple[tuple[str, ...], tuple[str, ...]]], ...] = ()
+    platforms: tuple[tuple[str, tuple[str, str]], ...] = ()  # platform -> (include, exclude)
 
     @property
     def restricts(self) -> bool:
@@ -114,10 +118,17 @@ class CompiledRule:
     regex_slots: tuple[int, ...]
     leaves: tuple[Condition, ...]  # every term condition of the rule, OR-group options and unless included
     leaf_slots: tuple[tuple[int, ...], ...]  # per leaf: its terms' slots
+    leaf_base: int  # global id of the rule's first leaf (LeafTable rows)
     clauses: tuple[Clause, ...]
+    clause_base: int  # global id of the rule's first clause (ClauseTable rows)
     legal_basis: tuple[LegalRef, ...]
     departments: tuple[str, ...]
     scope: CompiledScope
+    gate: int = -1  # -1: gated on its terms; else the index (in clauses) of the 'with' clause it is gated on
+    gate_slots: tuple[int, ...] = ()  # the slots whose hits make a row a candidate for the rule
+    reach: int = 0  # the longest span any of its keys can cover (characters, gaps included)
+    second_pass: bool = False  # some of its slots are only looked for where the rule has a candidate
+    second_pass_fields: tuple[str, ...] = ()  # the fields those slots read
 
     @property
     def id(self) -> str:
@@ -145,36 +156,92 @@ class CompiledRule:
         return (), f"{as_of.isoformat()}无有效法律依据（" + "；".join(parts) + "），请人工核定"
 
 
+def _csr(lists: list[list[int]], dtype=np.int64) -> tuple[np.ndarray, np.ndarray]:
+    ptr = np.zeros(len(lists) + 1, dtype=np.int64)
+    np.cumsum([len(x) for x in lists], out=ptr[1:])
+    flat = np.fromiter(itertools.chain.from_iterable(lists), dtype=dtype, count=int(ptr[-1]))
+    return ptr, flat
+
+
+@dataclass(frozen=True)
+class KeyTable:
+    """The automaton keys, one row each; refs and exclusions as CSR lists."""
+
+    text: tuple[str, ...]
+    surface: np.ndarray  # COMPACT / CANONICAL
+    nbytes: np.ndarray
+    lead: np.ndarray  # char class of the first / last character (Latin boundaries)
+    trail: np.ndarray
+    first_pass: np.ndarray  # bool: matched over every text (else only in candidate regions)
+    ref_ptr: np.ndarray  # key -> (slot, variant) refs
+    ref_slot: np.ndarray
+    ref_variant: np.ndarray
+    ex_ptr: np.ndarray  # key -> slots it is an exclusion phrase for
+    ex_slot: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+    def ids(self, surface: int, first_pass: bool) -> np.ndarray:
+        return np.flatnonzero((self.surface == surface) & (self.first_pass == first_pass))
+
+
+@dataclass(frozen=True)
+class SlotTable:
+    """Per slot, what the scan core needs as arrays."""
+
+    rule: np.ndarray
+    role: np.ndarray
+    leaf: np.ndarray  # global leaf id for context roles, else -1
+    member: np.ndarray  # term index inside the leaf
+    max_gap: np.ndarray
+    boundary: np.ndarray  # BOUNDARY_CODES
+    soft: np.ndarray  # context words: no sentence punctuation inside a gap
+    only_via: np.ndarray  # bit mask over NORMALIZATION_NAMES
+    fields: np.ndarray  # bool [slot, field index in RuleSet.fields]
+    primary: np.ndarray  # bool: expanded on every row (else only on rows where its rule is a candidate)
+
+
+@dataclass(frozen=True)
+class LeafTable:
+    """Per leaf condition (global id), what clause evaluation needs as arrays."""
+
+    rule: np.ndarray
+    role: np.ndarray  # WITH / WITHOUT / ADJUST / UNLESS
+    mode_all: np.ndarray
+    members: np.ndarray  # terms in the leaf
+    within: np.ndarray  # characters, ANYWHERE or IN_SENTENCE
+    clause: np.ndarray  # global clause id (ClauseTable row)
+
+
+@dataclass(frozen=True)
+class ClauseTable:
+    """Per clause (global id): its rule and role."""
+
+    rule: np.ndarray
+    role: np.ndarray
+
+
 @dataclass(frozen=True)
 class RuleSet:
-    """Immutable compiled rules: share it freely; pickling re-compiles from packs."""
+    """Immutable compiled rules: share it freely.
+
+    Pickling ships the compiled model (rules, tables, normalizer character map);
+    automata and the RE2 set are rebuilt where the rule set lands (worker
+    process, Spark executor), once, on first use.
+    """
 
     packset: PackSet
     normalizer: Normalizer
     rules: tuple[CompiledRule, ...]
     slots: tuple[Slot, ...]
-    keys: tuple[Key, ...]
-    # key ids per matcher, in matcher order: (compact, canonical) for keys read
-    # everywhere (terms, exclusions, regex anchors) and for context-only words,
-    # which are only looked for around candidate hits
-    surface_keys: tuple[tuple[int, ...], tuple[int, ...]]
+    slot_table: SlotTable
+    keys: KeyTable
+    leaves: LeafTable
+    clause_table: ClauseTable
+    rule_n_with: np.ndarray  # per rule: how many with clauses must hold
     fields: tuple[str, ...]  # text fields any rule reads, in scan order
     backend: str = "pyahocorasick"  # a resolved name, never "auto"
-    context_keys: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())
-    # per key id, for vectorized work on raw matches
-    key_nbytes: np.ndarray = field(default=None, compare=False, repr=False)
-    key_lead: np.ndarray = field(default=None, compare=False, repr=False)
-    key_trail: np.ndarray = field(default=None, compare=False, repr=False)
-    key_primary: np.ndarray = field(default=None, compare=False, repr=False)  # anchor terms or exclusions
-    key_context: np.ndarray = field(default=None, compare=False, repr=False)
-    # CSR: per key, the regex-anchor slots it opens and the rules it is context for
-    key_rx_ptr: np.ndarray = field(default=None, compare=False, repr=False)
-    key_rx_slot: np.ndarray = field(default=None, compare=False, repr=False)
-    key_ctx_ptr: np.ndarray = field(default=None, compare=False, repr=False)
-    key_ctx_rule: np.ndarray = field(default=None, compare=False, repr=False)
-    slot_rule: np.ndarray = field(default=None, compare=False, repr=False)
-    surface_key_ids: tuple = field(default=(), compare=False, repr=False)
-    context_key_ids: tuple = field(default=(), compare=False, repr=False)
     _matchers: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -185,18 +252,18 @@ class RuleSet:
     def rule_index(self) -> dict[str, int]:
         return {cr.rule.id: i for i, cr in enumerate(self.rules)}
 
-    def matcher(self, surface: int, context: bool = False) -> Matcher | None:
-        """The automaton for a surface (built on first use, once per process)."""
-        name = (surface, context)
-        if name not in self._matchers:
-            ids = (self.context_keys if context else self.surface_keys)[surface]
-            self._matchers[name] = (
-                build_matcher([self.keys[k].text.encode("utf-8") for k in ids], self.backend) if ids else None
-            )
-        return self._matchers[name]
+    @cached_property
+    def gated_rules(self) -> tuple[int, ...]:
+        return tuple(i for i, cr in enumerate(self.rules) if cr.gate >= 0)
 
-    def key_ids(self, surface: int, context: bool = False) -> np.ndarray:
-        return (self.context_key_ids if context else self.surface_key_ids)[surface]
+    def matcher(self, surface: int, first_pass: bool = True) -> tuple[Matcher | None, np.ndarray]:
+        """The automaton for a surface and pass (built on first use, once per process), and its key ids."""
+        name = (surface, first_pass)
+        if name not in self._matchers:
+            ids = self.keys.ids(surface, first_pass)
+            m = build_matcher([self.keys.text[k].encode("utf-8") for k in ids], self.backend) if len(ids) else None
+            self._matchers[name] = (m, ids)
+        return self._matchers[name]
 
     def regex(self, rule_idx: int, regex_idx: int):
         return compile_regex(self.rules[rule_idx].rule.regexes[regex_idx].pattern)
@@ -221,8 +288,6 @@ class RuleSet:
                 self._matchers["regex_set"] = None
         return self._matchers["regex_set"]
 
-    # Pickling ships the compiled model (small); automata are rebuilt where the
-    # rule set lands (worker process, Spark executor), once, on first use.
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state["_matchers"] = {}
@@ -280,17 +345,36 @@ def surface_form(norm: Normalizer, text: str, exact: bool) -> tuple[int, str]:
     return COMPACT, compact
 
 
+@lru_cache(maxsize=1)
+def word_frequencies() -> dict[str, int]:
+    """jieba's dictionary frequencies: how everyday a word is."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    tk = jieba.Tokenizer()
+    tk.initialize()
+    return tk.FREQ
+
+
+def commonness(form: str) -> int:
+    """How often a literal is expected in ordinary listings (higher = more common)."""
+    if len(form) == 1:
+        return 10**7  # a single character is everywhere
+    if not has_cjk(form):
+        return 10**5 if len(form) <= 2 else 0
+    return word_frequencies().get(form, 0)
+
+
 class _Builder:
     def __init__(self, normalizer: Normalizer):
         self.norm = normalizer
         self.slots: list[Slot] = []
         self.key_ids: dict[tuple[int, str], int] = {}
         self.key_text: list[tuple[int, str]] = []
-        self.refs: list[list[KeyRef]] = []
+        self.refs: list[list[tuple[int, int]]] = []  # per key: (slot, variant)
         self.excl: list[list[int]] = []
-
-    def surface_form(self, text: str, exact: bool) -> tuple[int, str]:
-        return surface_form(self.norm, text, exact)
+        self.slot_forms: list[list[str]] = []  # per slot: its key texts (rarity of the gate)
+        self.slot_excl: list[list[str]] = []  # per slot: its exclusion phrases' key texts
 
     def key(self, surface: int, text: str) -> int:
         k = (surface, text)
@@ -307,48 +391,71 @@ class _Builder:
         sid = len(self.slots)
         gap = term.max_gap if term.max_gap is not None else rule_gap
         self.slots.append(
-            Slot(
-                rule,
-                role,
-                group,
-                member,
-                term,
-                0 if term.exact else gap,
-                frozenset(fields),
-                soft_gaps=role in CONTEXT_ROLES,
-            )
+            Slot(rule, role, group, member, term, 0 if term.exact else gap, frozenset(fields), role in CONTEXT_ROLES)
         )
         # when variants coincide (象ya is both a pinyin form and an alias), the
         # more general explanation wins: literal, then pinyin, then alias
-        variants = [(term.text, "literal")]
+        variants = [(term.text, LITERAL)]
         if term.pinyin:
-            variants += [(p, "pinyin") for p in pinyin_variants(self.norm.canonical(term.text), term.pinyin)]
-        variants += [(a, "alias") for a in term.aliases]
+            variants += [(p, PINYIN) for p in pinyin_variants(self.norm.canonical(term.text), term.pinyin)]
+        variants += [(a, ALIAS) for a in term.aliases]
         seen = set()
+        forms = []
         for text, kind in variants:
-            surface, form = self.surface_form(text, term.exact)
+            surface, form = surface_form(self.norm, text, term.exact)
             if (surface, form) in seen:
                 continue
             seen.add((surface, form))
-            self.refs[self.key(surface, form)].append(KeyRef(sid, kind))
+            forms.append(form)
+            self.refs[self.key(surface, form)].append((sid, kind))
+        self.slot_forms.append(forms)
+        self.slot_excl.append([])
         for phrase in term.exclude:
             self.add_exclusion(phrase, sid, term.exact)
         return sid
 
     def add_exclusion(self, phrase: str, slot: int, exact: bool = False) -> None:
-        surface, form = self.surface_form(phrase, exact)
+        surface, form = surface_form(self.norm, phrase, exact)
         self.excl[self.key(surface, form)].append(slot)
+        self.slot_excl[slot].append(form)
 
 
-def compile_packset(packset: PackSet, backend: str = "auto") -> RuleSet:
+def _gate(cr_slots: tuple[int, ...], with_clauses: list[tuple[int, list[int]]], b: _Builder) -> int:
+    """The 'with' clause to gate a rule on, or -1 to gate it on its terms.
+
+    A rule's hits need one of its terms AND every 'with' clause; any of these
+    literal groups can tell the scan where to look. The terms stay the gate
+    unless they are everyday words and a clause's words are rarer.
+    """
+
+    def group_commonness(slots: Iterable[int]) -> int:
+        return max((commonness(f) for s in slots for f in b.slot_forms[s]), default=10**9)
+
+    own = group_commonness(cr_slots)
+    if own < COMMON_FREQ or not with_clauses:
+        return -1
+    # only a clause of rare words is worth gating on: gating sends the rule's other
+    # literals to a second pass over the whole fields of every row the gate hits
+    best, best_c = -1, COMMON_FREQ
+    for ci, slots in with_clauses:
+        c = group_commonness(slots)
+        if c < best_c:
+            best, best_c = ci, c
+    return best
+
+
+def compile_packset(packset: PackSet, backend: str = "auto", gating: bool = True) -> RuleSet:
     backend = resolve_backend(backend)
     normalizer = Normalizer(packset.charmap)
     b = _Builder(normalizer)
     compiled: list[CompiledRule] = []
     fields: list[str] = []
+    leaf_rows: list[tuple[int, int, bool, int, int, int]] = []  # rule, role, all, members, within, clause
+    clause_rows: list[tuple[int, int]] = []  # rule, role
     for pack in packset.packs:
         for rule in pack.rules:
             ri = len(compiled)
+            first_slot = len(b.slots)
             anchors = tuple(
                 b.add_slot(ri, ANCHOR, ti, 0, t, rule.max_gap, rule.fields) for ti, t in enumerate(rule.terms)
             )
@@ -361,8 +468,11 @@ def compile_packset(packset: PackSet, backend: str = "auto") -> RuleSet:
                     b.add_exclusion(phrase, sid)
             leaves: list[Condition] = []
             leaf_slots: list[tuple[int, ...]] = []
+            leaf_base = len(leaf_rows)
+            clause_base = len(clause_rows)
+            clauses: list[Clause] = []
 
-            def add_leaves(conds: tuple[Condition, ...], role: int) -> tuple[int, ...]:
+            def add_leaves(conds: tuple[Condition, ...], role: int, clause: int) -> tuple[int, ...]:
                 ids = []
                 for leaf in (x for c in conds for x in c.leaves()):
                     li = len(leaves)
@@ -375,19 +485,46 @@ def compile_packset(packset: PackSet, backend: str = "auto") -> RuleSet:
                             for mi, t in enumerate(leaf.terms)
                         )
                     )
+                    within = (
+                        ANYWHERE if leaf.within is None else IN_SENTENCE if leaf.within == SENTENCE else leaf.within
+                    )
+                    leaf_rows.append((ri, role, leaf.mode == "all", len(leaf.terms), within, clause))
                     for f in leaf.fields or ():
                         if f not in fields:
                             fields.append(f)
                     ids.append(li)
                 return tuple(ids)
 
-            clauses = []
             for role, conds in ((WITH, rule.with_), (WITHOUT, rule.without), (ADJUST, rule.adjust)):
                 for ci, c in enumerate(conds):
-                    clauses.append(Clause(role, ci, add_leaves((c,), role), c, add_leaves(c.unless, UNLESS), c.score))
+                    g = len(clause_rows)
+                    own = add_leaves((c,), role, g)
+                    unless = add_leaves(c.unless, UNLESS, g)
+                    clauses.append(Clause(role, ci, own, c, unless, c.score))
+                    clause_rows.append((ri, role))
             for f in rule.fields:
                 if f not in fields:
                     fields.append(f)
+            # a clause holds through one of its leaves; an 'all' leaf through each of its members,
+            # so its rarest member tells where it can hold
+            with_groups = []
+            for k, cl in enumerate(clauses):
+                if cl.role != WITH:
+                    continue
+                slots: list[int] = []
+                for li in cl.leaves:
+                    members = leaf_slots[li]
+                    if leaves[li].mode == "all":
+                        members = (min(members, key=lambda s: max(map(commonness, b.slot_forms[s]), default=0)),)
+                    slots.extend(members)
+                with_groups.append((k, tuple(slots)))
+            gate = _gate(anchors + rx, with_groups, b) if gating and (anchors or rx) else -1
+            gate_slots = anchors + rx if gate < 0 else dict(with_groups)[gate]
+            rule_slots = range(first_slot, len(b.slots))
+            reach = max(
+                (len(f) * (1 + b.slots[s].max_gap) for s in rule_slots for f in b.slot_forms[s] + b.slot_excl[s]),
+                default=0,
+            )
             compiled.append(
                 CompiledRule(
                     rule=rule,
@@ -396,66 +533,100 @@ def compile_packset(packset: PackSet, backend: str = "auto") -> RuleSet:
                     regex_slots=rx,
                     leaves=tuple(leaves),
                     leaf_slots=tuple(leaf_slots),
+                    leaf_base=leaf_base,
                     clauses=tuple(clauses),
+                    clause_base=clause_base,
                     legal_basis=rule.legal_basis or pack.legal_basis,
                     departments=rule.departments or pack.departments,
                     scope=compile_scope(rule.categories),
+                    gate=gate,
+                    gate_slots=gate_slots,
+                    reach=reach,
+                    second_pass=any(s not in gate_slots for s in rule_slots),
+                    second_pass_fields=tuple(
+                        dict.fromkeys(f for s in rule_slots if s not in gate_slots for f in sorted(b.slots[s].fields))
+                    ),
                 )
             )
-    keys = []
-    per_surface: tuple[list[int], list[int]] = ([], [])
-    rx_ptr, rx_slot, ctx_ptr, ctx_rule = [0], [], [0], []
-    context_only: tuple[list[int], list[int]] = ([], [])
-    for kid, (surface, text) in enumerate(b.key_text):
-        refs = tuple(b.refs[kid])
-        by_rule: dict[int, list[KeyRef]] = {}
-        for r in refs:
-            if b.slots[r.slot].role in CONTEXT_ROLES:
-                by_rule.setdefault(b.slots[r.slot].rule, []).append(r)
-        keys.append(
-            Key(
-                text=text,
-                surface=surface,
-                lead=char_class(text[0]),
-                trail=char_class(text[-1]),
-                nbytes=len(text.encode("utf-8")),
-                refs=refs,
-                excludes=tuple(b.excl[kid]),
-                anchor_refs=tuple(r for r in refs if b.slots[r.slot].role == ANCHOR),
-                context_by_rule={ri: tuple(rs_) for ri, rs_ in by_rule.items()},
-            )
-        )
-        rx_slots = sorted({r.slot for r in refs if b.slots[r.slot].role == RX_ANCHOR})
-        rx_slot.extend(rx_slots)
-        rx_ptr.append(len(rx_slot))
-        ctx_rule.extend(sorted(by_rule))
-        ctx_ptr.append(len(ctx_rule))
-        if keys[-1].anchor_refs or keys[-1].excludes or rx_slots:
-            per_surface[surface].append(kid)
-        else:
-            context_only[surface].append(kid)
+    return _tables(packset, normalizer, b, compiled, fields, leaf_rows, clause_rows, backend)
+
+
+def _tables(packset, normalizer, b: _Builder, compiled, fields, leaf_rows, clause_rows, backend) -> RuleSet:
+    field_index = {f: i for i, f in enumerate(fields)}
+    n = len(b.slots)
+    # slots expanded on every row: each rule's gate (its terms or a rarer clause) and regex anchors
+    primary = np.zeros(n, dtype=bool)
+    for cr in compiled:
+        primary[list(cr.gate_slots)] = True
+    only_via = np.zeros(n, dtype=np.int16)
+    field_mask = np.zeros((n, len(fields)), dtype=bool)
+    for sid, s in enumerate(b.slots):
+        for name in s.term.only_via:
+            only_via[sid] |= 1 << NORMALIZATION_NAMES.index(name)
+        for f in s.fields:
+            field_mask[sid, field_index[f]] = True
+    slot_leaf = np.full(n, -1, dtype=np.int64)
+    for cr in compiled:
+        for li, sids in enumerate(cr.leaf_slots):
+            slot_leaf[list(sids)] = cr.leaf_base + li
+    slot_table = SlotTable(
+        rule=np.array([s.rule for s in b.slots], dtype=np.int64),
+        role=np.array([s.role for s in b.slots], dtype=np.int8),
+        leaf=slot_leaf,
+        member=np.array([s.member for s in b.slots], dtype=np.int64),
+        max_gap=np.array([s.max_gap for s in b.slots], dtype=np.int64),
+        boundary=np.array([BOUNDARY_CODES[s.term.boundary] for s in b.slots], dtype=np.int8),
+        soft=np.array([s.soft_gaps for s in b.slots], dtype=bool),
+        only_via=only_via,
+        fields=field_mask,
+        primary=primary,
+    )
+    ref_ptr, ref_slot = _csr([[s for s, _v in refs] for refs in b.refs])
+    _, ref_variant = _csr([[v for _s, v in refs] for refs in b.refs], dtype=np.int8)
+    ex_ptr, ex_slot = _csr(b.excl)
+    # a key is in the first pass when any slot it serves (or excludes for) is primary
+    first = np.array(
+        [any(primary[s] for s, _v in refs) or any(primary[s] for s in ex) for refs, ex in zip(b.refs, b.excl)],
+        dtype=bool,
+    )
+    texts = [t for _s, t in b.key_text]
+    keys = KeyTable(
+        text=tuple(texts),
+        surface=np.array([s for s, _t in b.key_text], dtype=np.int8),
+        nbytes=np.array([len(t.encode("utf-8")) for t in texts], dtype=np.int64),
+        lead=np.array([char_class(t[0]) for t in texts], dtype=np.int8),
+        trail=np.array([char_class(t[-1]) for t in texts], dtype=np.int8),
+        first_pass=first,
+        ref_ptr=ref_ptr,
+        ref_slot=ref_slot,
+        ref_variant=ref_variant,
+        ex_ptr=ex_ptr,
+        ex_slot=ex_slot,
+    )
+    cols = list(zip(*leaf_rows)) if leaf_rows else [()] * 6
+    leaves = LeafTable(
+        rule=np.array(cols[0], dtype=np.int64),
+        role=np.array(cols[1], dtype=np.int8),
+        mode_all=np.array(cols[2], dtype=bool),
+        members=np.array(cols[3], dtype=np.int64),
+        within=np.array(cols[4], dtype=np.int64),
+        clause=np.array(cols[5], dtype=np.int64),
+    )
+    ccols = list(zip(*clause_rows)) if clause_rows else [(), ()]
+    clause_table = ClauseTable(rule=np.array(ccols[0], dtype=np.int64), role=np.array(ccols[1], dtype=np.int8))
+    n_with = np.array([sum(1 for c in cr.clauses if c.role == WITH) for cr in compiled], dtype=np.int64)
     return RuleSet(
         packset=packset,
         normalizer=normalizer,
         rules=tuple(compiled),
         slots=tuple(b.slots),
-        keys=tuple(keys),
-        surface_keys=(tuple(per_surface[0]), tuple(per_surface[1])),
-        context_keys=(tuple(context_only[0]), tuple(context_only[1])),
+        slot_table=slot_table,
+        keys=keys,
+        leaves=leaves,
+        clause_table=clause_table,
+        rule_n_with=n_with,
         fields=tuple(fields),
         backend=backend,
-        key_nbytes=np.array([k.nbytes for k in keys], dtype=np.int64),
-        key_lead=np.array([k.lead for k in keys], dtype=np.int8),
-        key_trail=np.array([k.trail for k in keys], dtype=np.int8),
-        key_primary=np.array([bool(k.anchor_refs or k.excludes) for k in keys], dtype=bool),
-        key_context=np.array([bool(k.context_by_rule) for k in keys], dtype=bool),
-        key_rx_ptr=np.array(rx_ptr, dtype=np.int64),
-        key_rx_slot=np.array(rx_slot, dtype=np.int64),
-        key_ctx_ptr=np.array(ctx_ptr, dtype=np.int64),
-        key_ctx_rule=np.array(ctx_rule, dtype=np.int64),
-        slot_rule=np.array([sl.rule for sl in b.slots], dtype=np.int64),
-        surface_key_ids=tuple(np.asarray(ids, dtype=np.int64) for ids in per_surface),
-        context_key_ids=tuple(np.asarray(ids, dtype=np.int64) for ids in context_only),
     )
 
 
@@ -475,6 +646,8 @@ def compile_rules(paths=None, overrides=(), backend: str = "auto", cache: bool =
 
 
 def max_severity(severities: Iterable[str]) -> str:
+    from .model import SEVERITY_RANK
+
     return max(severities, key=lambda s: SEVERITY_RANK[s])
 
 
@@ -498,8 +671,8 @@ def pattern_regex(pattern: str) -> str:
 
 
 def compile_scope(scope: CategoryScope) -> CompiledScope:
-    def regexes(patterns: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(pattern_regex(p) for p in patterns)
+    def regexes(patterns: tuple[str, ...]) -> str:
+        return "|".join(f"(?:{pattern_regex(p)})" for p in patterns)
 
     return CompiledScope(
         include=regexes(scope.include),

@@ -78,7 +78,7 @@ class RuleStats:
     name: str
     hits: int = 0
     listings: int = 0
-    seconds: float = 0.0
+    candidates: int = 0  # candidate occurrences the scan gave the rule to judge (its cost)
     tp: int = 0
     fp: int = 0
 
@@ -121,7 +121,7 @@ class StatsReport:
     rows_rejected: int
     labelled: bool
     seconds: float
-    match_seconds: float
+    stage_seconds: dict[str, float]
     rules: list[RuleStats]
     categories: list[CategoryStats]
     overlaps: list[tuple[str, str, int, float]]  # rule a, rule b, shared listings, jaccard
@@ -136,7 +136,7 @@ class StatsReport:
             "rows": self.rows,
             "rows_rejected": self.rows_rejected,
             "seconds": round(self.seconds, 3),
-            "match_seconds": round(self.match_seconds, 3),
+            "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
             "rules": [
                 {
                     "rule_id": s.rule_id,
@@ -145,7 +145,7 @@ class StatsReport:
                     "hits": s.hits,
                     "listings": s.listings,
                     "hit_rate": r(s.listings / self.rows if self.rows else 0),
-                    "seconds": round(s.seconds, 4),
+                    "candidates": s.candidates,
                     **({"tp": s.tp, "fp": s.fp, "precision": r(s.precision)} if self.labelled else {}),
                 }
                 for s in self.rules
@@ -208,16 +208,16 @@ def mass_check(
     rows_of_rule: dict[str, set[int]] = defaultdict(set)
     got: dict[int, set[str]] = defaultdict(set)
     rules_of_row: dict[int, set[str]] = defaultdict(set)
-    match_seconds = 0.0
+    stage_seconds: Counter = Counter()
     cat_hits: Counter = Counter()
     for start in range(0, canon.num_rows, CHUNK):
         part = canon.slice(start, CHUNK).combine_chunks()
         if not part.num_rows:
             continue
         res = scan_batch(part.to_batches()[0], ruleset)
-        match_seconds += res.match_seconds
-        for rid, sec in res.rule_seconds.items():
-            rule_stats[rid].seconds += sec
+        stage_seconds.update(res.stage_seconds)
+        for rid, n in res.rule_candidates.items():
+            rule_stats[rid].candidates += n
         for h in res.hits.select(["row_id", "rule_id", "category"]).to_pylist():
             rule_stats[h["rule_id"]].hits += 1
             cat_hits[h["category"]] += 1
@@ -272,7 +272,7 @@ def mass_check(
         rows_rejected=len(rejects),
         labelled=labels is not None,
         seconds=time.perf_counter() - t0,
-        match_seconds=match_seconds,
+        stage_seconds=dict(stage_seconds),
         rules=sorted(rule_stats.values(), key=lambda s: (-s.listings, s.rule_id)),
         categories=list(cats.values()),
         overlaps=overlaps,

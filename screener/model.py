@@ -27,6 +27,8 @@ PinyinMode = Literal["full", "mixed", "initials"]
 Boundary = Literal["latin", "alnum", "word", "none"]
 #: ``within: sentence`` — same field, no sentence end (。！？；, new line) in between.
 SENTENCE = "sentence"
+#: What a hit may have needed to match (hits.normalizations, ``only_via``).
+NORMALIZATION_NAMES = ("separator", "nfkc", "case", "digits", "t2s", "charmap", "accents", "pinyin", "alias")
 
 #: Canonical listing columns (see the README and listing-schema.md).
 TEXT_FIELDS = (

@@ -294,11 +294,12 @@ class Surface:
     concatenated canonical text (identity for the canonical surface).
     """
 
-    __slots__ = ("to_big", "utf8")
+    __slots__ = ("_cont", "to_big", "utf8")
 
     def __init__(self, cps: np.ndarray, to_big: np.ndarray | None):
         self.utf8 = _from_codepoints(cps).encode("utf-8", "surrogatepass")
         self.to_big = to_big
+        self._cont: np.ndarray | None = None
 
     def char_index(self, byte_offsets: np.ndarray) -> np.ndarray:
         """Character index for byte offsets that fall on character starts.
@@ -310,11 +311,14 @@ class Surface:
         if not len(byte_offsets):
             return np.zeros(0, dtype=np.int64)
         u8 = np.frombuffer(self.utf8, dtype=np.uint8)
-        if len(byte_offsets) * 1000 > len(u8):  # a running count costs ~1 ns a byte, the loop ~1 µs an offset
-            # many offsets: one running count of continuation bytes
-            cont = np.zeros(len(u8) + 1, dtype=np.int32)
-            np.cumsum((u8 >> 6) == 2, out=cont[1:])
-            return byte_offsets - cont[byte_offsets]
+        if self._cont is not None or len(byte_offsets) * 1000 > len(u8):
+            # many offsets (a running count costs ~1 ns a byte, the loop ~1 µs an offset):
+            # one running count of continuation bytes, kept for the next call on this surface
+            if self._cont is None:
+                cont = np.zeros(len(u8) + 1, dtype=np.int32)
+                np.cumsum((u8 >> 6) == 2, out=cont[1:])
+                self._cont = cont
+            return byte_offsets - self._cont[byte_offsets]
         order = np.argsort(byte_offsets, kind="stable")
         sorted_offsets = byte_offsets[order]
         counts = np.empty(len(sorted_offsets), dtype=np.int64)

@@ -29,7 +29,6 @@ from .ruleparse import has_cjk  # noqa: F401 - re-exported: lint and compile rea
 from .taxonomy import Category, categories
 from .yamlsrc import YMap, load_yaml_file
 
-NORMALIZATION_NAMES = ("separator", "nfkc", "case", "digits", "t2s", "charmap", "accents", "pinyin", "alias")
 DOCUMENT_KINDS = ("pack", "concepts", "charmap", "overrides")
 
 

@@ -7,7 +7,7 @@ Library errors become one-line messages (with file, line and rule id) in
 
 from __future__ import annotations
 
-from . import explain, reports, rules, scan  # noqa: F401 - each registers its commands
+from . import explain, reports, rules, scan, serve  # noqa: F401 - each registers its commands
 from .app import main
 from .common import EXIT_FINDINGS, EXIT_USAGE
 

@@ -149,7 +149,7 @@ def rules_lint(paths, rules, overrides, show_silenced) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--top", default=20, show_default=True, help="Rows to show in the overlap and miss lists.")
 def rules_stats(corpus, labels, paths, rules, overrides, maps, as_json, top) -> None:
-    """Mass-check: hits per rule and category, overlaps, time per rule; precision/recall with --labels.
+    """Mass-check: hits and candidates per rule and category, overlaps, time per stage; precision/recall with --labels.
 
     PATHS: pack files or directories, the same as --rules.
     """
@@ -172,7 +172,9 @@ def _pct(x) -> str:
 def _print_stats(rep, top: int) -> None:
     click.echo(
         f"{rep.rows:,} listings ({rep.rows_rejected} rejected) in {rep.seconds:.2f}s "
-        f"(matching {rep.match_seconds:.2f}s)"
+        + " ("
+        + ", ".join(f"{k} {v:.2f}s" for k, v in rep.stage_seconds.items())
+        + ")"
     )
     head = f"{'category':<22}{'flagged':>9}{'rate':>8}"
     if rep.labelled:
@@ -184,13 +186,13 @@ def _print_stats(rep, top: int) -> None:
             line += f"{c.positives:>6}{c.tp:>6}{c.fp:>5}{c.fn:>5}{_pct(c.precision):>8}{_pct(c.recall):>8}"
         click.echo(line)
     click.echo("")
-    head = f"{'rule':<8}{'hits':>7}{'listings':>9}{'rate':>8}{'ms':>8}"
+    head = f"{'rule':<8}{'hits':>7}{'listings':>9}{'rate':>8}{'cands':>8}"
     if rep.labelled:
         head += f"{'tp':>6}{'fp':>5}{'prec':>8}"
     click.echo(head + "  name")
     for s in rep.rules:
         rate = _pct(s.listings / rep.rows if rep.rows else 0)
-        line = f"{s.rule_id:<8}{s.hits:>7}{s.listings:>9}{rate:>8}{1000 * s.seconds:>8.1f}"
+        line = f"{s.rule_id:<8}{s.hits:>7}{s.listings:>9}{rate:>8}{s.candidates:>8}"
         if rep.labelled:
             line += f"{s.tp:>6}{s.fp:>5}{_pct(s.precision):>8}"
         click.echo(line + f"  {s.name}")

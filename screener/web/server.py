@@ -1,0 +1,47 @@
+"""Running the app with uvicorn: what ``screener serve`` does."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from .config import ServeConfig, is_loopback
+
+
+def banner(config: ServeConfig) -> list[str]:
+    """What the server prints at start: where it listens and, when needed, its token."""
+    host = f"[{config.host}]" if ":" in config.host else config.host
+    base = f"http://{host}:{config.port}"
+    lines = []
+    if config.token_required:
+        lines.append(f"screener: open {base}/?token={config.token}")
+        lines.append(f"screener: API calls need the header  Authorization: Bearer {config.token}")
+    else:
+        lines.append(f"screener: open {base}/" + ("" if not config.api_only else "api/docs"))
+        lines.append(f"screener: reloading the rules needs  Authorization: Bearer {config.token}")
+    if not is_loopback(config.host):
+        lines.append(f"screener: listening on {config.host}: reachable from other machines, token required")
+    lines.append(f"screener: workspace {config.workspace}")
+    return lines
+
+
+def serve(config: ServeConfig, *, workers: int = 1, echo: Callable[[str], None] = print) -> None:
+    """Serve until interrupted. ``workers`` > 1 runs that many processes (use it with ``api_only``)."""
+    import uvicorn
+
+    from .app import CONFIG_ENV, config_to_env, create_app
+
+    config = config.with_token()
+    common = {"host": config.host, "port": config.port, "log_level": "warning", "timeout_graceful_shutdown": 5}
+    if workers > 1:
+        os.environ[CONFIG_ENV] = config_to_env(config)  # the worker processes build their app from it
+        app = create_app(config)  # fail here, once, on a broken pack or workspace
+        del app
+        for line in banner(config):
+            echo(line)
+        uvicorn.run("screener.web.app:app_from_env", factory=True, workers=workers, **common)
+    else:
+        app = create_app(config)
+        for line in banner(config):
+            echo(line)
+        uvicorn.run(app, **common)
