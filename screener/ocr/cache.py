@@ -19,7 +19,7 @@ from pathlib import Path
 from ..errors import Location, OutputError
 from .engine import Line
 
-FORMAT = "screener-ocr-1"
+FORMAT = "screener-ocr-2"  # 2: detection capped at max_side (results of 1 differ on large images)
 
 
 class OcrCache:

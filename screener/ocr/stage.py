@@ -166,7 +166,7 @@ class _Reader:
             st.cache_hits += 1
             self.memo[f.sha256] = cached
             return cached
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             image = decode(f.data, self.options.max_pixels, ref)
             try:
@@ -178,6 +178,7 @@ class _Reader:
             raise
         finally:
             st.ocr_seconds += time.perf_counter() - t0
+            st.ocr_cpu_seconds += time.process_time() - c0
         st.recognized += 1
         result = (image.size, lines)
         self.memo[f.sha256] = result

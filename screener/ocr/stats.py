@@ -19,7 +19,8 @@ class OcrStats:
     cache_hits: int = 0  # read from the on-disk cache
     repeats: int = 0  # the same image again within a chunk (read once)
     lines: int = 0
-    ocr_seconds: float = 0.0  # decoding + OCR, summed over processes
+    ocr_seconds: float = 0.0  # decoding + OCR, wall time summed over processes
+    ocr_cpu_seconds: float = 0.0  # the same in CPU time: what a core spends, however busy the machine
     problems: Counter = field(default_factory=Counter)
     examples: list[dict] = field(default_factory=list)
 
@@ -35,6 +36,7 @@ class OcrStats:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.lines += other.lines
         self.ocr_seconds += other.ocr_seconds
+        self.ocr_cpu_seconds += other.ocr_cpu_seconds
         self.problems.update(other.problems)
         self.examples.extend(other.examples[: MAX_EXAMPLES - len(self.examples)])
 
@@ -50,6 +52,7 @@ class OcrStats:
             "repeats": self.repeats,
             "lines": self.lines,
             "ocr_seconds": round(self.ocr_seconds, 3),
+            "ocr_cpu_seconds": round(self.ocr_cpu_seconds, 3),
             "problems": dict(self.problems),
             "examples": list(self.examples),
         }
@@ -62,10 +65,12 @@ class OcrStats:
         return cls(**doc, problems=problems, examples=examples)
 
     def summary(self) -> dict:
-        """summary.json's ``ocr`` figures: counts, the cache hit rate, images per second of OCR time."""
+        """summary.json's ``ocr`` figures: counts, the cache hit rate, images per second of OCR time
+        (wall, and per core: CPU time, which a busy machine does not inflate)."""
         looked_up = self.recognized + self.cache_hits
         return {
             **self.state(),
             "cache_hit_rate": round(self.cache_hits / looked_up, 4) if looked_up else None,
             "images_per_ocr_second": round(self.recognized / self.ocr_seconds, 3) if self.ocr_seconds else None,
+            "images_per_cpu_second": round(self.recognized / self.ocr_cpu_seconds, 3) if self.ocr_cpu_seconds else None,
         }
