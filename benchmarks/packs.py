@@ -41,9 +41,13 @@ def figures(devset: Path) -> dict:
     rules = screener.load_rules()
     out: dict = {}
     for name, files in (("devset", sorted(devset.glob("*.csv"))), ("cases", sorted((devset / "cases").glob("*.csv")))):
-        per_cat: dict = defaultdict(lambda: {"rows": 0, "positives": 0, "tp": 0, "fp": 0, "kinds": defaultdict(lambda: [0, 0])})
+        per_cat: dict = defaultdict(
+            lambda: {"rows": 0, "positives": 0, "tp": 0, "fp": 0, "kinds": defaultdict(lambda: [0, 0])}
+        )
         for f in files:
-            t = pcsv.read_csv(f, convert_options=pcsv.ConvertOptions(strings_can_be_null=False, column_types=_all_text(f)))
+            t = pcsv.read_csv(
+                f, convert_options=pcsv.ConvertOptions(strings_can_be_null=False, column_types=_all_text(f))
+            )
             labels = [set(x.split(";")) - {""} for x in t.column("labels").to_pylist()]
             kinds = t.column("evasion").to_pylist() if "evasion" in t.column_names else [""] * t.num_rows
             listing = t.drop_columns([c for c in EXTRA if c in t.column_names])

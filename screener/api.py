@@ -30,10 +30,11 @@ from .io.columns import map_headers
 from .io.source import Reject
 from .io.writers import rejects_table
 from .matcher import resolve_backend
+from .ocr import OcrOptions, read_image_text, with_image_evidence
 from .packs import load_packs
 from .rulecache import cached_ruleset
 from .scan import scan_batch
-from .schema import FLAGGED_SCHEMA, HITS_SCHEMA, ROW_ID, SOURCE_ROW
+from .schema import FLAGGED_SCHEMA, HITS_OUTPUT_SCHEMA, ROW_ID, SOURCE_ROW
 
 
 def load_rules(
@@ -102,6 +103,7 @@ class TableScan:
     rows_read: int
     rows_scanned: int
     undecided: dict[str, int]
+    ocr: Any = None  # with ``ocr``: the images read (screener.ocr.OcrStats), and their problems in ``.examples``
 
 
 #: How the columns of an in-memory table are named when one is missing: the keyword, not a CLI flag.
@@ -127,6 +129,7 @@ def scan_table(
     *,
     mapping: Mapping[str, str] | None = None,
     as_of: date | None = None,
+    ocr: OcrOptions | None = None,
 ) -> TableScan:
     """Scan an Arrow table of listings; returns hits, flagged listings and rejects as Arrow tables.
 
@@ -134,6 +137,8 @@ def scan_table(
     that are not numbers (价格面议) as empty, a row without an item_id rejected.
     ``as_of`` is the date the listings are judged at (default: today): the citation in
     force then goes into the evidence, and codes are judged by it (QS obsolete from 2018-10-01).
+    ``ocr``: read the text in the listings' ``images`` into ``image_text`` first
+    (relative paths against ``ocr.images_dir``, default the working directory).
     """
     rs = rules or load_rules()
     if isinstance(table, pa.RecordBatch):
@@ -146,10 +151,16 @@ def scan_table(
     canon = canon.append_column(ROW_ID, positions.cast(pa.int64()))
     batch = canon.combine_chunks().to_batches()[0] if canon.num_rows else None
     if batch is None:
-        return TableScan(HITS_SCHEMA.empty_table(), FLAGGED_SCHEMA.empty_table(), rejects, table.num_rows, 0, {})
+        return TableScan(HITS_OUTPUT_SCHEMA.empty_table(), FLAGGED_SCHEMA.empty_table(), rejects, table.num_rows, 0, {})
+    images = read_image_text(batch, ocr.for_scan(None)) if ocr is not None else None
+    if images is not None:
+        batch = images.batch
     res = scan_batch(batch, rs, as_of=as_of)
-    flagged = flag_listings(res.hits, batch, rs, as_of=as_of)
-    return TableScan(res.hits, flagged, rejects, table.num_rows, canon.num_rows, res.undecided)
+    hits = with_image_evidence(res.hits, images.lines if images else None)
+    flagged = flag_listings(hits, batch, rs, as_of=as_of)
+    return TableScan(
+        hits, flagged, rejects, table.num_rows, canon.num_rows, res.undecided, images.stats if images else None
+    )
 
 
 def _cell_text(v: Any) -> str | None:
@@ -182,13 +193,18 @@ _NULLABLE_INTS = {pa.int32(): pd.Int32Dtype(), pa.int64(): pd.Int64Dtype()}.get
 
 
 def scan_dataframe(
-    df, rules: RuleSet | None = None, *, mapping: Mapping[str, str] | None = None, as_of: date | None = None
+    df,
+    rules: RuleSet | None = None,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    as_of: date | None = None,
+    ocr: OcrOptions | None = None,
 ) -> TableScan:
     """Scan a pandas DataFrame; ``hits``, ``flagged`` and ``rejects`` come back as DataFrames.
 
     Integer columns (start, end, score, row_id …) are nullable integers (``Int32``/``Int64``).
     """
-    out = scan_table(dataframe_table(df), rules, mapping=mapping, as_of=as_of)
+    out = scan_table(dataframe_table(df), rules, mapping=mapping, as_of=as_of, ocr=ocr)
     out.hits = out.hits.to_pandas(types_mapper=_NULLABLE_INTS)
     out.flagged = out.flagged.to_pandas(types_mapper=_NULLABLE_INTS)
     out.rejects = out.rejects.to_pandas(types_mapper=_NULLABLE_INTS)

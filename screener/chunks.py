@@ -18,8 +18,9 @@ from .compile import RuleSet
 from .flagged import flag_listings
 from .io.readers import RawChunk, Reject, decode
 from .io.writers import SCANNED_SCHEMA
+from .ocr import OcrOptions, OcrStats, read_image_text, with_image_evidence
 from .scan import scan_batch
-from .schema import FLAGGED_SCHEMA, HITS_SCHEMA, ROW_ID, SOURCE_ROW
+from .schema import FLAGGED_SCHEMA, HITS_OUTPUT_SCHEMA, ROW_ID, SOURCE_ROW
 from .tally import Tally
 
 #: Most rows one scan_batch call gets. The scan's working memory grows with the
@@ -38,6 +39,7 @@ class ChunkResult:
     id_hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))  # 8 bytes per scanned row
     peak_rss_kb: int = 0  # of the worker process that made it (0: scanned in the calling process)
     scanned: pa.Table | None = None  # every scanned listing's key and status (scanned.parquet, for screener diff)
+    ocr: OcrStats | None = None  # images read for image_text (None: OCR not asked for)
 
 
 def with_row_ids(table: pa.Table, first: int) -> pa.Table:
@@ -55,16 +57,19 @@ def id_hashes(item_ids: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return pd.util.hash_array(values, categorize=False).astype(np.uint64, copy=False)
 
 
-def process_chunk(raw: RawChunk, first_row_id: int, rs: RuleSet) -> ChunkResult:
+def process_chunk(raw: RawChunk, first_row_id: int, rs: RuleSet, ocr: OcrOptions | None = None) -> ChunkResult:
     """Decode, scan and flag one raw chunk: the unit of work of a worker.
 
     A row's id is ``first_row_id`` plus its position in the raw chunk, so ids
     are the same however the work is split (rows rejected while decoding leave
     a gap). A chunk of more than :data:`SCAN_ROWS` rows is processed in
-    pieces and their results combined.
+    pieces and their results combined. With ``ocr``, the listings' images are
+    read into ``image_text`` first (:mod:`screener.ocr`) and hits read from an
+    image say which one.
     """
     if raw.n > SCAN_ROWS:
-        return combine([process_chunk(piece, first_row_id + off, rs) for piece, off in split_raw(raw, SCAN_ROWS)])
+        pieces = split_raw(raw, SCAN_ROWS)
+        return combine([process_chunk(piece, first_row_id + off, rs, ocr) for piece, off in pieces])
     tally = Tally()
     t = time.process_time()
     chunk = decode(raw)
@@ -72,22 +77,30 @@ def process_chunk(raw: RawChunk, first_row_id: int, rs: RuleSet) -> ChunkResult:
     positions = np.searchsorted(raw.numbers, table.column(SOURCE_ROW).to_numpy())
     table = table.append_column(ROW_ID, pa.array(first_row_id + positions, pa.int64()))
     t = _lap(tally, "decode", t)
+    images = None
     if table.num_rows == 0:
-        hits, flagged = HITS_SCHEMA.empty_table(), FLAGGED_SCHEMA.empty_table()
+        hits, flagged = HITS_OUTPUT_SCHEMA.empty_table(), FLAGGED_SCHEMA.empty_table()
     else:
         batch = table.combine_chunks().to_batches()[0]
+        if ocr is not None:  # the OCR stage: images → image_text, before the scan
+            images = read_image_text(batch, ocr)
+            batch = images.batch
+            chunk.warnings.update(images.warnings)
+            t = _lap(tally, "ocr", t)
         res = scan_batch(batch, rs)
         # the scan core's own stages when it reports them, else its total
         stages = getattr(res, "stage_seconds", None)
         t = _lap(tally, None if stages else "scan", t)
         tally.add_seconds(stages)
-        hits, flagged = res.hits, flag_listings(res.hits, batch, rs)
+        hits = with_image_evidence(res.hits, images.lines if images else None)
+        flagged = flag_listings(hits, batch, rs)
         tally.undecided.update(res.undecided)
         t = _lap(tally, "flag", t)
     hashes = id_hashes(table.column("item_id")) if table.num_rows else np.zeros(0, np.uint64)
     tally.count_rows(raw.info.name, scanned=table.num_rows, rejected=len(chunk.rejects), warnings=chunk.warnings)
     tally.count_results(hits, flagged)
-    res = ChunkResult(hits, flagged, chunk.rejects, tally, hashes, scanned=scanned_listings(table))
+    stats = images.stats if images else (OcrStats() if ocr is not None else None)
+    res = ChunkResult(hits, flagged, chunk.rejects, tally, hashes, scanned=scanned_listings(table), ocr=stats)
     # Arrow's allocator keeps freed pages on its own schedule: on a busy machine the same scan
     # (200k rows, 1 worker) peaked anywhere from 490 to 655 MB; released after each piece, at 518
     pa.default_memory_pool().release_unused()
@@ -156,6 +169,11 @@ def combine(results: Sequence[ChunkResult]) -> ChunkResult:
     tally = Tally()
     for r in results:
         tally.merge(r.tally)
+    ocr = None
+    for r in results:
+        if r.ocr is not None:
+            ocr = ocr or OcrStats()
+            ocr.merge(r.ocr)
     return ChunkResult(
         pa.concat_tables([r.hits for r in results]),
         pa.concat_tables([r.flagged for r in results]),
@@ -164,4 +182,5 @@ def combine(results: Sequence[ChunkResult]) -> ChunkResult:
         np.concatenate([r.id_hashes for r in results]),
         max(r.peak_rss_kb for r in results),
         pa.concat_tables([r.scanned for r in results if r.scanned is not None]),
+        ocr,
     )

@@ -9,7 +9,15 @@ import numpy as np
 import pyarrow as pa
 
 from .compile import RuleSet, max_severity
-from .labels import field_label, matched_label, normalizations_label, severity_label, span_label
+from .labels import (
+    confidence_label,
+    field_label,
+    image_label,
+    matched_label,
+    normalizations_label,
+    severity_label,
+    span_label,
+)
 from .schema import FLAGGED_SCHEMA, ROW_ID, SOURCE_FILE, SOURCE_ROW
 from .scoring import noisy_or
 
@@ -95,7 +103,8 @@ def _support(hit: dict) -> str:
 
 
 def evidence_line(hits: list[dict]) -> str:
-    """One line per listing, for a reader: ``WL001 象牙及其制品（高）：标题第8–9字「象牙」（去除间隔符）``.
+    """One line per listing, for a reader: ``WL001 象牙及其制品（高）：标题第8–9字「象牙」（去除间隔符）``;
+    a hit read from an image names it: ``图片2（imgs/a.jpg）文字「特供」（识别置信度99%）``.
 
     Rules are separated by ``；``; a rule's first three hits are shown, the rest counted.
     The codes stay in their own columns (rule_ids, categories, max_severity).
@@ -112,6 +121,12 @@ def evidence_line(hits: list[dict]) -> str:
             if h["start"] is None:  # a structural check: its finding
                 found = f"{field_label(h['field'])}：{h['snippet']}" if h["snippet"] else field_label(h["field"])
                 spans.append(found + _support(h))
+            elif h.get("image"):  # read from an image: which one, and how sure the OCR was
+                how = "；".join(
+                    x for x in (normalizations_label(h["normalizations"]), confidence_label(h["image"])) if x
+                )
+                shown = " ".join(h["matched"].split())  # a match may run across two lines of the image
+                spans.append(f"{image_label(h['image'])}文字「{shown}」" + (f"（{how}）" if how else "") + _support(h))
             else:
                 how = normalizations_label(h["normalizations"])
                 spans.append(

@@ -22,6 +22,8 @@ FIELD_LABELS = {
     "self_declaration": "自我声明",
     "url": "商品链接",
     "platform": "平台",
+    "image_text": "图片文字",
+    "images": "商品图片",
 }
 
 SEVERITY_LABELS = {"high": "高", "medium": "中", "low": "低"}
@@ -60,6 +62,17 @@ def span_label(field: str | None, start: int | None, end: int | None) -> str:
     if start is None or end is None:
         return name
     return f"{name}第{start + 1}字" if end - start <= 1 else f"{name}第{start + 1}–{end}字"
+
+
+def image_label(image: dict) -> str:
+    """Which of a listing's images a hit was read from: ``图片2（imgs/a.jpg）``."""
+    return f"图片{int(image['index']) + 1}（{image['path']}）"
+
+
+def confidence_label(image: dict) -> str:
+    """The OCR confidence of the line a hit was read from: ``识别置信度97%``."""
+    c = image.get("confidence")
+    return "" if c is None else f"识别置信度{round(float(c) * 100)}%"
 
 
 def normalizations_label(codes: str | None) -> str:

@@ -54,9 +54,13 @@ TEXT_FIELDS = (
     "self_declaration",
     "url",
     "platform",
+    # text read from the listing's images (screener.ocr), or given by the export; rules opt in
+    "image_text",
 )
 NUMERIC_FIELDS = ("price", "original_price")
-CANONICAL_FIELDS = TEXT_FIELDS[:4] + NUMERIC_FIELDS + TEXT_FIELDS[4:]
+#: The listing's images: paths or file names, ``;``-separated or a JSON list (read by screener.ocr).
+IMAGES_FIELD = "images"
+CANONICAL_FIELDS = (*TEXT_FIELDS[:4], *NUMERIC_FIELDS, *TEXT_FIELDS[4:], IMAGES_FIELD)
 REQUIRED_FIELDS = ("item_id", "title")
 
 

@@ -24,6 +24,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import pyarrow as pa
@@ -31,6 +32,7 @@ import pyarrow as pa
 from .chunks import SCAN_ROWS, ChunkResult, combine, compact, process_chunk, split_raw
 from .compile import RuleSet
 from .io.readers import RawChunk
+from .ocr import OcrOptions
 from .summary import peak_rss_kb
 
 #: Bytes of input below which a scan does not start worker processes early: two
@@ -72,15 +74,16 @@ def start_early(workers: int, input_bytes: int) -> None:
 
 # -- worker processes ----------------------------------------------------------------------
 _WORKER_RULES: RuleSet | None = None
+_WORKER_OCR: OcrOptions | None = None
 WARM_UP = {"item_id": ["0"], "title": ["老挝回流 象-牙手镯 全网最低价 第一"], "description": ["专供 正品"]}
 
 
-def _init_worker(pickled_rules: bytes) -> None:
+def _init_worker(pickled_rules: bytes, ocr: OcrOptions | None = None) -> None:
     # The rule set comes pickled once by the scan (its compiled model, not its
     # automata); a one-row scan builds the automata and anything else the scan
     # core builds lazily, here, before the first chunk is waiting.
-    global _WORKER_RULES
-    _WORKER_RULES = pickle.loads(pickled_rules)
+    global _WORKER_RULES, _WORKER_OCR
+    _WORKER_RULES, _WORKER_OCR = pickle.loads(pickled_rules), ocr
     from .api import scan_table
 
     scan_table(pa.table(WARM_UP), _WORKER_RULES)
@@ -88,7 +91,7 @@ def _init_worker(pickled_rules: bytes) -> None:
 
 def _work(raw: RawChunk, first_row_id: int) -> ChunkResult:
     assert _WORKER_RULES is not None
-    res = process_chunk(raw, first_row_id, _WORKER_RULES)
+    res = process_chunk(raw, first_row_id, _WORKER_RULES, _WORKER_OCR)
     # a worker is not the scan's child but the forkserver's: its memory is invisible to
     # the caller's rusage or /usr/bin/time, so it reports its own
     res.peak_rss_kb = peak_rss_kb()
@@ -150,7 +153,7 @@ class Prefetch:
 
 # -- in input order -------------------------------------------------------------------------
 def scan_chunks(
-    raws: Iterable[Item], rs: RuleSet, workers: int, pool_rows: int = 0
+    raws: Iterable[Item], rs: RuleSet, workers: int, pool_rows: int = 0, ocr: OcrOptions | None = None
 ) -> Iterator[tuple[Any, RawChunk, ChunkResult]]:
     """(tag, raw chunk, result) in input order; ``tag`` is passed through.
 
@@ -158,10 +161,13 @@ def scan_chunks(
     starting workers costs more than it saves (the forkserver, jieba's
     dictionary, the automata). Either way each chunk is scanned in pieces of
     at most :data:`SCAN_ROWS` rows and its result is the pieces' combined.
+    ``ocr`` reads the listings' images first; scanned in this process, the OCR
+    engine may use every core.
     """
+    inline_ocr = replace(ocr, threads=workers) if ocr is not None else None
     if workers <= 1:
         for tag, raw, first in raws:
-            yield tag, raw, process_chunk(raw, first, rs)
+            yield tag, raw, process_chunk(raw, first, rs, inline_ocr)
         return
     reader = Prefetch(raws, depth=2 * workers)
     try:
@@ -175,9 +181,9 @@ def scan_chunks(
                 break
         if rows < pool_rows:
             for tag, raw, first in head:
-                yield tag, raw, process_chunk(raw, first, rs)
+                yield tag, raw, process_chunk(raw, first, rs, inline_ocr)
             return
-        yield from _pooled(_chain(head, items), rs, workers)
+        yield from _pooled(_chain(head, items), rs, workers, ocr)
     finally:
         reader.close()
 
@@ -187,7 +193,9 @@ def _chain(head: list[Item], rest: Iterator[Item]) -> Iterator[Item]:
     yield from rest
 
 
-def _pooled(items: Iterator[Item], rs: RuleSet, workers: int) -> Iterator[tuple[Any, RawChunk, ChunkResult]]:
+def _pooled(
+    items: Iterator[Item], rs: RuleSet, workers: int, ocr: OcrOptions | None
+) -> Iterator[tuple[Any, RawChunk, ChunkResult]]:
     # pieces in flight: one running and at least one waiting per worker, so a worker
     # that finishes finds its next piece queued while this process writes and reads
     limit = 3 * workers
@@ -195,7 +203,7 @@ def _pooled(items: Iterator[Item], rs: RuleSet, workers: int) -> Iterator[tuple[
     in_flight = 0
     rules = pickle.dumps(rs, protocol=pickle.HIGHEST_PROTOCOL)  # once, not once per worker
     pool = ProcessPoolExecutor(
-        max_workers=workers, mp_context=_mp_context(), initializer=_init_worker, initargs=(rules,)
+        max_workers=workers, mp_context=_mp_context(), initializer=_init_worker, initargs=(rules, ocr)
     )
     try:
         for tag, raw, first in items:

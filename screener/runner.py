@@ -34,6 +34,7 @@ from .duplicates import count_repeats
 from .errors import Location, ScreenerError
 from .io.readers import DEFAULT_CHUNK_ROWS, InputFile, RawChunk, ReadOptions, iter_raw, open_inputs
 from .io.writers import ScanParts, previous_scan, replace_previous_scan
+from .ocr import OcrOptions, OcrStats, engine_info
 from .pool import default_workers, scan_chunks, start_early  # noqa: F401  (default_workers: the CLI's)
 from .summary import build_summary, describe_file
 from .tally import Tally
@@ -101,7 +102,7 @@ def _check_resumable(state: dict, expected: dict, outdir: Path) -> None:
                     f"input {n['path']} {what} since the interrupted scan; run without --resume to start over",
                     Location(where),
                 )
-    for key, what in (("mapping", "--map"), ("chunk_rows", "--chunk-rows"), ("sheet", "--sheet")):
+    for key, what in (("mapping", "--map"), ("chunk_rows", "--chunk-rows"), ("sheet", "--sheet"), ("ocr", "--ocr")):
         if state.get(key) != expected[key]:
             raise ResumeError(
                 f"the interrupted scan used {what} {state[key]!r}, not {expected[key]!r}: resume with the same "
@@ -122,6 +123,7 @@ def scan_files(
     resume: bool = False,
     recursive: bool = False,
     read_options: ReadOptions | None = None,
+    ocr: OcrOptions | None = None,
 ) -> dict:
     """Scan files into ``outdir`` (hits, flagged, rejects, summary); returns the summary.
 
@@ -141,10 +143,14 @@ def scan_files(
     (with no checkpoint there, the scan starts from the beginning); it raises
     :class:`ResumeError` when the rules, the inputs, ``mapping`` or
     ``chunk_rows`` changed. The outputs equal an uninterrupted scan's.
+
+    ``ocr``: read the text in the listings' images (:mod:`screener.ocr`); the OCR
+    cache goes to ``outdir/.ocr-cache`` unless ``ocr.cache_dir`` names one.
     """
     started_wall = datetime.now(timezone.utc)
     t0 = time.perf_counter()
     outdir = Path(outdir)
+    ocr = ocr.for_scan(outdir) if ocr is not None else None
     options = replace(read_options or ReadOptions(), chunk_rows=chunk_rows)
     sources, skipped = open_inputs(inputs, mapping, recursive=recursive, outdir=outdir, options=options)
     start_early(workers, sum(s.size for s in sources))  # the workers' start overlaps loading and reading
@@ -161,6 +167,7 @@ def scan_files(
         "mapping": dict(sorted((mapping or {}).items())),
         "chunk_rows": chunk_rows,
         "sheet": options.sheet,
+        "ocr": ocr.settings() if ocr is not None else None,
     }
     replaced = previous_scan(outdir)  # read before ScanParts removes its summary
     parts = ScanParts(outdir)
@@ -182,7 +189,7 @@ def scan_files(
                 started_at=started_wall.isoformat(timespec="seconds"),
                 resumes=[],
             )
-        summary = _scan(sources, parts, state, rs, mapping, options, workers, on_progress, t0)
+        summary = _scan(sources, parts, state, rs, mapping, options, workers, on_progress, t0, ocr)
         if skipped:
             summary["skipped_inputs"] = skipped
         if state.get("replaced"):
@@ -204,8 +211,10 @@ def _scan(
     workers: int,
     on_progress: Callable[[Progress], None] | None,
     t0: float,
+    ocr: OcrOptions | None = None,
 ) -> dict:
     done = state["chunks_done"]
+    ocr_stats = OcrStats.from_state(state.get("ocr_stats"))
     tally = Tally.restore(state["tally"]) if done else Tally(s.name for s in sources)
     if done:
         state["resumes"].append(
@@ -242,7 +251,9 @@ def _scan(
                 seq += 1
                 next_row += raw.n
 
-    for (fi, seq, first_row, read_s), raw, res in scan_chunks(raws(), rs, workers, pool_rows=2 * options.chunk_rows):
+    for (fi, seq, first_row, read_s), raw, res in scan_chunks(
+        raws(), rs, workers, pool_rows=2 * options.chunk_rows, ocr=ocr
+    ):
         t = time.thread_time()
         tally.merge(res.tally)
         runs = state["chunk_files"]
@@ -253,6 +264,9 @@ def _scan(
         worker_rss = max(worker_rss, res.peak_rss_kb)
         parts.write_part(seq, res.hits, res.flagged, res.rejects, res.id_hashes, res.scanned)
         tally.add_seconds({"read": read_s, "write": time.thread_time() - t})
+        if res.ocr is not None:
+            ocr_stats.merge(res.ocr)
+            state["ocr_stats"] = ocr_stats.state()
         state.update(
             chunks_done=seq + 1,
             next_row=first_row + raw.n,
@@ -272,7 +286,7 @@ def _scan(
     progress.bytes_done = progress.bytes_total
     if on_progress:
         on_progress(progress)
-    return build_summary(
+    summary = build_summary(
         engine={"name": "screener", "version": __version__},
         rs=rs,
         tally=tally,
@@ -284,6 +298,14 @@ def _scan(
         worker_rss_kb=worker_rss,
         resumes=state["resumes"],
     )
+    if ocr is not None and ocr.enabled:
+        summary["ocr"] = ocr_summary(ocr, ocr_stats)
+    return summary
+
+
+def ocr_summary(ocr: OcrOptions, stats: OcrStats) -> dict:
+    """summary.json's ``ocr``: the engine and settings, the cache, and what reading the images found."""
+    return {"engine": engine_info(ocr), "settings": ocr.settings(), "cache": ocr.cache_dir, **stats.summary()}
 
 
 def _expand(runs: list[list[int]]) -> Iterator[int]:

@@ -22,7 +22,24 @@ SUPPORT_TYPE = pa.struct(
     ]
 )
 
-#: One row per hit. The first twelve columns are the published contract.
+#: Where a hit in ``image_text`` was read: the image (as the listing names it, the file read, its
+#: position in the listing's images from 0, its SHA-256), the OCR line and its box in pixels.
+IMAGE_EVIDENCE_TYPE = pa.struct(
+    [
+        ("index", pa.int32()),
+        ("path", pa.string()),
+        ("file", pa.string()),
+        ("sha256", pa.string()),
+        ("line", pa.string()),
+        ("x0", pa.int32()),
+        ("y0", pa.int32()),
+        ("x1", pa.int32()),
+        ("y1", pa.int32()),
+        ("confidence", pa.float64()),
+    ]
+)
+
+#: One row per hit, as scan_batch returns it. The first twelve columns are the published contract.
 HITS_SCHEMA = pa.schema(
     [
         ("item_id", pa.string()),
@@ -43,6 +60,11 @@ HITS_SCHEMA = pa.schema(
         ("support", pa.list_(SUPPORT_TYPE)),
     ]
 )
+
+#: hits.parquet (and every engine's hits): HITS_SCHEMA — what the scan core returns — and, at
+#: the end, where a hit in image_text was read (screener.ocr.evidence; null for other fields).
+#: Kept apart from HITS_SCHEMA so that the scan core knows nothing about images.
+HITS_OUTPUT_SCHEMA = HITS_SCHEMA.append(pa.field("image", IMAGE_EVIDENCE_TYPE))
 
 #: One row per flagged listing.
 FLAGGED_SCHEMA = pa.schema(

@@ -88,7 +88,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -105,9 +105,11 @@ from .errors import InputError, Location, ScreenerError
 from .io.columns import ColumnMapping, map_headers
 from .io.readers import W_EMPTY, RawChunk, Reject, SourceInfo, detect_format, discover
 from .io.writers import ScanOutputs
+from .ocr import OcrOptions, OcrStats
 from .packs import PackSet
-from .schema import FLAGGED_SCHEMA, HITS_SCHEMA, REJECT_COLUMNS
+from .schema import FLAGGED_SCHEMA, HITS_OUTPUT_SCHEMA, REJECT_COLUMNS
 from .sparkread import FILE_COL, ROW_INDEX_COL
+from .runner import ocr_summary
 from .summary import InputMeta, build_summary, describe_file, file_sha256
 from .tally import AccountingError, Tally
 
@@ -134,6 +136,7 @@ STATS_SCHEMA = pa.schema(
         ("tally", pa.string()),  # JSON: Tally.state() of this task's rows of this file
         ("worker", pa.int64()),  # pid of the Python worker that scanned the batch
         ("compiles", pa.int64()),  # times that worker loaded this rule set (1 when cached, as it should be)
+        ("ocr", pa.string()),  # JSON OcrStats.state() of the images read (null without OCR)
     ]
 )
 #: One output row of the scan pass: exactly one of the four structs or ``id_hash`` is set;
@@ -144,7 +147,7 @@ PACKED_SCHEMA = pa.schema(
     [
         ("k1", pa.int64()),
         ("k2", pa.int64()),
-        ("hit", pa.struct(list(HITS_SCHEMA))),
+        ("hit", pa.struct(list(HITS_OUTPUT_SCHEMA))),
         ("flagged", pa.struct(list(FLAGGED_SCHEMA))),
         ("reject", pa.struct(list(REJECTS_SCHEMA))),
         ("stats", pa.struct(list(STATS_SCHEMA))),
@@ -223,6 +226,7 @@ class _Job:
     source_name: str  # source_file for a plain DataFrame
     # Broadcast: {"files": {uri: FileEntry}, "splits": {(uri, split): Block}}, or partition -> first row id
     offsets: Any
+    ocr: OcrOptions | None = None  # read the listings' images (paths the executors can reach)
 
 
 def _partition_id() -> int:
@@ -264,6 +268,7 @@ def _scan_partition(job: _Job, batches: Iterator[pa.RecordBatch]) -> Iterator[pa
     offsets = job.offsets.value
     position = offsets.get(pid, 0) if not job.files else 0  # a plain DataFrame: rows before this partition
     text = sparkread.TextPieces(offsets["files"], offsets["splits"]) if job.files else None
+    ocr_stats: dict[str, OcrStats] = {}
     tallies: dict[str, tuple[int, Tally]] = {}  # file name -> (rank, this task's tally of its rows)
     for batch in batches:
         if not batch.num_rows:
@@ -288,8 +293,9 @@ def _scan_partition(job: _Job, batches: Iterator[pa.RecordBatch]) -> Iterator[pa
                 columns = [part.column(c) for c in job.raw_columns]
                 raw_batch = pa.RecordBatch.from_arrays(columns, names=list(job.raw_columns))
                 raw = RawChunk(SourceInfo(name, "parquet", None, job.mapping), "arrow", raw_batch, numbers)
-            res = process_chunk(raw, first, rs)
+            res = process_chunk(raw, first, rs, job.ocr)
             tallies.setdefault(name, (rank, Tally()))[1].merge(res.tally)
+            ocr_stats.setdefault(name, OcrStats()).merge(res.ocr)
             if res.hits.num_rows:
                 ids = res.hits.column("row_id").to_numpy()
                 yield _packed("hit", res.hits, ids, np.arange(len(ids), dtype=np.int64))
@@ -322,6 +328,7 @@ def _scan_partition(job: _Job, batches: Iterator[pa.RecordBatch]) -> Iterator[pa
                 "tally": [json.dumps(ft.state(), ensure_ascii=False) for _, (_, ft) in items],
                 "worker": [os.getpid()] * len(items),
                 "compiles": [_COMPILES[job.key]] * len(items),
+                "ocr": [json.dumps(ocr_stats[n].state(), ensure_ascii=False) if job.ocr else None for n, _ in items],
             },
             schema=STATS_SCHEMA,
         )
@@ -468,7 +475,9 @@ def _file_plan(
     return {"files": files, "splits": splits}, sources
 
 
-def _scan(plan: _Plan, rules_bc, key: tuple[str, str], offsets_bc, source_name: str) -> DataFrame:
+def _scan(
+    plan: _Plan, rules_bc, key: tuple[str, str], offsets_bc, source_name: str, ocr: OcrOptions | None = None
+) -> DataFrame:
     """The scan pass over one DataFrame: the packed outputs (see ``PACKED_SCHEMA``)."""
     from pyspark.sql import functions as F
 
@@ -481,6 +490,7 @@ def _scan(plan: _Plan, rules_bc, key: tuple[str, str], offsets_bc, source_name: 
         files=plan.files,
         source_name=source_name,
         offsets=offsets_bc,
+        ocr=replace(ocr, counter=None) if ocr is not None else None,  # a process-local counter stays home
     )
     if not plan.files:
         meta: tuple[str, ...] = ()
@@ -516,6 +526,7 @@ def screen_all(
     source_name: str = "<dataframe>",
     file_order: Sequence[str] | None = None,
     file_names: Mapping[str, str] | None = None,
+    ocr: OcrOptions | None = None,
 ) -> SparkScan:
     """Screen a Spark DataFrame of listings in any export's column names.
 
@@ -533,6 +544,10 @@ def screen_all(
     them, by URI). ``file_names`` maps a local path or URI to the name written
     to ``source_file`` (default: the URI). A plain DataFrame is one source
     called ``source_name``, in partition order.
+
+    ``ocr``: read the listings' images into ``image_text`` on the executors
+    (:mod:`screener.ocr`); ``images_dir`` and ``cache_dir`` must be paths every
+    executor can read (a shared file system).
     """
     _require_pyspark()
     from pyspark.sql import functions as F
@@ -549,7 +564,7 @@ def screen_all(
             sources.append({"name": source_name, "partition": p, "rows": counts[p], "first_row_id": first})
             first += counts[p]
     sc = df.sparkSession.sparkContext
-    packed = _scan(plan, sc.broadcast(rs), (rs.hash, rs.backend), sc.broadcast(offsets), source_name)
+    packed = _scan(plan, sc.broadcast(rs), (rs.hash, rs.backend), sc.broadcast(offsets), source_name, ocr)
     return _result(packed, rs, sources, [s["name"] for s in sources] if plan.files else [source_name])
 
 
@@ -682,7 +697,7 @@ def _stream_outputs(packed: DataFrame, rows: int = 20_000) -> Iterator[tuple[str
     """
     from pyspark.sql import functions as F
 
-    kinds = (("hit", HITS_SCHEMA), ("flagged", FLAGGED_SCHEMA), ("reject", REJECTS_SCHEMA))
+    kinds = (("hit", HITS_OUTPUT_SCHEMA), ("flagged", FLAGGED_SCHEMA), ("reject", REJECTS_SCHEMA))
     kind = F.when(F.col("hit").isNotNull(), 0).when(F.col("flagged").isNotNull(), 1).otherwise(2)
     rows_df = (
         packed.where(F.col("stats").isNull() & F.col("id_hash").isNull())
@@ -707,6 +722,7 @@ def screen_files(
     packs=None,
     overrides: Iterable[str | Path] = (),
     mapping: Mapping[str, str] | None = None,
+    ocr: OcrOptions | None = None,
 ) -> tuple[SparkScan, list[InputMeta]]:
     """Screen Parquet, CSV and JSONL inputs as the local engine reads them; also returns each input's metadata.
 
@@ -737,7 +753,7 @@ def screen_files(
     rules_bc, offsets_bc = sc.broadcast(rs), sc.broadcast(offsets)
     packed = None
     for plan in plans:
-        part = _scan(plan, rules_bc, (rs.hash, rs.backend), offsets_bc, "")
+        part = _scan(plan, rules_bc, (rs.hash, rs.backend), offsets_bc, "", ocr)
         packed = part if packed is None else packed.union(part)
     if packed is None:  # nothing to read at all
         packed = spark.createDataFrame([], spark_schema(PACKED_SCHEMA))
@@ -789,6 +805,7 @@ def scan_files_spark(
     master: str | None = None,
     spark: SparkSession | None = None,
     chunk_rows: int | None = None,
+    ocr: OcrOptions | None = None,
 ) -> dict:
     """``screener scan --engine spark``: Parquet, CSV and JSONL inputs → the local engine's four outputs in ``outdir``.
 
@@ -798,6 +815,7 @@ def scan_files_spark(
     cluster; the outputs are streamed to the driver in order and written by
     the local engine's :class:`ScanOutputs` (same files, BOM, formula
     neutralising, atomic commit). ``summary.json`` has the local runner's keys.
+    ``ocr``: as :func:`screener.runner.scan_files`'s (the cache beside the outputs by default).
     """
     _require_pyspark()
     from pyspark import StorageLevel
@@ -810,12 +828,18 @@ def scan_files_spark(
         spark = _session(master)
     if chunk_rows:
         spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(chunk_rows))
-    res, metas = screen_files(spark, inputs, rs, (), mapping)
+    ocr = ocr.for_scan(Path(outdir)) if ocr is not None else None
+    res, metas = screen_files(spark, inputs, rs, (), mapping, ocr)
     packed = res.packed.persist(StorageLevel.MEMORY_AND_DISK)
     outputs = ScanOutputs(outdir)
     try:
         tally = res.tally()
-        empty_f, empty_h = FLAGGED_SCHEMA.empty_table(), HITS_SCHEMA.empty_table()
+        ocr_stats = OcrStats()
+        if ocr is not None:
+            for state in res.stats.select("ocr").toArrow().column("ocr").to_pylist():
+                if state:
+                    ocr_stats.merge(OcrStats.from_state(json.loads(state)))
+        empty_f, empty_h = FLAGGED_SCHEMA.empty_table(), HITS_OUTPUT_SCHEMA.empty_table()
         for kind, table in _stream_outputs(packed):
             if kind == "hit":
                 outputs.write(table, empty_f, [])
@@ -842,6 +866,8 @@ def scan_files_spark(
             seconds=time.perf_counter() - t0,
             bytes_total=sum(m.size or 0 for m in metas),
         )
+        if ocr is not None and ocr.enabled:
+            summary["ocr"] = ocr_summary(ocr, ocr_stats)
     except BaseException:
         outputs.abort()
         raise

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from webutil import RULES, app_for, live_server
 
 from screener.cli import main
-from screener.schema import HITS_SCHEMA
+from screener.schema import HITS_OUTPUT_SCHEMA
 
 LISTINGS = [
     {"item_id": "A1", "title": "老挝回流 天然象牙手镯 老料", "shop_name": "收藏天地", "platform": "微店"},
@@ -58,7 +58,7 @@ def test_results_in_request_order_with_hits_columns(client):
     assert not res[1]["flagged"] and res[1]["hits"] == [] and res[1]["score"] == 0 and res[1]["max_severity"] is None
     for x in res:
         for h in x["hits"]:
-            assert list(h) == HITS_SCHEMA.names  # exactly hits.parquet's columns, in its order
+            assert list(h) == HITS_OUTPUT_SCHEMA.names  # exactly hits.parquet's columns, in its order
     hit = res[0]["hits"][0]
     assert LISTINGS[0]["title"][hit["start"] : hit["end"]] == hit["matched"]  # offsets in the original text
     assert body["rules_hash"] == client.app_state.rules.current.hash
@@ -140,7 +140,7 @@ def test_rules_health_openapi(client):
     assert client.get("/healthz").json()["status"] == "ok"
     spec = client.get("/openapi.json").json()
     hit = spec["components"]["schemas"]["Hit"]["properties"]
-    assert list(hit) == HITS_SCHEMA.names
+    assert list(hit) == HITS_OUTPUT_SCHEMA.names
     assert "/api/v1/screen" in spec["paths"] and "/scans" not in spec["paths"]
 
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from conftest import RULES
 
 from screener.cli import main
-from screener.schema import FLAGGED_SCHEMA, HITS_SCHEMA
+from screener.schema import FLAGGED_SCHEMA, HITS_OUTPUT_SCHEMA
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTRACT_HITS = [
@@ -55,7 +55,7 @@ def test_scan_samples_with_bundled_packs_writes_the_contract(tmp_path):
     assert code == 0, out
     hits = pq.read_table(tmp_path / "hits.parquet")
     flagged = pq.read_table(tmp_path / "flagged.parquet")
-    assert hits.schema.names[: len(CONTRACT_HITS)] == CONTRACT_HITS and hits.schema == HITS_SCHEMA
+    assert hits.schema.names[: len(CONTRACT_HITS)] == CONTRACT_HITS and hits.schema == HITS_OUTPUT_SCHEMA
     assert flagged.schema.names[: len(CONTRACT_FLAGGED)] == CONTRACT_FLAGGED and flagged.schema == FLAGGED_SCHEMA
     raw = (tmp_path / "flagged.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")

@@ -23,7 +23,7 @@ pytest.importorskip("pyspark", reason="pyspark is not installed: pip install '.[
 import screener
 from screener import spark as ss
 from screener.io.readers import discover, open_source, read_input
-from screener.schema import FLAGGED_SCHEMA, HITS_SCHEMA
+from screener.schema import FLAGGED_SCHEMA, HITS_OUTPUT_SCHEMA
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")
 
@@ -335,7 +335,7 @@ def generated(tmp_path_factory) -> Path:
 
 
 def assert_same_outputs(local: Path, spark_out: Path, s_local: dict, s_spark: dict) -> None:
-    for name, schema in (("hits.parquet", HITS_SCHEMA), ("flagged.parquet", FLAGGED_SCHEMA)):
+    for name, schema in (("hits.parquet", HITS_OUTPUT_SCHEMA), ("flagged.parquet", FLAGGED_SCHEMA)):
         a, b = pq.read_table(local / name), pq.read_table(spark_out / name)
         assert b.schema.equals(schema), name
         assert a.num_rows == b.num_rows, name
@@ -463,10 +463,10 @@ def test_screen_dataframe_matches_local_scan(spark, tmp_path, rules):
     pq.write_table(df.toArrow(), path)  # Spark's partition order, as one file for the local engine
     s_local = screener.scan_files([path], tmp_path / "local", rules)
     res = ss.screen_all(df, rules, source_name=str(path))
-    assert res.hits.schema == ss.spark_schema(HITS_SCHEMA)
+    assert res.hits.schema == ss.spark_schema(HITS_OUTPUT_SCHEMA)
     assert res.flagged.schema == ss.spark_schema(FLAGGED_SCHEMA)
     hits, flagged = res.hits.toArrow(), res.flagged.toArrow()
-    assert hits.schema.equals(HITS_SCHEMA) and flagged.schema.equals(FLAGGED_SCHEMA)
+    assert hits.schema.equals(HITS_OUTPUT_SCHEMA) and flagged.schema.equals(FLAGGED_SCHEMA)
     key = [("row_id", "ascending"), ("rule_id", "ascending"), ("field", "ascending"), ("start", "ascending")]
     local_hits = pq.read_table(tmp_path / "local" / "hits.parquet")
     assert local_hits.num_rows > 100 and hits.sort_by(key).equals(local_hits.sort_by(key))
@@ -482,7 +482,7 @@ def test_screen_and_flagged_helpers(spark, rules, pack_dir):
     table = pa.Table.from_pylist(realistic_listings())
     df = spark.createDataFrame(table)
     hits = ss.screen(df, [pack_dir])
-    assert hits.schema == ss.spark_schema(HITS_SCHEMA)
+    assert hits.schema == ss.spark_schema(HITS_OUTPUT_SCHEMA)
     flagged = ss.flagged_listings(df, [pack_dir]).toArrow()
     assert flagged.schema.equals(FLAGGED_SCHEMA)
     assert set(flagged.column("item_id").to_pylist()) == set(hits.toArrow().column("item_id").to_pylist())

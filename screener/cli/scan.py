@@ -20,6 +20,7 @@ from .common import (
 )
 
 SPARK_INSTALL = "pip install '.[spark]' in a checkout, or 'screener[spark]'; needs Java 17+"
+DEFAULT_CHUNK_ROWS = 20_000
 BAR_STYLE = "green"  # not rich's default pink-red: a scan in progress is not an error
 
 
@@ -29,6 +30,8 @@ BAR_STYLE = "green"  # not rich's default pink-red: a scan in progress is not an
         "screener scan dumps/ -r -o round2 --report --previous round1",
         "screener scan export.xlsx --sheet 商品列表 --map 宝贝名称=title",
         "screener scan dump.parquet --engine spark --master 'local[4]'",
+        "screener scan samples/images/listings.csv --ocr -o ocr-out",
+        "screener scan export.xlsx --images-dir 图片/ --ocr-cache ~/.cache/screener-ocr",
     )
 )
 @click.argument("inputs", nargs=-1, required=True)
@@ -43,7 +46,10 @@ BAR_STYLE = "green"  # not rich's default pink-red: a scan in progress is not an
 @rules_options
 @map_option("an export")
 @click.option(
-    "--chunk-rows", default=20_000, show_default=True, type=click.IntRange(min=1), help="Rows per scan batch."
+    "--chunk-rows",
+    default=None,
+    type=click.IntRange(min=1),
+    help=f"Rows per scan batch (default {DEFAULT_CHUNK_ROWS:,}; with --ocr 200, so images spread over the workers).",
 )
 @click.option(
     "-w",
@@ -83,6 +89,27 @@ BAR_STYLE = "green"  # not rich's default pink-red: a scan in progress is not an
 @click.option(
     "-r", "--recursive", is_flag=True, help="Also read the subfolders of INPUT folders (skipped otherwise, and named)."
 )
+@click.option(
+    "--ocr/--no-ocr",
+    "ocr",
+    default=None,
+    help="Read the text in the listings' images (the images column: 主图, 商品图片 …) and scan it as image_text "
+    "(default: on with --images-dir). Needs pip install 'screener[ocr]'.",
+)
+@click.option(
+    "--images-dir",
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    help="Folder the listings' image paths are relative to; no image is read from outside it "
+    "(default: each input file's folder). Implies --ocr.",
+)
+@click.option(
+    "--ocr-cache",
+    type=click.Path(file_okay=False),
+    default=None,
+    metavar="DIR",
+    help="OCR results by image content, reused across scans and by --resume (default: OUTDIR/.ocr-cache).",
+)
 @allow_empty_option
 def scan(
     inputs,
@@ -100,6 +127,9 @@ def scan(
     resume,
     sheet,
     recursive,
+    ocr,
+    images_dir,
+    ocr_cache,
     allow_empty,
 ) -> None:
     """Scan INPUT files, directories or globs (CSV/TSV, JSONL, Parquet, XLSX).
@@ -109,21 +139,31 @@ def scan(
     """
     from ..io.columns import parse_map_options
     from ..io.source import ReadOptions
+    from ..ocr import OCR_CHUNK_ROWS, OcrOptions, require
     from ..runner import default_workers, scan_files
     from .reports import write_report
 
     with errors():
         mapping = parse_map_options(maps)
+        read_images = ocr if ocr is not None else images_dir is not None
+        if read_images:
+            require()  # before anything is read: the install command, not a traceback
+        if chunk_rows is None:
+            chunk_rows = OCR_CHUNK_ROWS if read_images else DEFAULT_CHUNK_ROWS
+        counter = image_counter() if read_images and not quiet and sys.stderr.isatty() else None
+        ocr_options = OcrOptions(enabled=read_images, images_dir=images_dir, cache_dir=ocr_cache, counter=counter)
         if engine == "spark":
             if resume:
                 raise click.UsageError("--resume works with the local engine, not --engine spark")
             from ..spark import scan_files_spark
 
             rs = load_ruleset(rules, overrides, announce=not quiet, allow_empty=allow_empty)
-            summary = scan_files_spark(inputs, outdir, rs, (), mapping=mapping, master=master, chunk_rows=chunk_rows)
+            summary = scan_files_spark(
+                inputs, outdir, rs, (), mapping=mapping, master=master, chunk_rows=chunk_rows, ocr=ocr_options
+            )
         else:
             rs = load_ruleset(rules, overrides, engine, announce=not quiet, allow_empty=allow_empty)
-            with progress_bar(quiet) as on_progress:
+            with progress_bar(quiet, counter) as on_progress:
                 summary = scan_files(
                     inputs,
                     outdir,
@@ -135,6 +175,7 @@ def scan(
                     resume=resume,
                     recursive=recursive,
                     read_options=ReadOptions(sheet=sheet),
+                    ocr=ocr_options,
                 )
     if not quiet:
         print_summary(summary, outdir)
@@ -142,20 +183,34 @@ def scan(
         write_report(outdir, None, previous, quiet=quiet)
 
 
-def progress_columns():
-    """The progress display's columns (a green bar, rows, rates, time left)."""
-    from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
+def image_counter():
+    """A count of images read, shared with the worker processes (they add to it as they go)."""
+    import multiprocessing
+
+    return multiprocessing.get_context("spawn").Value("q", 0)
+
+
+def progress_columns(images=None):
+    """The progress display's columns (a green bar, rows, rates, time left; images read, with --ocr)."""
+    from rich.progress import BarColumn, ProgressColumn, TextColumn, TimeRemainingColumn
+    from rich.text import Text
+
+    class ImagesColumn(ProgressColumn):
+        # read at every refresh, not per chunk: a chunk of listings with images takes minutes
+        def render(self, task) -> Text:
+            return Text(f"· {images.value:,} images")
 
     return (
         TextColumn("scanning"),
         BarColumn(complete_style=BAR_STYLE, finished_style=BAR_STYLE, pulse_style=BAR_STYLE),
         TextColumn("{task.fields[rate]}"),
+        *((ImagesColumn(),) if images is not None else ()),
         TimeRemainingColumn(),
     )
 
 
 @contextlib.contextmanager
-def progress_bar(quiet: bool):
+def progress_bar(quiet: bool, images=None):
     if quiet or not sys.stderr.isatty():
         yield None
         return
@@ -163,7 +218,7 @@ def progress_bar(quiet: bool):
 
     from rich.progress import Progress
 
-    with Progress(*progress_columns(), transient=True) as bar:
+    with Progress(*progress_columns(images), transient=True) as bar:
         task = bar.add_task("scan", total=None, rate="")
 
         def update(p) -> None:
@@ -190,5 +245,12 @@ def print_summary(s: dict, outdir: str) -> None:
     click.echo(f"  leads for people: {outdir}/flagged.xlsx · for programs: flagged.parquet, flagged.csv")
     if s["rows_rejected"]:
         click.echo(f"{s['rows_rejected']:,} rows could not be read: see {outdir}/rejects.csv")
+    if "ocr" in s:
+        o = s["ocr"]
+        click.echo(
+            f"images: {o['images']:,} in {o['rows_with_images']:,} listings; read {o['read']:,} "
+            f"({o['recognized']:,} by OCR, {o['cache_hits']:,} from the cache, {o['repeats']:,} repeated), "
+            f"{sum(o['problems'].values()):,} not read; text in {o['rows_with_text']:,} listings"
+        )
     for line in scan_notices(s):
         click.echo(line, err=True)

@@ -30,7 +30,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ..errors import Location, OutputError
-from ..schema import FLAGGED_SCHEMA, HITS_SCHEMA, REJECT_COLUMNS
+from ..schema import FLAGGED_SCHEMA, HITS_OUTPUT_SCHEMA, REJECT_COLUMNS
 from ..taxonomy import categories
 from .atomic import commit, is_partial, partial_path, write_atomic, write_json_atomic
 from .columns import LISTING_STATUS
@@ -172,7 +172,7 @@ class ScanOutputs:
         except OSError as exc:
             raise OutputError(f"cannot write outputs: {exc.strerror}", Location(str(self.outdir))) from None
         self.path = {name: self.outdir / name for name in OUTPUT_FILES}
-        self._hits = pq.ParquetWriter(partial_path(self.path[HITS_FILE]), HITS_SCHEMA)
+        self._hits = pq.ParquetWriter(partial_path(self.path[HITS_FILE]), HITS_OUTPUT_SCHEMA)
         self._flagged = pq.ParquetWriter(partial_path(self.path[FLAGGED_FILE]), FLAGGED_SCHEMA)
         # kept open across chunks and closed in _close: a with-block cannot span the scan
         self._csv_fh = open(partial_path(self.path[FLAGGED_CSV]), "w", encoding="utf-8-sig", newline="")  # noqa: SIM115

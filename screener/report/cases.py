@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..labels import field_label, matched_label, prose, severity_label, span_label
+from ..labels import confidence_label, field_label, image_label, matched_label, prose, severity_label, span_label
 from ..model import SEVERITY_RANK
+from ..ocr.crops import Crop, crop_box
 from ..taxonomy import Category
 from .aggregate import ScanFigures
 from .labels import LISTING_TEXT
@@ -50,7 +51,11 @@ CASE_COLUMNS = [
     "source",
     "evidence",
     "summary",
+    # hits read from listing images (only when a case has one): which image and line, and a crop of it
+    "image_evidence",
+    "image_crop",
 ]
+IMAGE_CASE_COLUMNS = ("image_evidence", "image_crop")
 
 
 def category_name(tax: dict[str, Category], code: str) -> str:
@@ -58,11 +63,14 @@ def category_name(tax: dict[str, Category], code: str) -> str:
     return c.name if c else code
 
 
-def typical_cases(scan: ScanDir, fig: ScanFigures, by_category: pd.DataFrame, n: int) -> pd.DataFrame:
-    """Up to ``n`` cases per category, in the order of ``by_category``."""
+def typical_cases(
+    scan: ScanDir, fig: ScanFigures, by_category: pd.DataFrame, n: int
+) -> tuple[pd.DataFrame, dict[str, list[dict]]]:
+    """Up to ``n`` cases per category, in the order of ``by_category``; and, per case number, the
+    image evidence (hits.parquet's ``image``) of its hits read from listing images."""
     candidates = fig.category_pairs[fig.category_pairs["cat"] >= 0]
     if n <= 0 or candidates.empty:
-        return pd.DataFrame(columns=CASE_COLUMNS)
+        return pd.DataFrame(columns=CASE_COLUMNS).drop(columns=list(IMAGE_CASE_COLUMNS)), {}
     chosen = candidates.iloc[select_cases(candidates, n)].copy()
     chosen["category"] = [fig.categories[i] for i in chosen["cat"]]
     chosen["rank"] = chosen.groupby("cat").cumcount().to_numpy() + 1
@@ -71,16 +79,33 @@ def typical_cases(scan: ScanDir, fig: ScanFigures, by_category: pd.DataFrame, n:
     chosen = chosen.sort_values(["cat_order", "rank"], kind="stable")
     row_ids = chosen["row_id"].astype("int64").tolist()
     listings = scan.flagged(None, row_ids).to_pandas().drop_duplicates("row_id").set_index("row_id")
-    hits = scan.hits_for_rows(row_ids, _HIT_COLUMNS).to_pandas()
+    with_images = "image" in scan.hit_columns  # scans before image evidence have no such column
+    hits = scan.hits_for_rows(row_ids, _HIT_COLUMNS + ["image"] * with_images).to_pandas()
+    if not with_images:
+        hits["image"] = None
     hits = hits.sort_values(["row_id", "category", "rule_id", "start"], na_position="last", kind="stable")
     # not dict(groupby): a GroupBy has a .keys attribute, so dict() would take it for a mapping
     by_key = {k: g for k, g in hits.groupby(["row_id", "category"], sort=False)}  # noqa: C416
-    out = []
+    out, images = [], {}
     for case in chosen.itertuples():
         listing = listings.loc[int(case.row_id)]
         case_hits = by_key.get((int(case.row_id), case.category), hits.iloc[0:0])
-        out.append(_case_row(case, listing, case_hits, category_name(scan.categories, case.category)))
-    return pd.DataFrame(out, columns=CASE_COLUMNS)
+        row = _case_row(case, listing, case_hits, category_name(scan.categories, case.category))
+        evidence = [h.image for h in case_hits.itertuples() if isinstance(h.image, dict)]
+        if evidence:
+            images[row["case_no"]] = evidence
+            row["image_evidence"] = "；".join(dict.fromkeys(_image_evidence(e) for e in evidence))
+        out.append(row)
+    df = pd.DataFrame(out, columns=CASE_COLUMNS)
+    if not images:
+        df = df.drop(columns=list(IMAGE_CASE_COLUMNS))
+    return df, images
+
+
+def _image_evidence(image: dict) -> str:
+    """``图片1（a.jpg）识别行「国宴特供茅台」（框 20,28–219,65；识别置信度99%）``."""
+    box = f"框 {image['x0']},{image['y0']}–{image['x1']},{image['y1']}"
+    return f"{image_label(image)}识别行「{image['line']}」（{box}；{confidence_label(image)}）"
 
 
 def _case_row(case, listing: pd.Series, case_hits: pd.DataFrame, cname: str) -> dict:
@@ -92,6 +117,10 @@ def _case_row(case, listing: pd.Series, case_hits: pd.DataFrame, cname: str) -> 
             finding = prose(h.snippet)
             matched.append(f"{label}（字段核查）")
             phrases.append(finding or f"{label}不符合要求")
+        elif isinstance(h.image, dict):  # read from a listing image (a match may run across two of its lines)
+            shown = " ".join(str(h.matched).split())
+            matched.append(f"{image_label(h.image)}文字「{shown}」")
+            phrases.append(f"商品图片{int(h.image['index']) + 1}含文字「{shown}」")
         else:
             shown = matched_label(h.field, h.matched)
             matched.append(f"{span_label(h.field, int(h.start), int(h.end))}「{shown}」")
@@ -132,6 +161,15 @@ def _case_row(case, listing: pd.Series, case_hits: pd.DataFrame, cname: str) -> 
         "evidence": val["evidence"],
         "summary": summary,
     }
+
+
+def case_crops(images: dict[str, list[dict]]) -> dict[str, list[Crop]]:
+    """Case number → a crop of each distinct box its image evidence names (read again from the files)."""
+    out: dict[str, list[Crop]] = {}
+    for case_no, evidence in images.items():
+        boxes = {(e["sha256"], e["x0"], e["y0"], e["x1"], e["y1"]): e for e in evidence}
+        out[case_no] = [crop_box(e, f"{image_label(e)}「{e['line']}」") for e in boxes.values()]
+    return out
 
 
 def select_cases(c: pd.DataFrame, n: int) -> np.ndarray:

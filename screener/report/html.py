@@ -1,7 +1,8 @@
 """The report as one self-contained HTML page: opens offline, on an isolated network.
 
-No JavaScript, no CDN, no web fonts, no images: charts are inline SVG
-(:mod:`.charts`), styles are inline, fonts are the system's. A
+No JavaScript, no CDN, no web fonts, no image files: charts are inline SVG
+(:mod:`.charts`), the crops of image evidence inline PNG (``data:``), styles are
+inline, fonts are the system's. A
 Content-Security-Policy forbids loading anything at all, so even a listing
 text that slipped through escaping could not pull in a script. Listing URLs
 are plain links (http/https only), opened by the reader's choice.
@@ -13,6 +14,7 @@ page with the workbook.
 
 from __future__ import annotations
 
+import base64
 import math
 from html import escape
 from pathlib import Path
@@ -54,6 +56,8 @@ svg.chart{max-width:100%;height:auto;font-size:12px}svg .lbl{fill:#333}svg .val{
 .case dl{display:grid;grid-template-columns:120px 1fr;gap:2px 10px;margin:0;font-size:13px}
 .case dt{color:#555}.case dd{margin:0;word-break:break-all}
 .grid2{display:grid;grid-template-columns:1fr;gap:8px}
+figure.crop{display:inline-block;margin:2px 8px 4px 0;vertical-align:top}
+figure.crop img{border:1px solid #d6dde6;display:block}figure.crop figcaption{font-size:12px;color:#555}
 a{color:#1d4f8a}a.kpi-link{text-decoration:none;color:inherit}
 .toc{border:1px solid #d6dde6;border-radius:6px;padding:6px 16px;margin:14px 0;background:#f7f9fc;font-size:14px}
 .toc h2{font-size:15px;border:0;padding:0;margin:6px 0}.toc ol{margin:4px 0;padding-left:18px;list-style:none}
@@ -138,7 +142,19 @@ def _kpis(report) -> str:
     return '<div class="kpis">' + "".join(cells) + "</div>"
 
 
-def _cases_html(cases: pd.DataFrame) -> str:
+def _crop_html(crop) -> str:
+    """One image-evidence crop: the PNG inline, its label under it (or why there is none)."""
+    label = escape(crop.label)
+    if not crop.png:
+        return f'<p class="note">{label}：{escape(crop.note)}</p>'
+    data = base64.b64encode(crop.png).decode("ascii")
+    return (
+        f'<figure class="crop"><img src="data:image/png;base64,{data}" width="{crop.width}" '
+        f'height="{crop.height}" alt="{label}"><figcaption>{label}</figcaption></figure>'
+    )
+
+
+def _cases_html(cases: pd.DataFrame, crops: dict | None = None) -> str:
     if cases.empty:
         return '<p class="note">本次扫描没有违规商品。</p>'
     fields = [
@@ -160,6 +176,8 @@ def _cases_html(cases: pd.DataFrame) -> str:
         ("source", "来源(文件:行)"),
         ("summary", "案情摘要"),
     ]
+    if "image_evidence" in cases.columns:
+        fields.append(("image_evidence", "图片证据"))
     out = []
     for r in cases.to_dict("records"):
         dl = "".join(
@@ -173,6 +191,9 @@ def _cases_html(cases: pd.DataFrame) -> str:
             + "</dd>"
             for c, label in fields
         )
+        shown = (crops or {}).get(r["case_no"])
+        if shown:
+            dl += '<dt>图片截图</dt><dd data-col="image_crop">' + "".join(_crop_html(c) for c in shown) + "</dd>"
         out.append(
             f'<div class="case" data-case="{escape(str(r["case_no"]))}"><h3>案例 {escape(str(r["case_no"]))}：'
             f"{escape(str(r['title']))}</h3><dl>{dl}</dl></div>"
@@ -268,7 +289,7 @@ def render_html(report, *, top_shops: int = TOP_SHOPS_TABLE) -> str:
         shop_chart,
         table_html("shops", report.shops, top_shops),
         f'<h2 id="{SECTION_IDS["cases"]}">{sections["cases"]}</h2>',
-        _cases_html(report.cases),
+        _cases_html(report.cases, report.crops),
     ]
     if report.diff is not None:
         d = report.diff

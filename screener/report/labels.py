@@ -114,6 +114,8 @@ SHEETS: dict[str, tuple[str, dict[str, str]]] = {
             "source": "来源(文件:行)",
             "evidence": "全部证据",
             "summary": "案情摘要",
+            "image_evidence": "图片证据（第几张图、识别行、位置）",
+            "image_crop": "图片截图",
         },
     ),
     "rules": (
@@ -203,7 +205,16 @@ PERCENT_COLUMNS = {"flagged_share", "cleared_share"}
 #: Columns that hold listing URLs (clickable when http/https).
 URL_COLUMNS = {"url", "sample_url"}
 #: Long free-text columns (wrapped in the workbook).
-WRAP_COLUMNS = {"evidence", "summary", "context", "legal_basis", "matched", "licence_rules", "categories"}
+WRAP_COLUMNS = {
+    "evidence",
+    "summary",
+    "context",
+    "legal_basis",
+    "matched",
+    "licence_rules",
+    "categories",
+    "image_evidence",
+}
 
 
 def headers(key: str, columns) -> list[str]:

@@ -43,6 +43,11 @@ class ScanDir:
     def flagged_path(self) -> Path:
         return self.path / FLAGGED_FILE
 
+    @cached_property
+    def hit_columns(self) -> tuple[str, ...]:
+        """hits.parquet's columns (older scans lack the later ones, e.g. ``image``)."""
+        return tuple(pq.read_schema(self.hits_path).names)
+
     @property
     def n_hits(self) -> int:
         return pq.ParquetFile(self.hits_path).metadata.num_rows

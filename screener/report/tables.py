@@ -33,9 +33,10 @@ from .._version import __version__
 from ..config import DEFAULT_TIMEZONE, check_timezone
 from ..labels import SEVERITY_LABELS
 from ..model import SEVERITY_RANK
+from ..ocr.crops import Crop
 from ..taxonomy import Category
 from .aggregate import Listings, ScanFigures, scan_figures
-from .cases import category_name, typical_cases
+from .cases import case_crops, category_name, typical_cases
 from .labels import UNKNOWN
 from .scandir import ScanDir, open_scan
 
@@ -80,6 +81,8 @@ class Report:
     totals: dict
     diff: ScanDiff | None = None
     notes: list[str] = field(default_factory=list)
+    # case number -> crops of the image boxes its evidence was read from (cases with image evidence only)
+    crops: dict[str, list[Crop]] = field(default_factory=dict)
     generated_at: str = ""  # local time (see ``timezone``)
     timezone: str = DEFAULT_TIMEZONE
 
@@ -143,7 +146,7 @@ def build_report(
     rows_scanned = int(summary.get("rows_scanned", 0))
     by_category = _by_category(scan, fig, depts, n_flagged)
     by_platform = _by_platform(fig.listings, n_flagged)
-    cases = typical_cases(scan, fig, by_category, cases_per_category)
+    cases, case_images = typical_cases(scan, fig, by_category, cases_per_category)
     diff = None
     if prev is not None:
         from .diff import diff_scans
@@ -178,6 +181,7 @@ def build_report(
         notes=_notes(scan, prev, totals),
         generated_at=local_time(datetime.now(tz=ZoneInfo("UTC")).isoformat(), tz),
         timezone=tz,
+        crops=case_crops(case_images),
     )
     rep.overview = _overview(rep, scan, prev)
     return rep

@@ -9,6 +9,7 @@ formula is stored as text, never evaluated.
 
 from __future__ import annotations
 
+import io
 import math
 import re
 from pathlib import Path
@@ -95,6 +96,24 @@ _FULL_DATA = {
 }
 
 
+#: The 图片截图 column, in characters: a crop is at most 360 px wide (screener.ocr.crops).
+CROP_COLUMN_WIDTH = 52
+
+
+def _add_crop(ws, crops, row: int, col: int) -> None:
+    """A case's evidence crops, stacked into one picture anchored in its 图片截图 cell; the row
+    made tall enough to show it (set before the row is written: the sheet is write-only)."""
+    from ..ocr.crops import stack
+
+    crop = stack(crops or [])
+    if crop is None:
+        return
+    from openpyxl.drawing.image import Image as SheetImage
+
+    ws.row_dimensions[row].height = max(15.0, crop.height * 0.75 + 4)  # points; a pixel is 0.75 pt
+    ws.add_image(SheetImage(io.BytesIO(crop.png)), f"{get_column_letter(col)}{row}")
+
+
 def write_workbook(report, path: str | Path, *, max_rows: int = DEFAULT_MAX_ROWS) -> Path:
     """Write ``report`` (:class:`~screener.report.Report`) to an .xlsx file; returns the path.
 
@@ -150,8 +169,13 @@ def write_workbook(report, path: str | Path, *, max_rows: int = DEFAULT_MAX_ROWS
         )
         special = url_idx | pct_idx | wrap_idx
         links = 0
-        for row in zip(*(column_values(df[c]) for c in cols)) if cols else ():
+        crop_col = cols.index("image_crop") + 1 if key == "cases" and "image_crop" in cols else 0
+        if crop_col:
+            ws.column_dimensions[get_column_letter(crop_col)].width = CROP_COLUMN_WIDTH
+        for n, row in enumerate(zip(*(column_values(df[c]) for c in cols)) if cols else (), start=2):
             row = list(row)
+            if crop_col:
+                _add_crop(ws, report.crops.get(df["case_no"].iloc[n - 2]), n, crop_col)
             if key == "overview" and isinstance(row[1], float):
                 c = WriteOnlyCell(ws, value=row[1])
                 c.number_format = "0.00%"

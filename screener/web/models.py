@@ -13,7 +13,7 @@ import pyarrow as pa
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema, create_model
 
 from ..model import CANONICAL_FIELDS, NUMERIC_FIELDS, REQUIRED_FIELDS
-from ..schema import HITS_SCHEMA
+from ..schema import HITS_OUTPUT_SCHEMA
 
 #: A text field longer than this is refused (a listing is a few KB; this is ~1,000× that).
 MAX_FIELD_CHARS = 1_000_000
@@ -74,7 +74,7 @@ def _py_type(t: pa.DataType, name: str) -> Any:
     return str | None
 
 
-Hit = create_model("Hit", **{f.name: (_py_type(f.type, f.name), ...) for f in HITS_SCHEMA})
+Hit = create_model("Hit", **{f.name: (_py_type(f.type, f.name), ...) for f in HITS_OUTPUT_SCHEMA})
 Hit.__doc__ = "One hit, with exactly the columns of hits.parquet (row_id = the listing's position in the request)."
 
 

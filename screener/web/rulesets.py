@@ -20,7 +20,7 @@ from ..compile import RuleSet
 from ..config import load_config
 from ..errors import RuleErrors, ScreenerError
 from ..packs import rule_files
-from ..runner import ruleset_info
+from ..summary import ruleset_info
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ from ..compile import RuleSet
 from ..errors import ScreenerError
 from ..io.writers import FLAGGED_FILE, HITS_FILE
 from ..model import SEVERITY_RANK
-from ..runner import Progress, _mp_context, scan_files
+from ..pool import _mp_context
+from ..runner import Progress, scan_files
 from .db import reading, transaction
 from .listings import read_listings, text_hash
 from .rulesets import RuleHolder

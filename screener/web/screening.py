@@ -13,11 +13,11 @@ from ..api import scan_table
 from ..compile import RuleSet
 from ..errors import InputError, Location
 from ..model import CANONICAL_FIELDS
-from ..schema import HITS_SCHEMA, INPUT_SCHEMA
+from ..schema import HITS_OUTPUT_SCHEMA, INPUT_SCHEMA
 
 #: The canonical listing columns with their Arrow types (what a request's listings may carry).
 LISTING_SCHEMA = pa.schema([INPUT_SCHEMA.field(name) for name in CANONICAL_FIELDS])
-HIT_COLUMNS = tuple(HITS_SCHEMA.names)
+HIT_COLUMNS = tuple(HITS_OUTPUT_SCHEMA.names)
 
 #: A compiled rule set's automata are not safe to use from two threads at once (hyperscan's scratch
 #: space is per automaton): scans in one server process take turns. The GIL would serialize most of
