@@ -40,10 +40,15 @@ def figures(devset: Path) -> dict:
 
     rules = screener.load_rules()
     out: dict = {}
-    for name, files in (("devset", sorted(devset.glob("*.csv"))), ("cases", sorted((devset / "cases").glob("*.csv")))):
-        per_cat: dict = defaultdict(lambda: {"rows": 0, "positives": 0, "tp": 0, "fp": 0, "kinds": defaultdict(lambda: [0, 0])})
+    sets = (("devset", sorted(devset.glob("*.csv"))), ("cases", sorted((devset / "cases").glob("*.csv"))))
+    for name, files in sets:
+        per_cat: dict = defaultdict(
+            lambda: {"rows": 0, "positives": 0, "tp": 0, "fp": 0, "kinds": defaultdict(lambda: [0, 0])}
+        )
         for f in files:
-            t = pcsv.read_csv(f, convert_options=pcsv.ConvertOptions(strings_can_be_null=False, column_types=_all_text(f)))
+            t = pcsv.read_csv(
+                f, convert_options=pcsv.ConvertOptions(strings_can_be_null=False, column_types=_all_text(f))
+            )
             labels = [set(x.split(";")) - {""} for x in t.column("labels").to_pylist()]
             kinds = t.column("evasion").to_pylist() if "evasion" in t.column_names else [""] * t.num_rows
             listing = t.drop_columns([c for c in EXTRA if c in t.column_names])
@@ -126,8 +131,8 @@ def report(after: dict, before: dict) -> str:
         a = _total(after[name])
         b = _total(before.get(name, {}))
         lines.append(
-            f"| **all ({name})** | | | | | | | {a['positives']} | {_pr(b)[0]} → {_pr(a)[0]} | {_pr(b)[1]} → {_pr(a)[1]} |"
-            " | | |"
+            f"| **all ({name})** | | | | | | | {a['positives']} "
+            f"| {_pr(b)[0]} → {_pr(a)[0]} | {_pr(b)[1]} → {_pr(a)[1]} | | | |"
         )
     lines += ["", "## Published-case rows by kind of evasion", ""]
     lines += ["| kind | positives | recall before | recall after |", "|---|---:|---:|---:|"]

@@ -37,7 +37,9 @@ class LintIssue:
 
 LINTS: dict[str, str] = {
     "single-char-term": "a one-character term matches inside countless words",
-    "common-word-term": "an anchor term that is an everyday word (jieba frequency) fires on lawful text unless constrained",
+    "common-word-term": (
+        "an anchor term that is an everyday word (jieba frequency) fires on lawful text unless constrained"
+    ),
     "duplicate-term": "the same term anchors two rules (double counting, or one rule shadows the other)",
     "shadowed-term": "a term of a rule contains another term of the same rule and can never add a hit",
     "few-examples": f"a rule needs at least {MIN_EXAMPLES} hit and {MIN_EXAMPLES} miss examples",

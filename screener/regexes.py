@@ -85,9 +85,8 @@ def _requires(items: list, anchor: str) -> bool:
         elif op is _sre_c.SUBPATTERN:
             if _requires(list(av[-1]), anchor):
                 return True
-        elif op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT) and av[0] >= 1:
-            if _requires(list(av[2]), anchor):
-                return True
+        elif op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT) and av[0] >= 1 and _requires(list(av[2]), anchor):
+            return True
     return False
 
 

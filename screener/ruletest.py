@@ -14,7 +14,6 @@ from .packs import PackSet
 from .scan import scan_batch
 from .schema import INPUT_SCHEMA, ROW_ID
 
-
 #: Where a concept's example texts are looked for (a plain example is a title).
 CONCEPT_FIELDS = ("title", "description", "shop_name")
 
