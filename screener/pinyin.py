@@ -100,13 +100,19 @@ def homophone_classes() -> np.ndarray:
     return table
 
 
+def _no_reading(_char: str) -> list[str]:
+    return [""]
+
+
 def _build_homophones() -> np.ndarray:
     from pypinyin import Style, pinyin
 
     table = np.arange(0x110000, dtype=np.uint32)
     first: dict[str, int] = {}
     chars = [chr(cp) for cp in range(CJK_FIRST, CJK_LAST + 1)]
-    readings = pinyin(chars, style=Style.NORMAL, heteronym=False, errors=lambda _x: [""])
+    # pypinyin's stub types the callback as returning str, but a str "" drops the character
+    # (misaligning the zip below) where a list keeps an empty reading in its place.
+    readings = pinyin(chars, style=Style.NORMAL, heteronym=False, errors=_no_reading)  # type: ignore[arg-type]
     for cp, reading in zip(range(CJK_FIRST, CJK_LAST + 1), readings):
         syllable = reading[0] if reading else ""
         if syllable and syllable.isascii() and syllable.isalpha():
