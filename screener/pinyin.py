@@ -15,6 +15,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from .model import PinyinMode
 from .normalize import _cache_dir, has_cjk
 
 MAX_MIXED_PINYIN_CHARS = 4  # 2^n − 2 mixed variants; longer terms get full pinyin only
@@ -65,7 +66,7 @@ def full_pinyin(text: str) -> str:
     return "".join(lazy_pinyin(text)).lower()
 
 
-def default_modes(text: str, modes: tuple[str, ...]) -> tuple[str, ...]:
+def default_modes(text: str, modes: tuple[PinyinMode, ...]) -> tuple[PinyinMode, ...]:
     """The pinyin modes a pack default gives a term: none for fewer than two Chinese
     characters, and no full pinyin when it would be shorter than MIN_DEFAULT_FULL_PINYIN."""
     if sum(1 for ch in text if has_cjk(ch)) < 2:

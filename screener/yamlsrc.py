@@ -58,7 +58,7 @@ def _raw_text(node: yaml.Node, value: Any) -> str | None:
     return None
 
 
-class _Loader(_Base):  # type: ignore[misc,valid-type]
+class _Loader(_Base):  # type: ignore[misc,valid-type]  # a base chosen at import (C or Python)
     pass
 
 
