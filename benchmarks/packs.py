@@ -40,7 +40,8 @@ def figures(devset: Path) -> dict:
 
     rules = screener.load_rules()
     out: dict = {}
-    for name, files in (("devset", sorted(devset.glob("*.csv"))), ("cases", sorted((devset / "cases").glob("*.csv")))):
+    sets = (("devset", sorted(devset.glob("*.csv"))), ("cases", sorted((devset / "cases").glob("*.csv"))))
+    for name, files in sets:
         per_cat: dict = defaultdict(
             lambda: {"rows": 0, "positives": 0, "tp": 0, "fp": 0, "kinds": defaultdict(lambda: [0, 0])}
         )
@@ -130,8 +131,8 @@ def report(after: dict, before: dict) -> str:
         a = _total(after[name])
         b = _total(before.get(name, {}))
         lines.append(
-            f"| **all ({name})** | | | | | | | {a['positives']} | {_pr(b)[0]} → {_pr(a)[0]} | {_pr(b)[1]} → {_pr(a)[1]} |"
-            " | | |"
+            f"| **all ({name})** | | | | | | | {a['positives']} "
+            f"| {_pr(b)[0]} → {_pr(a)[0]} | {_pr(b)[1]} → {_pr(a)[1]} | | | |"
         )
     lines += ["", "## Published-case rows by kind of evasion", ""]
     lines += ["| kind | positives | recall before | recall after |", "|---|---:|---:|---:|"]

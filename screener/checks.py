@@ -177,7 +177,7 @@ EVIDENCE_PRIORITY = (
 
 
 def _register(
-    name: str, summary: str, literals: LiteralsFn | None = None, **params: Param
+    name: str, summary: str, params: Mapping[str, Param], literals: LiteralsFn | None = None
 ) -> Callable[[CheckFn], CheckFn]:
     def deco(fn: CheckFn) -> CheckFn:
         REGISTRY[name] = CheckSpec(name, summary, params, fn, *([literals] if literals else []))
@@ -186,18 +186,27 @@ def _register(
     return deco
 
 
-def _blank(value: str | None, placeholders: frozenset[str] = frozenset()) -> bool:
+def _text(value: str | None, placeholders: frozenset[str] = frozenset()) -> str | None:
+    """The value stripped, or None when it is blank (absent, empty or a placeholder)."""
     if value is None:
-        return True
+        return None
     v = value.strip()
-    return not v or v.lower() in placeholders
+    return None if not v or v.lower() in placeholders else v
+
+
+def _blank(value: str | None, placeholders: frozenset[str] = frozenset()) -> bool:
+    return _text(value, placeholders) is None
+
+
+def _none_mask(values: np.ndarray) -> np.ndarray:
+    """Per element of an object array: is it None (undecided)?"""
+    return np.fromiter((v is None for v in values), dtype=bool, count=len(values))
 
 
 @_register(
     "missing",
     "the field is absent, empty, or only a placeholder such as 暂无",
-    field=Param("field"),
-    placeholders=Param("texts", required=False),
+    {"field": Param("field"), "placeholders": Param("texts", required=False)},
 )
 def _missing(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     name = call.param("field")
@@ -214,7 +223,7 @@ def _missing(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     return Result(fires, np.zeros(len(rows), bool), name, describe)
 
 
-@_register("present", "the field has a non-empty value", field=Param("field"))
+@_register("present", "the field has a non-empty value", {"field": Param("field")})
 def _present(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     name = call.param("field")
     fires = cols.per_value(name, rows, lambda v: not _blank(v)).astype(bool)
@@ -225,35 +234,45 @@ def _membership(call: CheckCall, cols: Columns, rows: np.ndarray, negate: bool) 
     name = call.param("field")
     wanted = {str(v).strip().lower() for v in call.param("values")}
     vals = _LazyValues(cols, name)
-    # per value: None = undecided (blank), else whether it fires
-    verdict = cols.per_value(name, rows, lambda v: None if _blank(v) else (v.strip().lower() in wanted) != negate)
-    fires = verdict == True  # noqa: E712 - elementwise on an object array
-    undecided = np.equal(verdict, None)
-    return Result(fires.astype(bool), undecided.astype(bool), name, lambda k: f"{label(name)}={_show(vals[rows[k]])}")
+
+    def verdict(v: str | None) -> bool | None:
+        """None: undecided (blank), else whether it fires."""
+        t = _text(v)
+        return None if t is None else (t.lower() in wanted) != negate
+
+    found = cols.per_value(name, rows, verdict)
+    fires = found == True  # noqa: E712 - elementwise on an object array
+    return Result(fires.astype(bool), _none_mask(found), name, lambda k: f"{label(name)}={_show(vals[rows[k]])}")
 
 
 @_register(
-    "field_in", "the field equals one of the values (case-insensitive)", field=Param("field"), values=Param("texts")
+    "field_in",
+    "the field equals one of the values (case-insensitive)",
+    {"field": Param("field"), "values": Param("texts")},
 )
 def _field_in(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     return _membership(call, cols, rows, negate=False)
 
 
 @_register(
-    "field_not_in", "the field is present and equals none of the values", field=Param("field"), values=Param("texts")
+    "field_not_in",
+    "the field is present and equals none of the values",
+    {"field": Param("field"), "values": Param("texts")},
 )
 def _field_not_in(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     return _membership(call, cols, rows, negate=True)
 
 
 @_register(
-    "uscc_invalid", "the field holds a value that is not a valid 统一社会信用代码 (GB 32100-2015)", field=Param("field")
+    "uscc_invalid",
+    "the field holds a value that is not a valid 统一社会信用代码 (GB 32100-2015)",
+    {"field": Param("field")},
 )
 def _uscc_invalid(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     name = call.param("field")
     vals = _LazyValues(cols, name)
-    problems = cols.per_value(name, rows, lambda v: None if _blank(v) else uscc_problem(v))
-    fires = ~np.equal(problems, None).astype(bool)
+    problems = cols.per_value(name, rows, lambda v: None if (t := _text(v)) is None else uscc_problem(t))
+    fires = ~_none_mask(problems)
     return Result(
         fires, np.zeros(len(rows), bool), name, lambda k: f"{label(name)} {str(vals[rows[k]]).strip()} {problems[k]}"
     )
@@ -262,28 +281,28 @@ def _uscc_invalid(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
 @_register(
     "uscc_kind_mismatch",
     "a valid USCC whose entity-type digit (91 企业 / 92 个体工商户) contradicts the seller type",
-    field=Param("field"),
-    type_field=Param("field"),
+    {"field": Param("field"), "type_field": Param("field")},
 )
 def _uscc_kind_mismatch(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     name, tname = call.param("field"), call.param("type_field")
     vals, types = _LazyValues(cols, name), _LazyValues(cols, tname)
 
     def registered_kind(v: str | None) -> str | None:
-        if _blank(v) or not uscc_valid(v):
+        t = _text(v)
+        if t is None or not uscc_valid(t):
             return None
-        code = v.strip().upper()
+        code = t.upper()
         kind = USCC_KIND.get(code[1]) if code[0] == "9" else None
         return kind if kind in ("enterprise", "individual_business") else None
 
     def declared_kind(t: str | None) -> str | None:
-        d = None if _blank(t) else t.strip().lower()
+        d = None if (s := _text(t)) is None else s.lower()
         return d if d in ("enterprise", "individual_business") else ("" if d else None)
 
     registered = cols.per_value(name, rows, registered_kind)
     declared = cols.per_value(tname, rows, declared_kind)
-    has_code = ~np.equal(registered, None).astype(bool)
-    undecided = has_code & np.equal(declared, None).astype(bool)
+    has_code = ~_none_mask(registered)
+    undecided = has_code & _none_mask(declared)
     fires = has_code & ~undecided & (declared != "") & (registered != declared)
     return Result(
         fires.astype(bool),
@@ -310,11 +329,13 @@ _OPS: dict[str, Callable[[Any, Any], Any]] = {
 @_register(
     "compare",
     "numeric comparison: left OP factor × right (or OP value)",
-    left=Param("number_field"),
-    op=Param("op"),
-    right=Param("number_field", required=False),
-    value=Param("number", required=False),
-    factor=Param("number", required=False),
+    {
+        "left": Param("number_field"),
+        "op": Param("op"),
+        "right": Param("number_field", required=False),
+        "value": Param("number", required=False),
+        "factor": Param("number", required=False),
+    },
 )
 def _compare(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     lname, op = call.param("left"), call.param("op")
@@ -346,13 +367,20 @@ def _regex_check(call: CheckCall, cols: Columns, rows: np.ndarray, negate: bool)
     name = call.param("field")
     rx = compile_regex(call.param("pattern"))
     vals = _LazyValues(cols, name)
-    verdict = cols.per_value(name, rows, lambda v: None if _blank(v) else (rx.search(v.strip()) is not None) != negate)
-    fires = verdict == True  # noqa: E712 - elementwise on an object array
-    undecided = np.equal(verdict, None)
-    return Result(fires.astype(bool), undecided.astype(bool), name, lambda k: f"{label(name)}={_show(vals[rows[k]])}")
+
+    def verdict(v: str | None) -> bool | None:
+        """None: undecided (blank), else whether it fires."""
+        t = _text(v)
+        return None if t is None else (rx.search(t) is not None) != negate
+
+    found = cols.per_value(name, rows, verdict)
+    fires = found == True  # noqa: E712 - elementwise on an object array
+    return Result(fires.astype(bool), _none_mask(found), name, lambda k: f"{label(name)}={_show(vals[rows[k]])}")
 
 
-@_register("matches", "the field's value matches the (RE2) pattern", field=Param("field"), pattern=Param("regex"))
+@_register(
+    "matches", "the field's value matches the (RE2) pattern", {"field": Param("field"), "pattern": Param("regex")}
+)
 def _matches(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     return _regex_check(call, cols, rows, negate=False)
 
@@ -360,8 +388,7 @@ def _matches(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
 @_register(
     "not_matches",
     "the field is present and does not match the (RE2) pattern",
-    field=Param("field"),
-    pattern=Param("regex"),
+    {"field": Param("field"), "pattern": Param("regex")},
 )
 def _not_matches(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     return _regex_check(call, cols, rows, negate=True)
@@ -374,21 +401,21 @@ _CODE_PARAMS = {"field": Param("text_field"), "kind": Param("code_kind")}
 @_register(
     "code_invalid",
     "the field's text holds a code of that kind that fails its validator (QS: always, as obsolete)",
+    _CODE_PARAMS,
     literals=lambda call: CODE_KINDS[call.param("kind")].literals,
-    **_CODE_PARAMS,
 )
 def _code_invalid(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     name, kind = call.param("field"), call.param("kind")
     spec, today = CODE_KINDS[kind], cols.as_of or date.today()
 
     def bad_codes(v: str | None) -> tuple[tuple[str, str], ...] | None:
-        if _blank(v):
+        if v is None or _blank(v):
             return None
         bad = tuple((c.text.strip(), p) for c in find_codes(v, kind) if (p := spec.problem(c.code, today)))
         return bad or None
 
     found = cols.per_value(name, rows, bad_codes)
-    fires = ~np.equal(found, None).astype(bool)
+    fires = ~_none_mask(found)
 
     def describe(k: int) -> str:
         return "；".join(f"{label(name)}中的{spec.label}“{text}”：{why}" for text, why in found[k])
@@ -397,9 +424,7 @@ def _code_invalid(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
 
 
 @_register(
-    "code_absent",
-    "the field holds no well-formed code of that kind (undecided when the field is empty)",
-    **_CODE_PARAMS,
+    "code_absent", "the field holds no well-formed code of that kind (undecided when the field is empty)", _CODE_PARAMS
 )
 def _code_absent(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     name, kind = call.param("field"), call.param("kind")
@@ -407,7 +432,7 @@ def _code_absent(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
 
     def verdict(v: str | None) -> tuple[str, ...] | None:
         """None: undecided; () : a well-formed code is there; else the malformed ones (maybe none)."""
-        if _blank(v):
+        if v is None or _blank(v):
             return None
         codes = find_codes(v, kind)
         if any(spec.well_formed(c.code, today) for c in codes):
@@ -415,7 +440,7 @@ def _code_absent(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
         return ("", *(c.text.strip() for c in codes))
 
     found = cols.per_value(name, rows, verdict)
-    undecided = np.equal(found, None).astype(bool)
+    undecided = _none_mask(found)
     fires = np.fromiter((bool(f) for f in found), dtype=bool, count=len(rows)) & ~undecided
 
     def describe(k: int) -> str:
@@ -439,21 +464,23 @@ def _mapping(value: Any) -> dict[str, Any]:
 def _reader(spec: Mapping[str, Any]) -> Callable[[str | None], tuple[Quantity, ...] | None]:
     unit, near = spec["unit"], tuple(spec.get("near") or ())
     within = int(spec.get("within") or DEFAULT_WITHIN)
-    return lambda v: None if _blank(v) else tuple(read_quantities(v, unit, near, within))
+    return lambda v: None if v is None or _blank(v) else tuple(read_quantities(v, unit, near, within))
 
 
 @_register(
     "text_number",
     "a quantity read from the field's text (after a label, when `near` is given) OP value, or OP factor × a column",
+    {
+        "field": Param("text_field"),
+        "unit": Param("unit"),
+        "op": Param("op"),
+        "near": Param("texts", required=False),
+        "within": Param("count", required=False),
+        "value": Param("number", required=False),
+        "right": Param("number_field", required=False),
+        "factor": Param("number", required=False),
+    },
     literals=lambda call: tuple(call.param("near") or ()) or None,
-    field=Param("text_field"),
-    unit=Param("unit"),
-    op=Param("op"),
-    near=Param("texts", required=False),
-    within=Param("count", required=False),
-    value=Param("number", required=False),
-    right=Param("number_field", required=False),
-    factor=Param("number", required=False),
 )
 def _text_number(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     name, unit, op = call.param("field"), call.param("unit"), call.param("op")
@@ -462,7 +489,7 @@ def _text_number(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     factor, rname = float(call.param("factor", 1)), call.param("right")
     right = cols.number(rname)[rows] * factor if rname else np.full(len(rows), float(call.param("value")) * factor)
     texts = _LazyValues(cols, name)
-    fires, undecided = np.zeros(len(rows), bool), np.equal(found, None).astype(bool)
+    fires, undecided = np.zeros(len(rows), bool), _none_mask(found)
     hit: dict[int, Quantity] = {}
     for k in np.flatnonzero(~undecided):
         if not found[k]:
@@ -486,12 +513,14 @@ def _text_number(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
 @_register(
     "text_compare",
     "two quantities read from the same text after their labels: left OP factor × right (原价 ≥ 5 × 现价)",
+    {
+        "field": Param("text_field"),
+        "left": Param("quantity"),
+        "right": Param("quantity"),
+        "op": Param("op"),
+        "factor": Param("number", required=False),
+    },
     literals=lambda call: tuple(dict(call.param("left")).get("near") or ()) or None,
-    field=Param("text_field"),
-    left=Param("quantity"),
-    right=Param("quantity"),
-    op=Param("op"),
-    factor=Param("number", required=False),
 )
 def _text_compare(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     name, op = call.param("field"), call.param("op")
@@ -507,7 +536,7 @@ def _text_compare(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
         return next(((a, b) for a in left for b in right if _OPS[op](a.value, factor * b.value)), False)
 
     found = cols.per_value(name, rows, pair)
-    undecided = np.equal(found, None).astype(bool)
+    undecided = _none_mask(found)
     fires = np.fromiter((isinstance(f, tuple) for f in found), dtype=bool, count=len(rows))
     texts = _LazyValues(cols, name)
     times = f"{factor:g}×" if factor != 1 else ""

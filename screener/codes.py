@@ -392,7 +392,7 @@ _SEP = r"[\s:：#\-]*"
 
 def _lettered(name: str, label: str, digits: int, structure: Verdict, status: Verdict | None = None) -> CodeKind:
     """Two Latin letters (not inside a Latin word) and a run of digits: SC…, QS…."""
-    a, b = name
+    a, b = name[0], name[1]
     fullwidth = f"[{a}{chr(ord(a) + 0xFEE0)}][{b}{chr(ord(b) + 0xFEE0)}]"
     return CodeKind(
         name,

@@ -29,7 +29,18 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from .matcher import Matcher, build_matcher, resolve_backend
-from .model import NORMALIZATION_NAMES, SENTENCE, CategoryScope, Condition, LegalRef, Pack, Rule, Term
+from .model import (
+    NORMALIZATION_NAMES,
+    SENTENCE,
+    CategoryScope,
+    Check,
+    CheckAnyOf,
+    Condition,
+    LegalRef,
+    Pack,
+    Rule,
+    Term,
+)
 from .normalize import Normalizer, has_cjk
 from .packs import PackSet, load_packs
 from .pinyin import homophone_classes, pinyin_variants
@@ -437,7 +448,7 @@ class _Builder:
         self.slot_excl[slot].append(form)
 
 
-def _gate(cr_slots: tuple[int, ...], with_clauses: list[tuple[int, list[int]]], b: _Builder) -> int:
+def _gate(cr_slots: tuple[int, ...], with_clauses: list[tuple[int, tuple[int, ...]]], b: _Builder) -> int:
     """The 'with' clause to gate a rule on, or -1 to gate it on its terms.
 
     A rule's hits need one of its terms AND every 'with' clause; any of these
@@ -461,14 +472,18 @@ def _gate(cr_slots: tuple[int, ...], with_clauses: list[tuple[int, list[int]]], 
     return best
 
 
-def check_literals(check) -> list[tuple[str, str]] | None:
+def check_literals(check: Check) -> list[tuple[str, str]] | None:
     """(literal, field) pairs one of which a check needs to fire, or None when it needs none."""
     from .checks import REGISTRY
-    from .model import CheckAnyOf
 
     if isinstance(check, CheckAnyOf):
-        parts = [check_literals(c) for c in check.checks]
-        return None if any(p is None for p in parts) else [x for p in parts for x in p]  # type: ignore[union-attr]
+        pairs: list[tuple[str, str]] = []
+        for c in check.checks:
+            part = check_literals(c)
+            if part is None:  # a member that needs no literal: the group needs none
+                return None
+            pairs.extend(part)
+        return pairs
     field_name = check.param("field")
     literals = REGISTRY[check.name].literals(check)
     return [(lit, field_name) for lit in literals] if literals and field_name else None

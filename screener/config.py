@@ -167,12 +167,13 @@ def load_config(start: str | Path | None = None) -> Config:
     ``SCREENER_CONFIG`` names a screener.toml to use instead of searching for one.
     """
     env = os.environ.get("SCREENER_CONFIG")
+    toml: Path | None
     if env:
-        toml: Path | None = Path(env)
-        if not toml.is_file():
+        named = Path(env)
+        if not named.is_file():
             raise ConfigError("SCREENER_CONFIG names no file", Location(env))
-        workspace = toml.parent / RULES_DIR
-        rules_dir = workspace if workspace.is_dir() else None
+        workspace = named.parent / RULES_DIR
+        toml, rules_dir = named, (workspace if workspace.is_dir() else None)
     else:
         toml, rules_dir = find_workspace(start)
     if toml is None:

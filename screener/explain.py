@@ -82,7 +82,7 @@ def explain_row(row: Mapping[str, Any] | str, ruleset: RuleSet, as_of: date | No
     unknown = [k for k in data if k not in INPUT_SCHEMA.names]
     if unknown:
         raise ValueError(f"unknown field(s) {', '.join(unknown)}; use canonical column names")
-    full = dict.fromkeys(INPUT_SCHEMA.names)
+    full: dict[str, Any] = dict.fromkeys(INPUT_SCHEMA.names)
     full.update(data)
     full["item_id"] = full["item_id"] or "explain"
     full["row_id"] = 0

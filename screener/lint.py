@@ -37,7 +37,9 @@ class LintIssue:
 
 LINTS: dict[str, str] = {
     "single-char-term": "a one-character term matches inside countless words",
-    "common-word-term": "an anchor term that is an everyday word (jieba frequency) fires on lawful text unless constrained",
+    "common-word-term": (
+        "an anchor term that is an everyday word (jieba frequency) fires on lawful text unless constrained"
+    ),
     "duplicate-term": "the same term anchors two rules (double counting, or one rule shadows the other)",
     "shadowed-term": "a term of a rule contains another term of the same rule and can never add a hit",
     "few-examples": f"a rule needs at least {MIN_EXAMPLES} hit and {MIN_EXAMPLES} miss examples",
@@ -97,13 +99,13 @@ def lint_rule(rule: Rule, pack: Pack, ruleset: RuleSet) -> Iterator[LintIssue]:
             for v in pinyin_variants(norm.canonical(t.text), ("full",)):
                 if len(v) <= SHORT_PINYIN:
                     yield issue("short-pinyin", f"pinyin {v!r} of {t.text!r} is {len(v)} letters")
-    for c in (leaf for w in rule.without for leaf in w.leaves()):
+    for blocker in (leaf for w in rule.without for leaf in w.leaves()):
         # A blocker searched across whole fields silently suppresses true hits when it
         # occurs inside other words (个 in 个护); one right next to the hit (仿 in 仿象牙)
         # is precise enough, and single-character 'with' context only narrows a hit.
-        if c.within is not None:
+        if blocker.within is not None:
             continue
-        for t in c.terms:
+        for t in blocker.terms:
             if len(_matched_form(norm, t)) == 1 and t.boundary != "word":
                 yield issue(
                     "single-char-term",
@@ -153,10 +155,11 @@ def lint(ruleset: RuleSet) -> tuple[list[LintIssue], list[tuple[LintIssue, str]]
     silenced: list[tuple[LintIssue, str]] = []
     used: set[tuple[str, str]] = set()
     for i in raw:
-        reasons = dict(rules[i.rule_id].lint_ignore) if i.rule_id in rules else {}
-        if i.code in reasons:
-            silenced.append((i, reasons[i.code]))
-            used.add((i.rule_id, i.code))
+        rule = rules.get(i.rule_id) if i.rule_id is not None else None
+        reason = dict(rule.lint_ignore).get(i.code) if rule is not None else None
+        if rule is not None and reason is not None:
+            silenced.append((i, reason))
+            used.add((rule.id, i.code))
         else:
             open_.append(i)
     for rid, rule in rules.items():

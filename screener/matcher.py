@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -109,7 +109,7 @@ class HyperscanMatcher:
         return {"keys": self._keys}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["keys"])
+        HyperscanMatcher.__init__(self, state["keys"])
 
 
 class DaachorseMatcher:
@@ -169,7 +169,7 @@ def _ordered(ends, ids) -> tuple[np.ndarray, np.ndarray]:
     return e[order], i[order]
 
 
-BACKENDS = {
+BACKENDS: dict[str, Callable[[Sequence[bytes]], Matcher]] = {
     "pyahocorasick": AhoCorasickMatcher,
     "hyperscan": HyperscanMatcher,
     "daachorse": DaachorseMatcher,

@@ -195,9 +195,9 @@ class CheckCall:
 
 @dataclass(frozen=True, slots=True)
 class CheckAnyOf:
-    """An OR group of structural checks: fires when one of them does."""
+    """An OR group of structural checks (groups nest): fires when one of them does."""
 
-    checks: tuple[CheckCall, ...]
+    checks: tuple[Check, ...]
     line: int | None = field(default=None, compare=False)
 
     @property

@@ -363,7 +363,9 @@ class NormalizedBatch:
             seg_starts = np.zeros(len(texts) + 1, dtype=np.int64)
             np.cumsum(lengths + 1, out=seg_starts[1:])
             raw = _to_codepoints(SENTINEL.join(texts) + SENTINEL) if texts else np.zeros(0, np.uint32)
-        self.seg_starts = seg_starts  # text i occupies [seg_starts[i], seg_starts[i+1] - 1)
+        elif seg_starts is None:
+            raise TypeError("NormalizedBatch: raw code points need their seg_starts")
+        self.seg_starts: np.ndarray = seg_starts  # text i occupies [seg_starts[i], seg_starts[i+1] - 1)
         tables = normalizer.tables
         canon = tables.canon[raw]
         keep = ~tables.sep[raw]
@@ -421,6 +423,7 @@ class NormalizedBatch:
             from .pinyin import homophone_classes
 
             idx = self.compact.to_big
+            assert idx is not None  # the compact surface always maps back
             self._homophone = Surface(homophone_classes()[self.canon[idx]], idx)
         return self._homophone
 

@@ -26,7 +26,7 @@ from .errors import Location, RuleError, RuleErrors
 from .model import CharMapping, Concept, Override, Pack, Rule, Term
 from .normalize import Normalizer
 from .taxonomy import Category, categories
-from .yamlsrc import YMap, load_yaml_file
+from .yamlsrc import YList, YMap, load_yaml_file
 
 DOCUMENT_KINDS = ("pack", "concepts", "charmap", "overrides")
 
@@ -103,9 +103,9 @@ def parse_pack(
     skip = ruleschema.bad_rules(errors, doc)
     cat = taxonomy[code]
     legal = ruleparse.legal(ctx, doc.get("legal_basis"), doc.line_of("legal_basis"))
-    departments = ruleparse.as_tuple(doc.get("departments")) or cat.departments
-    departments = tuple(dict.fromkeys(rename.get(d, d) for d in departments))
-    missing = [d for d in cat.departments if d not in departments]
+    named = ruleparse.as_tuple(doc.get("departments")) or cat.departments
+    pack_departments = tuple(dict.fromkeys(rename.get(d, d) for d in named))
+    missing = [d for d in cat.departments if d not in pack_departments]
     if missing:
         ctx.err(
             f"departments must include those the taxonomy names for {code}: {', '.join(missing)}",
@@ -128,7 +128,7 @@ def parse_pack(
         prefix=doc["prefix"],
         version=doc.get("version", "1"),
         legal_basis=legal,
-        departments=departments,
+        departments=pack_departments,
         scope=cat.scope,
         rules=tuple(rules),
         description=str(doc.get("description") or ""),
@@ -148,7 +148,7 @@ def parse_concepts_file(doc: YMap, path: str, normalizer: Normalizer, known: dic
     return found, ctx.errors
 
 
-def _next_line(items: list, i: int) -> float:
+def _next_line(items: YList, i: int) -> float:
     return items.line_of(i + 1) if i + 1 < len(items) else float("inf")
 
 
@@ -156,7 +156,7 @@ def parse_charmap(doc: YMap, path: str) -> tuple[list[CharMapping], list[RuleErr
     errors = _shape_errors(doc, path)
     if errors:
         return [], errors
-    items = doc["charmap"]
+    items: YList = doc["charmap"]
     return [
         CharMapping(source=m["from"], target=m["to"], reason=m["reason"], line=items.line_of(i))
         for i, m in enumerate(items)
@@ -166,9 +166,9 @@ def parse_charmap(doc: YMap, path: str) -> tuple[list[CharMapping], list[RuleErr
 def parse_overrides(doc: YMap, path: str) -> tuple[list[Override], list[RuleError]]:
     errors = _shape_errors(doc, path)
     items = doc.get("overrides")
-    if not isinstance(items, list):
+    if not isinstance(items, YList):
         return [], errors
-    broken = {e.location.line for e in errors if e.location is not None}
+    broken = {e.location.line for e in errors if e.location is not None and e.location.line is not None}
     out: list[Override] = []
     for i, item in enumerate(items):
         line = items.line_of(i)
@@ -216,9 +216,10 @@ def apply_overrides(
     for p in packs:
         rules = []
         for r in p.rules:
+            disabled = False
             for o in by_rule.get(r.id, ()):
                 if o.disable:
-                    r = None  # type: ignore[assignment]
+                    disabled = True
                     break
                 if o.severity:
                     r = replace(r, severity=o.severity)
@@ -234,7 +235,7 @@ def apply_overrides(
                         ruleparse.check_exclusion(ctx, ex, anchors, o.line)
                     errors.extend(ctx.errors)
                     r = replace(r, exclude=r.exclude + o.add_exclude)
-            if r is not None:
+            if not disabled:
                 rules.append(r)
         out.append(replace(p, rules=tuple(rules)))
     return out, errors

@@ -15,6 +15,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from .model import PinyinMode
 from .normalize import _cache_dir, has_cjk
 
 MAX_MIXED_PINYIN_CHARS = 4  # 2^n − 2 mixed variants; longer terms get full pinyin only
@@ -65,7 +66,7 @@ def full_pinyin(text: str) -> str:
     return "".join(lazy_pinyin(text)).lower()
 
 
-def default_modes(text: str, modes: tuple[str, ...]) -> tuple[str, ...]:
+def default_modes(text: str, modes: tuple[PinyinMode, ...]) -> tuple[PinyinMode, ...]:
     """The pinyin modes a pack default gives a term: none for fewer than two Chinese
     characters, and no full pinyin when it would be shorter than MIN_DEFAULT_FULL_PINYIN."""
     if sum(1 for ch in text if has_cjk(ch)) < 2:
@@ -100,13 +101,19 @@ def homophone_classes() -> np.ndarray:
     return table
 
 
+def _no_reading(_char: str) -> list[str]:
+    return [""]
+
+
 def _build_homophones() -> np.ndarray:
     from pypinyin import Style, pinyin
 
     table = np.arange(0x110000, dtype=np.uint32)
     first: dict[str, int] = {}
     chars = [chr(cp) for cp in range(CJK_FIRST, CJK_LAST + 1)]
-    readings = pinyin(chars, style=Style.NORMAL, heteronym=False, errors=lambda _x: [""])
+    # pypinyin's stub types the callback as returning str, but a str "" drops the character
+    # (misaligning the zip below) where a list keeps an empty reading in its place.
+    readings = pinyin(chars, style=Style.NORMAL, heteronym=False, errors=_no_reading)  # type: ignore[arg-type]
     for cp, reading in zip(range(CJK_FIRST, CJK_LAST + 1), readings):
         syllable = reading[0] if reading else ""
         if syllable and syllable.isascii() and syllable.isalpha():

@@ -13,11 +13,11 @@ from functools import lru_cache
 import re2
 
 try:  # Python 3.11+
-    import re._constants as _sre_c  # type: ignore[import-not-found]
-    import re._parser as _sre_parse  # type: ignore[import-not-found]
+    import re._constants as _sre_c
+    import re._parser as _sre_parse
 except ImportError:  # pragma: no cover - Python 3.10
-    import sre_constants as _sre_c  # type: ignore[no-redef]
-    import sre_parse as _sre_parse  # type: ignore[no-redef]
+    import sre_constants as _sre_c
+    import sre_parse as _sre_parse
 
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False  # errors are reported by us, with the rule's location
@@ -85,9 +85,8 @@ def _requires(items: list, anchor: str) -> bool:
         elif op is _sre_c.SUBPATTERN:
             if _requires(list(av[-1]), anchor):
                 return True
-        elif op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT) and av[0] >= 1:
-            if _requires(list(av[2]), anchor):
-                return True
+        elif op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT) and av[0] >= 1 and _requires(list(av[2]), anchor):
+            return True
     return False
 
 

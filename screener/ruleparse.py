@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
-from typing import Any
+from typing import Any, Literal, cast
 
 from . import checks
 from .errors import Location, RuleError
@@ -28,6 +28,7 @@ from .model import (
     Condition,
     Example,
     LegalRef,
+    PinyinMode,
     RegexPattern,
     Rule,
     Term,
@@ -70,7 +71,7 @@ class Context:
         self.errors: list[RuleError] = []
         self.rule_id: str | None = None
         # the pack's defaults for terms that do not set their own (pinyin, homophones)
-        self.pinyin_default: tuple[str, ...] = ()
+        self.pinyin_default: tuple[PinyinMode, ...] = ()
         self.homophones_default = False
 
     def err(self, msg: str, line: int | None) -> None:
@@ -126,11 +127,14 @@ def concept_terms(ctx: Context, name: str, line: int | None) -> tuple[Term, ...]
     return concept.terms
 
 
-def pinyin_modes(value: Any) -> tuple[str, ...]:
-    return ("full", "mixed") if value is True else () if value is False else as_tuple(value)
+def pinyin_modes(value: Any) -> tuple[PinyinMode, ...]:
+    if value is True:
+        return ("full", "mixed")
+    # the schema admits only the modes' names
+    return () if value is False else cast(tuple[PinyinMode, ...], as_tuple(value))
 
 
-def _defaulted(ctx: Context, text: str, node: YMap | None, apply: bool) -> tuple[tuple[str, ...], bool]:
+def _defaulted(ctx: Context, text: str, node: YMap | None, apply: bool) -> tuple[tuple[PinyinMode, ...], bool]:
     """(pinyin modes, homophones) a term gets from the pack's defaults when it sets none."""
     if not apply:
         return (), False
@@ -279,6 +283,7 @@ def condition(ctx: Context, node: YMap, line: int | None, role: str, inherited: 
         if not opts:
             return None
         return Condition(any_of=tuple(opts), within=within, fields=fields, score=score, unless=unless, line=node.line)
+    mode: Literal["any", "all"]
     if "concept" in node:
         items, mode = concept_terms(ctx, node["concept"], node.line_of("concept")), "any"
     else:
@@ -361,9 +366,8 @@ def where(ctx: Context, node: Any, line: int | None) -> tuple[Check, ...]:
 def _check(ctx: Context, item: YMap, line: int | None) -> Check | None:
     if "any_of" in item:
         inner = [_check(ctx, x, xl) for x, xl in zip(item["any_of"], lines_of(item["any_of"], line))]
-        if any(c is None for c in inner):
-            return None
-        return CheckAnyOf(checks=tuple(inner), line=line)  # type: ignore[arg-type]
+        parsed = tuple(c for c in inner if c is not None)
+        return CheckAnyOf(checks=parsed, line=line) if len(parsed) == len(inner) else None
     params = {k: v for k, v in item.items() if k != "check"}
     problems = checks.validate_call(str(item["check"]), params)
     for p in problems:
@@ -457,7 +461,7 @@ def legal(ctx: Context, node: Any, line: int | None) -> tuple[LegalRef, ...]:
 def parse_examples(ctx: Context, node: YMap | None, line: int | None) -> tuple[Example, ...]:
     out = []
     for kind in ("hit", "miss"):
-        items = (node or {}).get(kind) or ()
+        items = (node.get(kind) if node is not None else None) or ()
         for item, iline in zip(items, lines_of(items, line)):
             out.append(_example(ctx, item, iline, kind == "hit"))
     return tuple(out)
@@ -526,7 +530,7 @@ def rule(ctx: Context, node: YMap, category: str, prefix: str, defaults: dict) -
         if len(reason.strip()) < 10:
             ctx.err(f"lint_ignore {code}: give a written reason (a sentence)", node["lint_ignore"].line_of(code))
     examples = parse_examples(ctx, node.get("examples"), node.line_of("examples"))
-    if len(ctx.errors) > n_err:
+    if len(ctx.errors) > n_err or severity is None or score is None:
         return None
     return Rule(
         id=rid,

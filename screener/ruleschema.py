@@ -220,8 +220,8 @@ def _type_words(want: Any) -> str:
         "boolean": "true or false",
     }
     if isinstance(want, list):
-        return " or ".join(words.get(w, w) for w in want)
-    return words.get(want, str(want))
+        return " or ".join(words.get(w) or str(w) for w in want)
+    return words.get(want) or str(want)
 
 
 def _describe(value: Any) -> str:

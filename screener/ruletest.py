@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, replace
+from typing import Any
 
 import pyarrow as pa
 
@@ -13,7 +14,6 @@ from .model import Example, Pack, Rule
 from .packs import PackSet
 from .scan import scan_batch
 from .schema import INPUT_SCHEMA, ROW_ID
-
 
 #: Where a concept's example texts are looked for (a plain example is a title).
 CONCEPT_FIELDS = ("title", "description", "shop_name")
@@ -48,7 +48,8 @@ class ExampleResult:
 
 
 def example_rows(rules: list[Rule]) -> tuple[pa.RecordBatch, list[tuple[Rule, Example, int]]]:
-    rows, index = [], []
+    rows: list[dict[str, Any]] = []
+    index: list[tuple[Rule, Example, int]] = []
     for rule in rules:
         for i, ex in enumerate(rule.examples):
             row = dict.fromkeys(INPUT_SCHEMA.names)

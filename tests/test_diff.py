@@ -106,7 +106,7 @@ def test_key_falls_back_to_item_id_without_platform(rules, rounds, tmp_path):
 
 
 def test_duplicate_keys_counted_once(rules, rounds, tmp_path):
-    S.scan(S.ROUND2 + [S.T1("A1", "天然象牙手镯 重复上架")], tmp_path / "dup", rules)
+    S.scan([*S.ROUND2, S.T1("A1", "天然象牙手镯 重复上架")], tmp_path / "dup", rules)
     dd = diff_scans(rounds[0], tmp_path / "dup")
     assert dd.summary["duplicate_keys"] == {"previous": 0, "current": 1}
     assert (dd.listings["item_id"] == "A1").sum() == 1 and dd.summary["still"] == 2
@@ -164,7 +164,7 @@ def test_a_status_column_tells_taken_down_listings(rules, rounds, tmp_path):
     # round 2 exported with the platform's status column: A1 is still flagged but off sale, A3 is in the
     # warehouse (仓库中), A4 on sale
     status = {"A1": "已下架", "A3": "仓库中", "A4": "出售中"}
-    rows = [r + [status.get(r[0], "出售中")] for r in S.ROUND2]
+    rows = [[*r, status.get(r[0], "出售中")] for r in S.ROUND2]
     S.scan(rows, tmp_path / "r2s", rules, columns=[*S.COLUMNS, "商品状态"])
     s = json.loads((tmp_path / "r2s" / "summary.json").read_text(encoding="utf-8"))
     assert "商品状态" not in s["inputs"][0]["ignored_columns"]  # read, not ignored

@@ -31,9 +31,9 @@ from screener.io import csvrecords
 from screener.io.csvrecords import CsvGrammar
 from screener.io.readers import ReadOptions, open_source, read_input
 
-SETTINGS = dict(
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large]
-)
+SETTINGS = {
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large]
+}
 _RS: dict = {}
 
 

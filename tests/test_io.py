@@ -23,7 +23,10 @@ def read_all(path, mapping=None, chunk_rows=1000):
 
 
 def test_csv_utf8_bom_and_gb18030_with_chinese_headers(tmp_path):
-    text = "商品ID,商品标题,店铺名称,价格,原价,主体类型\n1,天然象牙手镯,云南玉石阁,199,1999,企业店\n2,保温杯,杯子店,价格面议,,个人\n"
+    text = (
+        "商品ID,商品标题,店铺名称,价格,原价,主体类型\n"
+        "1,天然象牙手镯,云南玉石阁,199,1999,企业店\n2,保温杯,杯子店,价格面议,,个人\n"
+    )
     (tmp_path / "bom.csv").write_bytes(text.encode("utf-8-sig"))
     (tmp_path / "gbk.csv").write_bytes(text.encode("gb18030"))
     for name, enc in (("bom.csv", "utf-8-sig"), ("gbk.csv", "gb18030")):
@@ -87,7 +90,7 @@ def test_broken_csv_lines_are_rejected_with_line_numbers(tmp_path):
         b'item_id,title,shop_name\n1,ok,s\n2,"multi\nline",s\n3,too,many,fields\n4,few\n,no id,s\n'
         b"5,\xff\xfe bad bytes,s\n6,fine,s\n"
     )
-    src, t, rejects, n = read_all(p)
+    _, t, rejects, n = read_all(p)
     assert t.column("item_id").to_pylist() == ["1", "2", "5", "6"]
     assert t.column("title").to_pylist()[1] == "multi\nline"
     # bytes valid in no encoding are read as U+FFFD and the row scanned (test_bad_input.py)
@@ -140,7 +143,7 @@ def test_xlsx_listings_are_found_on_a_later_sheet(tmp_path):
             ("商品列表", [["商品ID", "商品标题"], ["1", "象牙手镯"], ["2", "茶杯"]]),
         ],
     )
-    src, t, rej, n = read_all(path)
+    src, t, _, _ = read_all(path)
     assert t.column("title").to_pylist() == ["象牙手镯", "茶杯"] and src.sheet == "商品列表"
     assert any("sheet '商品列表'" in w and "'说明'" in w for w in src.warnings)
     s = screener.scan_files([path], tmp_path / "out", screener.load_rules([RULES]))

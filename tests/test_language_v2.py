@@ -249,7 +249,9 @@ SCOPED = """\
     exclude: [宠物*]
     platforms:
       闲鱼: {include: [二手*]}
-  examples: {hit: [{title: 增强免疫力, category: 食品饮料>营养品}], miss: [{title: 增强免疫力, category: 宠物食品>猫粮}]}
+  examples:
+    hit: [{title: 增强免疫力, category: 食品饮料>营养品}]
+    miss: [{title: 增强免疫力, category: 宠物食品>猫粮}]
 """
 
 

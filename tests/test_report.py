@@ -214,7 +214,7 @@ def test_an_empty_scan_reports_zeros(rules, tmp_path):
 def test_not_a_scan_is_an_input_error(tmp_path):
     from screener.errors import InputError
 
-    with pytest.raises(InputError, match="summary.json"):
+    with pytest.raises(InputError, match=r"summary\.json"):
         build_report(tmp_path)
     code = CliRunner().invoke(main, ["report", str(tmp_path)])
     assert code.exit_code == 2 and "not a finished scan" in code.output

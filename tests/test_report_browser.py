@@ -188,7 +188,7 @@ def test_page_tables_equal_workbook_sheets(rendered, key):
 
 
 def test_kpis_and_charts_equal_workbook(rendered):
-    rep, wb, dom, _ = rendered
+    _, wb, dom, _ = rendered
     page = _Dom()
     page.feed(dom)
     ov = {r[0]: r[1] for r in wb["统计概况"].iter_rows(min_row=2, values_only=True)}
@@ -220,7 +220,7 @@ def test_kpis_and_charts_equal_workbook(rendered):
 
 
 def test_cases_shown_with_their_evidence(rendered):
-    rep, wb, dom, _ = rendered
+    _, wb, dom, _ = rendered
     ws = wb["典型案例"]
     header = [c.value for c in ws[1]]
     for row in ws.iter_rows(min_row=2, values_only=True):

@@ -104,17 +104,17 @@ MALFORMED = [
 @pytest.mark.parametrize("line, message", MALFORMED)
 def test_malformed_rules_get_one_located_message(tmp_path, line, message):
     body = textwrap.dedent(
-        f"""\
+        """\
         pack: wildlife
         prefix: WL
-        legal_basis: [{{law: 《野生动物保护法》, article: 第二十八条}}]
+        legal_basis: [{law: 《野生动物保护法》, article: 第二十八条}]
         rules:
           - id: WL001
             name: x
             severity: high
             score: 50
             terms: [象牙]
-            examples: {{hit: [象牙], miss: [手镯]}}
+            examples: {hit: [象牙], miss: [手镯]}
         """
     )
     key = line.split(":")[0]

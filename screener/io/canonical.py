@@ -204,10 +204,10 @@ def canonical_chunk(
     """
     if bad_rows:
         keep = np.ones(n, bool)
-        rejects = []
+        bad: list[Reject] = []
         for i, reason in sorted(bad_rows.items()):
             keep[i] = False
-            rejects.append(Reject(source_name, int(numbers[i]), reason, raw_of(i)))
+            bad.append(Reject(source_name, int(numbers[i]), reason, raw_of(i)))
         mask = pa.array(keep)
         kept_index = np.flatnonzero(keep)
         chunk = canonical_chunk(
@@ -218,7 +218,7 @@ def canonical_chunk(
             lambda i: raw_of(int(kept_index[i])),
             warnings,
         )
-        chunk.rejects = in_file_order(rejects + chunk.rejects)
+        chunk.rejects = in_file_order(bad + chunk.rejects)
         return chunk
     arrays = []
     for name in CANONICAL_FIELDS:
@@ -241,8 +241,7 @@ def canonical_chunk(
     empty = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(item), ""), True)
     rejects: list[Reject] = []
     if n and pc.any(empty).as_py():
-        idx = np.flatnonzero(empty.to_numpy(zero_copy_only=False))
-        for i in idx:
-            rejects.append(Reject(source_name, int(numbers[i]), "item_id is empty", raw_of(int(i))))
+        for i in np.flatnonzero(empty.to_numpy(zero_copy_only=False)).tolist():
+            rejects.append(Reject(source_name, int(numbers[i]), "item_id is empty", raw_of(i)))
         table = table.filter(pc.invert(empty))
     return Chunk(table, rejects, warnings)

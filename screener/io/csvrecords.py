@@ -14,7 +14,6 @@ import re
 import sys
 from collections import Counter
 from collections.abc import Iterator
-from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -44,6 +43,9 @@ from .decoding import RAW_LIMIT, raw_text
 # later line followed by text — is rejected from its start to the end of the
 # line where the offending quote opened, and reading resumes on the next line.
 _ATOMIC_SYNTAX = sys.version_info >= (3, 11)
+
+#: A block of the file being split: bytes at the end, a growing bytearray before.
+Buffer = bytes | bytearray
 _group_ids = itertools.count()
 
 
@@ -86,29 +88,35 @@ class CsvGrammar:
         self.open_quote = re.compile(rb'"' + A(rb'[^"]*(?:""[^"]*)*') + rb'"?\Z')
         self.newline = re.compile(nl)
 
-    def valid_end(self, buf: bytes, pos: int = 0) -> int:
+    def valid_end(self, buf: Buffer, pos: int = 0) -> int:
         """End of the run of complete, well-formed records that starts at ``pos`` (``pos``: none)."""
         q = buf.find(b'"', pos)
         if q < 0:  # no quote: records are lines (memchr speed)
             return max(pos, buf.rfind(b"\n", pos) + 1, buf.rfind(b"\r", pos) + 1)
         start = max(pos, buf.rfind(b"\n", pos, q) + 1, buf.rfind(b"\r", pos, q) + 1)
-        return self.records.match(buf, start).end()
+        return _end(self.records.match(buf, start))
 
-    def diagnose(self, buf: bytes, pos: int = 0) -> tuple[str, int]:
+    def diagnose(self, buf: Buffer, pos: int = 0) -> tuple[str, int]:
         """Why the record at ``pos`` is not complete: (state, offset of the field at fault).
 
         ``more``: it may complete with more bytes; ``open``: a quote not closed
         (yet); ``bad``: a quote that closes on a later line followed by text.
         """
-        q = self.fields.match(buf, pos).end()
+        q = _end(self.fields.match(buf, pos))
         if self.last_field.match(buf, q):
             return "more", q
         if buf[q : q + 1] == b'"' and self.open_quote.match(buf, q):
             return "open", q
         return "bad", q
 
-    def field_number(self, buf: bytes, pos: int, q: int) -> int:
+    def field_number(self, buf: Buffer, pos: int, q: int) -> int:
         return sum(1 for _ in self.field_sep.finditer(buf, pos, q)) + 1
+
+
+def _end(m: re.Match[bytes] | None) -> int:
+    # the record patterns are runs (``(?:...)*``): they match, if only the empty string
+    assert m is not None
+    return m.end()
 
 
 def _size(n: int) -> str:
@@ -116,16 +124,16 @@ def _size(n: int) -> str:
 
 
 def split_records(
-    fh: BinaryIO, grammar: CsvGrammar, offset: int, block: int, limit: int
-) -> Iterator[tuple[bytes | None, str, int]]:
-    """Runs of well-formed records ``(bytes, "", end)`` and rejected lines ``(None, reason+raw, end)``.
+    fh: io.BufferedIOBase, grammar: CsvGrammar, offset: int, block: int, limit: int
+) -> Iterator[tuple[memoryview | None, str, int]]:
+    """Runs of well-formed records ``(memoryview, "", end)`` and rejected lines ``(None, reason+raw, end)``.
 
     ``end`` is the file offset after the item. A rejected item is one record;
     its raw text travels in the reason slot as ``reason\\0raw``. The buffer
     is read from a position, never sliced, so a file of broken lines costs
     no more than a good one.
     """
-    buf: bytes | bytearray = b""
+    buf: Buffer = b""
     pos = 0
     eof = False
 

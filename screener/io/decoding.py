@@ -62,7 +62,7 @@ def clip_raw(raw: str) -> str:
     return no_surrogates(raw)
 
 
-def raw_text(data: bytes) -> str:
+def raw_text(data: bytes | bytearray | memoryview) -> str:
     """Bytes of a rejected record, readable: UTF-8, else GB18030, else with \\x escapes."""
     data = bytes(data[: RAW_LIMIT * 4 + 16])
     texts, _, damaged = decode_row([data])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 
@@ -64,17 +65,19 @@ def write_leads_workbook(
     cols = list(LEAD_COLUMNS)
     url_at = cols.index("url")
     id_at = [cols.index(c) for c in _TEXT_IDS]
-    state = {"ws": None, "rows": 0, "links": 0, "sheets": 0}
+    ws: Any = None  # the sheet being written
+    rows = links = sheets = 0  # rows and links on it; sheets so far
     bold, fill = Font(bold=True), PatternFill("solid", fgColor="DDEBF7")
 
     def finish_sheet() -> None:
-        if state["ws"] is not None:  # the filter covers the sheet's rows
-            state["ws"].auto_filter.ref = f"A1:{get_column_letter(len(cols))}{state['rows'] + 1}"
+        if ws is not None:  # the filter covers the sheet's rows
+            ws.auto_filter.ref = f"A1:{get_column_letter(len(cols))}{rows + 1}"
 
     def new_sheet() -> None:
+        nonlocal ws, rows, links, sheets
         finish_sheet()
-        state["sheets"] += 1
-        ws = wb.create_sheet(SHEET if state["sheets"] == 1 else f"{SHEET}({state['sheets']})")
+        sheets += 1
+        ws = wb.create_sheet(SHEET if sheets == 1 else f"{SHEET}({sheets})")
         for i, c in enumerate(cols, start=1):
             ws.column_dimensions[get_column_letter(i)].width = _WIDTHS.get(c, 14)
         ws.freeze_panes = "A2"
@@ -84,7 +87,7 @@ def write_leads_workbook(
             cell.font, cell.fill = bold, fill
             head.append(cell)
         ws.append(head)
-        state.update(ws=ws, rows=0, links=0)
+        rows = links = 0
 
     new_sheet()
     pf = pq.ParquetFile(flagged_parquet)
@@ -92,9 +95,8 @@ def write_leads_workbook(
     for batch in pf.iter_batches(batch_size=50_000, columns=wanted):
         data = batch.to_pydict()
         for i in range(batch.num_rows):
-            if state["rows"] >= max_rows:
+            if rows >= max_rows:
                 new_sheet()
-            ws = state["ws"]
             codes = [c for c in (data["categories"][i] or "").split(";") if c]
             row: list = []
             for c in cols:
@@ -113,14 +115,14 @@ def write_leads_workbook(
                     cell.number_format = "@"
                     row[k] = cell
             target = link_target(data["url"][i])
-            if target and state["links"] < EXCEL_MAX_LINKS:
+            if target and links < EXCEL_MAX_LINKS:
                 cell = WriteOnlyCell(ws, value=row[url_at])
                 cell.hyperlink = target
                 cell.style = "Hyperlink"
                 row[url_at] = cell
-                state["links"] += 1
+                links += 1
             ws.append(row)
-            state["rows"] += 1
+            rows += 1
     finish_sheet()
     wb.save(path)
     return Path(path)

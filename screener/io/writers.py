@@ -23,6 +23,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -200,6 +201,7 @@ class ScanOutputs:
             self._flagged.write_table(flagged)
             for row in flagged.to_pylist():
                 self._csv.writerow(safe_row(["" if row[c] is None else row[c] for c in FLAGGED_SCHEMA.names]))
+        rows: Iterator[tuple[Any, ...]]
         if rejects is None:
             rows = iter(())
         elif isinstance(rejects, pa.Table):

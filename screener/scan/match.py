@@ -42,10 +42,11 @@ def find_keys(sb: ScanBatch, first_pass: bool, nb: NormalizedBatch | None = None
         s = surf.char_index(ends - rs.keys.nbytes[kids])
         e = surf.char_index(ends)
         gap = np.zeros(len(s), _I)
-        if surface != CANONICAL:  # compact and homophone surfaces drop separators
-            bs, be = surf.to_big[s], surf.to_big[e - 1] + 1
+        to_big = surf.to_big
+        if to_big is not None:  # compact and homophone surfaces drop separators
+            bs, be = to_big[s], to_big[e - 1] + 1
             for j in np.flatnonzero((be - bs) != (e - s)).tolist():  # few: only spans with separators inside
-                gap[j] = int(np.max(np.diff(surf.to_big[s[j] : e[j]]))) - 1
+                gap[j] = int(np.max(np.diff(to_big[s[j] : e[j]]))) - 1
         else:
             bs, be = s, e
         parts.append((kids, bs, be, gap))

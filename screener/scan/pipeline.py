@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -251,7 +252,7 @@ def _regex_hits(sb: ScanBatch, rx_segs, ctx: Spans, phrases: Spans, order_base: 
     rs, n = sb.rs, sb.n
     st = rs.slot_table
     ctx_leaf = st.leaf[ctx.slot]
-    out = []
+    out: list[Spans] = []
     for (ri, xi), segs in sorted(rx_segs.items()):
         cr = rs.rules[ri]
         needed = [c for c in cr.role_clauses(WITH) if all(cr.leaves[li].within is None for li in c.leaves)]
@@ -276,7 +277,8 @@ def _evaluate(sb, anchors: Spans, ctx: Spans, structural, out: HitTable, tracer:
     rule = st.rule[anchors.slot]
     row = anchors.seg % n
     keep = np.ones(len(anchors), bool)
-    details: dict[int, dict[int, str]] = {}
+    # per rule with checks: (row -> its position among the checked rows, the checks' outcome)
+    details: dict[int, tuple[dict[int, int], evaluate.CheckOutcome]] = {}
     labels = [rs.slots[s].term.text for s in anchors.slot.tolist()] if tracer.enabled else []
     for ri in np.unique(rule).tolist():
         cr = rs.rules[ri]
@@ -294,7 +296,7 @@ def _evaluate(sb, anchors: Spans, ctx: Spans, structural, out: HitTable, tracer:
             details[ri] = (dict(zip(rows.tolist(), range(len(rows)))), outcome)
             bad = np.array([not fires[r] for r in row[idx].tolist()], dtype=bool)
             where = "; ".join(c.describe() for c in cr.rule.where)
-            _note(tracer, "where", ri, anchors, idx[bad], labels, lambda k, w=where: w)
+            _note(tracer, "where", ri, anchors, idx[bad], labels, _always(where))
             keep[idx[bad]] = False
     # whole-row anchors of the rules that have only checks
     s_rule, s_row, s_detail, s_field = [], [], [], []
@@ -318,17 +320,17 @@ def _evaluate(sb, anchors: Spans, ctx: Spans, structural, out: HitTable, tracer:
     for a, code, detail in verdict.notes:
         if a < m:
             k = int(term_idx[a])
-            _note(tracer, code, int(rule[k]), anchors, np.array([k]), labels, lambda _k, d=detail: d)
+            _note(tracer, code, int(rule[k]), anchors, np.array([k]), labels, _always(detail))
         else:
-            tracer.drop(code, np.array([s_rule[a - m]]), [-1], [-1], [-1], [""], lambda _k, d=detail: d)
+            tracer.drop(code, np.array([s_rule[a - m]]), [-1], [-1], [-1], [""], _always(detail))
     kept = evaluate.not_contained(every, verdict.ok)
     scores, adjust = evaluate.adjust_scores(sb, every, verdict, kept)
     for a in np.flatnonzero(kept).tolist():
         ri, r = int(every.rule[a]), int(every.row[a])
         support = evaluate.with_spans(verdict, rs, every, a) + adjust[a]
         if a < m:
-            position, outcome = details.get(ri, ({}, None))
-            detail = outcome.detail(position[r]) if outcome is not None else ""
+            checked = details.get(ri)
+            detail = checked[1].detail(checked[0][r]) if checked is not None else ""
             out.term_hit(ri, r, anchors, int(term_idx[a]), int(scores[a]), detail, support)
         else:
             cr = rs.rules[ri]
@@ -338,7 +340,20 @@ def _evaluate(sb, anchors: Spans, ctx: Spans, structural, out: HitTable, tracer:
     return {k: v for k, v in undecided.items() if v}
 
 
-def _note(tracer: Tracer, code: str, ri: int, spans: Spans, idx: np.ndarray, labels, detail=None) -> None:
+def _always(text: str) -> Callable[[int], str]:
+    """A tracer detail that says the same for every dropped candidate."""
+    return lambda _k: text
+
+
+def _note(
+    tracer: Tracer,
+    code: str,
+    ri: int,
+    spans: Spans,
+    idx: np.ndarray,
+    labels: list[str],
+    detail: Callable[[int], str] | None = None,
+) -> None:
     if tracer.enabled and len(idx):
         tracer.drop(
             code, np.full(len(idx), ri), spans.seg[idx], spans.start[idx], spans.end[idx],

@@ -3,6 +3,7 @@
 # No `from __future__ import annotations`: FastAPI reads the request model from the
 # annotation of a function defined inside router(), which a string would hide.
 import asyncio
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -14,7 +15,7 @@ from .screening import screen_listings
 from .security import require_admin
 from .state import AppState
 
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": m.ErrorResponse, "description": "a body that cannot be read as text (not UTF-8)"},
     401: {"model": m.ErrorResponse, "description": "no or wrong token"},
     413: {"model": m.ErrorResponse, "description": "body or listing count over the limit"},
@@ -25,7 +26,10 @@ ERRORS = {
 def router(state: AppState) -> APIRouter:
     r = APIRouter()
     cfg = state.config
-    Request_ = m.screen_request(cfg.max_listings)
+    if TYPE_CHECKING:
+        Request_: TypeAlias = m.ScreenRequest
+    else:  # the same model with this server's listing limit in it
+        Request_ = m.screen_request(cfg.max_listings)
 
     @r.post(
         "/api/v1/screen",
@@ -33,7 +37,7 @@ def router(state: AppState) -> APIRouter:
         responses={**ERRORS, 504: {"model": m.ErrorResponse, "description": "over the time limit"}},
         tags=["screening"],
     )
-    async def screen(body: Request_) -> dict:  # type: ignore[valid-type]
+    async def screen(body: Request_) -> dict:
         """Screen listings (canonical column names) with the rules in force; results in request order.
 
         At most the server's ``--max-listings`` per request (stated in this document's schema)."""

@@ -69,8 +69,8 @@ def export_report(ws: Workspace, scan_id: int) -> tuple[Path, Path]:
     decided = [by_item.get((p or "", i)) for p, i in zip(cases.get("platform", []), cases.get("item_id", []))]
     for col, label in DECISION_COLUMNS.items():
         values = []
-        for lead in decided:
-            v = (lead or {}).get(col) or ""
+        for match in decided:
+            v = (match or {}).get(col) or ""
             values.append(STATES.get(v, v) if col == "decision" else v)
         cases[label] = values if len(cases) else pd.Series(dtype=object)
     if len(cases):

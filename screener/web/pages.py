@@ -49,16 +49,15 @@ def _mapping(text: str) -> dict[str, str]:
 
 
 def mount(app: FastAPI, state: AppState) -> None:
-    state.jobs = ScanJobs(state.workspace, state.rules, state.config.scan_workers)
+    jobs = state.jobs = ScanJobs(state.workspace, state.rules, state.config.scan_workers)
     app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
-    app.include_router(investigator_routes(state))
+    app.include_router(investigator_routes(state, jobs))
     app.include_router(analyst.routes(state))
 
 
-def investigator_routes(state: AppState) -> APIRouter:
+def investigator_routes(state: AppState, jobs: ScanJobs) -> APIRouter:
     r = APIRouter(include_in_schema=False)
     ws, cfg = state.workspace, state.config
-    jobs: ScanJobs = state.jobs  # type: ignore[assignment]
 
     @r.get("/")
     def home():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import tempfile
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,7 +109,7 @@ def _error(e: RuleError, path: Path, offset: int) -> dict:
     return {"line": line, "message": e.message}
 
 
-def examples(rs: RuleSet, rule_id: str, extra_misses: list[str] = ()) -> list[dict]:
+def examples(rs: RuleSet, rule_id: str, extra_misses: Sequence[str] = ()) -> list[dict]:
     """The rule's own examples run, then the suggested miss examples (titles that must not hit)."""
     out = [
         {

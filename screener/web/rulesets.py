@@ -53,7 +53,7 @@ class RuleHolder:
         return rule_files(list(source.paths)) + list(source.overrides) + list(self._overrides())
 
     def fingerprint(self) -> tuple:
-        out = []
+        out: list[tuple[str, int | None, int | None]] = []
         for f in self.files():
             try:
                 st = f.stat()

@@ -60,7 +60,8 @@ def create_scan(ws: Workspace, input_rel: str, name: str, mapping: dict[str, str
             "VALUES (?, ?, '', ?, 'queued', ?)",
             (name, ws.relative(path), json.dumps(mapping, ensure_ascii=False), now()),
         )
-        scan_id = int(cur.lastrowid)
+        assert cur.lastrowid is not None  # set by the INSERT
+        scan_id = cur.lastrowid
         con.execute("UPDATE scans SET outdir = ? WHERE id = ?", (ws.relative(ws.scan_dir(scan_id)), scan_id))
     return scan_id
 

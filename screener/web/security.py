@@ -49,7 +49,9 @@ def bearer(headers: dict[bytes, bytes] | None = None, request: Request | None = 
 
 
 def same_secret(given: str | None, expected: str | None) -> bool:
-    return bool(given) and bool(expected) and secrets.compare_digest(given.encode(), expected.encode())
+    if not given or not expected:
+        return False
+    return secrets.compare_digest(given.encode(), expected.encode())
 
 
 def metric_path(path: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import Any
 
 from .config import ServeConfig, is_loopback
 
@@ -32,7 +33,12 @@ def serve(config: ServeConfig, *, workers: int = 1, echo: Callable[[str], None] 
     from .app import CONFIG_ENV, config_to_env, create_app
 
     config = config.with_token()
-    common = {"host": config.host, "port": config.port, "log_level": "warning", "timeout_graceful_shutdown": 5}
+    common: dict[str, Any] = {
+        "host": config.host,
+        "port": config.port,
+        "log_level": "warning",
+        "timeout_graceful_shutdown": 5,
+    }
     if workers > 1:
         os.environ[CONFIG_ENV] = config_to_env(config)  # the worker processes build their app from it
         app = create_app(config)  # fail here, once, on a broken pack or workspace

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import ServeConfig
 from .metrics import Metrics
 from .rulesets import RuleHolder
 from .workspace import Workspace
+
+if TYPE_CHECKING:  # scans imports the scan engine: only the workbench loads it
+    from .scans import ScanJobs
 
 
 @dataclass
@@ -17,7 +21,7 @@ class AppState:
     workspace: Workspace
     rules: RuleHolder
     metrics: Metrics = field(default_factory=Metrics)
-    jobs: object = None  # scans.ScanJobs, when the workbench is on
+    jobs: ScanJobs | None = None  # when the workbench is on
 
     @classmethod
     def start(cls, config: ServeConfig) -> AppState:

@@ -13,8 +13,15 @@ from ..source import OUTPUT_TEXT_SCHEMA, Chunk, InputFile, RawChunk, ReadOptions
 class Format(Protocol):
     """One input format, read in two halves so that the expensive one runs in worker processes."""
 
-    name: str  # recorded as each input's "format" in summary.json
-    suffixes: tuple[str, ...]
+    # read-only, so a format may declare them as class attributes of narrower types
+
+    @property
+    def name(self) -> str:
+        """Recorded as each input's "format" in summary.json."""
+        ...
+
+    @property
+    def suffixes(self) -> tuple[str, ...]: ...
 
     def detect(self, path: Path) -> bool:
         """Whether ``path`` is a file of this format (from its name)."""

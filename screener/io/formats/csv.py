@@ -84,7 +84,7 @@ class Utf16AsUtf8(io.RawIOBase):
             self._fh.close()
         super().close()
 
-    def readinto(self, b) -> int:  # type: ignore[override]
+    def readinto(self, b) -> int:
         want = len(b)
         while len(self._buf) - self._pos < want and not self._eof:
             raw = self._fh.read(self._block)
@@ -109,11 +109,11 @@ class Utf16AsUtf8(io.RawIOBase):
         return self._fh.tell()
 
 
-def _open_bytes(source: InputFile) -> BinaryIO:
+def _open_bytes(source: InputFile) -> io.BufferedReader:
     """The file's bytes as read: UTF-16 transcoded to UTF-8, anything else as is."""
     fh = open(source.path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
     if source.encoding == UTF16:
-        return io.BufferedReader(Utf16AsUtf8(fh))  # type: ignore[return-value]
+        return io.BufferedReader(Utf16AsUtf8(fh))
     return fh
 
 
@@ -187,14 +187,14 @@ class CsvFormat(SuffixFormat):
         next_record = 2  # record numbers are 1-based and the header is record 1
         pending: list[Reject] = []
         with _open_bytes(source) as fh:
-            transcoded = source.encoding == UTF16
-            if transcoded:
-                fh.raw.skip(source.data_offset)  # type: ignore[attr-defined]
+            transcoder = fh.raw if isinstance(fh.raw, Utf16AsUtf8) else None
+            if transcoder is not None:
+                transcoder.skip(source.data_offset)
             else:
                 fh.seek(source.data_offset)
 
             def where(offset: int) -> int:  # progress: a position in the file itself
-                return min(fh.raw.consumed, source.size) if transcoded else offset  # type: ignore[attr-defined]
+                return min(transcoder.consumed, source.size) if transcoder is not None else offset
 
             for piece, bad, offset in split_records(
                 fh, g, source.data_offset, options.block_bytes, options.max_record_bytes
