@@ -8,6 +8,7 @@ counts are made where the rows are and only added up by the caller.
 from __future__ import annotations
 
 import time
+from datetime import date
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -57,7 +58,9 @@ def id_hashes(item_ids: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return pd.util.hash_array(values, categorize=False).astype(np.uint64, copy=False)
 
 
-def process_chunk(raw: RawChunk, first_row_id: int, rs: RuleSet, ocr: OcrOptions | None = None) -> ChunkResult:
+def process_chunk(
+    raw: RawChunk, first_row_id: int, rs: RuleSet, ocr: OcrOptions | None = None, as_of: date | None = None
+) -> ChunkResult:
     """Decode, scan and flag one raw chunk: the unit of work of a worker.
 
     A row's id is ``first_row_id`` plus its position in the raw chunk, so ids
@@ -65,11 +68,11 @@ def process_chunk(raw: RawChunk, first_row_id: int, rs: RuleSet, ocr: OcrOptions
     a gap). A chunk of more than :data:`SCAN_ROWS` rows is processed in
     pieces and their results combined. With ``ocr``, the listings' images are
     read into ``image_text`` first (:mod:`screener.ocr`) and hits read from an
-    image say which one.
+    image say which one. ``as_of``: the date the listings are judged at (default today).
     """
     if raw.n > SCAN_ROWS:
         pieces = split_raw(raw, SCAN_ROWS)
-        return combine([process_chunk(piece, first_row_id + off, rs, ocr) for piece, off in pieces])
+        return combine([process_chunk(piece, first_row_id + off, rs, ocr, as_of) for piece, off in pieces])
     tally = Tally()
     t = time.process_time()
     chunk = decode(raw)
@@ -87,13 +90,13 @@ def process_chunk(raw: RawChunk, first_row_id: int, rs: RuleSet, ocr: OcrOptions
             batch = images.batch
             chunk.warnings.update(images.warnings)
             t = _lap(tally, "ocr", t)
-        res = scan_batch(batch, rs)
+        res = scan_batch(batch, rs, as_of=as_of)
         # the scan core's own stages when it reports them, else its total
         stages = getattr(res, "stage_seconds", None)
         t = _lap(tally, None if stages else "scan", t)
         tally.add_seconds(stages)
         hits = with_image_evidence(res.hits, images.lines if images else None)
-        flagged = flag_listings(hits, batch, rs)
+        flagged = flag_listings(hits, batch, rs, as_of=as_of)
         tally.undecided.update(res.undecided)
         t = _lap(tally, "flag", t)
     hashes = id_hashes(table.column("item_id")) if table.num_rows else np.zeros(0, np.uint64)

@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import replace
+from datetime import date
 from typing import Any
 
 import pyarrow as pa
@@ -75,15 +76,16 @@ def start_early(workers: int, input_bytes: int) -> None:
 # -- worker processes ----------------------------------------------------------------------
 _WORKER_RULES: RuleSet | None = None
 _WORKER_OCR: OcrOptions | None = None
+_WORKER_AS_OF: date | None = None
 WARM_UP = {"item_id": ["0"], "title": ["老挝回流 象-牙手镯 全网最低价 第一"], "description": ["专供 正品"]}
 
 
-def _init_worker(pickled_rules: bytes, ocr: OcrOptions | None = None) -> None:
+def _init_worker(pickled_rules: bytes, ocr: OcrOptions | None = None, as_of: date | None = None) -> None:
     # The rule set comes pickled once by the scan (its compiled model, not its
     # automata); a one-row scan builds the automata and anything else the scan
     # core builds lazily, here, before the first chunk is waiting.
-    global _WORKER_RULES, _WORKER_OCR
-    _WORKER_RULES, _WORKER_OCR = pickle.loads(pickled_rules), ocr
+    global _WORKER_RULES, _WORKER_OCR, _WORKER_AS_OF
+    _WORKER_RULES, _WORKER_OCR, _WORKER_AS_OF = pickle.loads(pickled_rules), ocr, as_of
     from .api import scan_table
 
     scan_table(pa.table(WARM_UP), _WORKER_RULES)
@@ -91,7 +93,7 @@ def _init_worker(pickled_rules: bytes, ocr: OcrOptions | None = None) -> None:
 
 def _work(raw: RawChunk, first_row_id: int) -> ChunkResult:
     assert _WORKER_RULES is not None
-    res = process_chunk(raw, first_row_id, _WORKER_RULES, _WORKER_OCR)
+    res = process_chunk(raw, first_row_id, _WORKER_RULES, _WORKER_OCR, _WORKER_AS_OF)
     # a worker is not the scan's child but the forkserver's: its memory is invisible to
     # the caller's rusage or /usr/bin/time, so it reports its own
     res.peak_rss_kb = peak_rss_kb()
@@ -153,7 +155,12 @@ class Prefetch:
 
 # -- in input order -------------------------------------------------------------------------
 def scan_chunks(
-    raws: Iterable[Item], rs: RuleSet, workers: int, pool_rows: int = 0, ocr: OcrOptions | None = None
+    raws: Iterable[Item],
+    rs: RuleSet,
+    workers: int,
+    pool_rows: int = 0,
+    ocr: OcrOptions | None = None,
+    as_of: date | None = None,
 ) -> Iterator[tuple[Any, RawChunk, ChunkResult]]:
     """(tag, raw chunk, result) in input order; ``tag`` is passed through.
 
@@ -167,7 +174,7 @@ def scan_chunks(
     inline_ocr = replace(ocr, threads=workers) if ocr is not None else None
     if workers <= 1:
         for tag, raw, first in raws:
-            yield tag, raw, process_chunk(raw, first, rs, inline_ocr)
+            yield tag, raw, process_chunk(raw, first, rs, inline_ocr, as_of)
         return
     reader = Prefetch(raws, depth=2 * workers)
     try:
@@ -181,9 +188,9 @@ def scan_chunks(
                 break
         if rows < pool_rows:
             for tag, raw, first in head:
-                yield tag, raw, process_chunk(raw, first, rs, inline_ocr)
+                yield tag, raw, process_chunk(raw, first, rs, inline_ocr, as_of)
             return
-        yield from _pooled(_chain(head, items), rs, workers, ocr)
+        yield from _pooled(_chain(head, items), rs, workers, ocr, as_of)
     finally:
         reader.close()
 
@@ -194,7 +201,7 @@ def _chain(head: list[Item], rest: Iterator[Item]) -> Iterator[Item]:
 
 
 def _pooled(
-    items: Iterator[Item], rs: RuleSet, workers: int, ocr: OcrOptions | None
+    items: Iterator[Item], rs: RuleSet, workers: int, ocr: OcrOptions | None, as_of: date | None
 ) -> Iterator[tuple[Any, RawChunk, ChunkResult]]:
     # pieces in flight: one running and at least one waiting per worker, so a worker
     # that finishes finds its next piece queued while this process writes and reads
@@ -203,7 +210,7 @@ def _pooled(
     in_flight = 0
     rules = pickle.dumps(rs, protocol=pickle.HIGHEST_PROTOCOL)  # once, not once per worker
     pool = ProcessPoolExecutor(
-        max_workers=workers, mp_context=_mp_context(), initializer=_init_worker, initargs=(rules, ocr)
+        max_workers=workers, mp_context=_mp_context(), initializer=_init_worker, initargs=(rules, ocr, as_of)
     )
     try:
         for tag, raw, first in items:

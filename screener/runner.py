@@ -24,7 +24,7 @@ import itertools
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 from ._version import __version__
@@ -102,10 +102,16 @@ def _check_resumable(state: dict, expected: dict, outdir: Path) -> None:
                     f"input {n['path']} {what} since the interrupted scan; run without --resume to start over",
                     Location(where),
                 )
-    for key, what in (("mapping", "--map"), ("chunk_rows", "--chunk-rows"), ("sheet", "--sheet"), ("ocr", "--ocr")):
+    for key, what in (
+        ("mapping", "--map"),
+        ("chunk_rows", "--chunk-rows"),
+        ("sheet", "--sheet"),
+        ("ocr", "--ocr"),
+        ("as_of", "--as-of"),
+    ):
         if state.get(key) != expected[key]:
             raise ResumeError(
-                f"the interrupted scan used {what} {state[key]!r}, not {expected[key]!r}: resume with the same "
+                f"the interrupted scan used {what} {state.get(key)!r}, not {expected[key]!r}: resume with the same "
                 "options, or run without --resume to start over",
                 Location(where),
             )
@@ -124,6 +130,7 @@ def scan_files(
     recursive: bool = False,
     read_options: ReadOptions | None = None,
     ocr: OcrOptions | None = None,
+    as_of: date | None = None,
 ) -> dict:
     """Scan files into ``outdir`` (hits, flagged, rejects, summary); returns the summary.
 
@@ -146,6 +153,10 @@ def scan_files(
 
     ``ocr``: read the text in the listings' images (:mod:`screener.ocr`); the OCR
     cache goes to ``outdir/.ocr-cache`` unless ``ocr.cache_dir`` names one.
+
+    ``as_of``: the date the listings are judged at — the citations in force then go
+    into the evidence and codes are judged by it. Default: the day the scan starts
+    (fixed for the whole scan, and kept by ``resume``); recorded in the summary.
     """
     started_wall = datetime.now(timezone.utc)
     t0 = time.perf_counter()
@@ -168,12 +179,15 @@ def scan_files(
         "chunk_rows": chunk_rows,
         "sheet": options.sheet,
         "ocr": ocr.settings() if ocr is not None else None,
+        "as_of": (as_of or date.today()).isoformat(),
     }
     replaced = previous_scan(outdir)  # read before ScanParts removes its summary
     parts = ScanParts(outdir)
     try:
         state = parts.load_checkpoint() if resume else None
         if state is not None:
+            if as_of is None and "as_of" in state:  # a scan resumed the next day keeps its date
+                expected["as_of"] = state["as_of"]
             _check_resumable(state, expected, outdir)
             parts.discard_from(state["chunks_done"])
         else:
@@ -189,7 +203,8 @@ def scan_files(
                 started_at=started_wall.isoformat(timespec="seconds"),
                 resumes=[],
             )
-        summary = _scan(sources, parts, state, rs, mapping, options, workers, on_progress, t0, ocr)
+        judged_at = date.fromisoformat(state["as_of"])
+        summary = _scan(sources, parts, state, rs, mapping, options, workers, on_progress, t0, ocr, judged_at)
         if skipped:
             summary["skipped_inputs"] = skipped
         if state.get("replaced"):
@@ -212,6 +227,7 @@ def _scan(
     on_progress: Callable[[Progress], None] | None,
     t0: float,
     ocr: OcrOptions | None = None,
+    as_of: date | None = None,
 ) -> dict:
     done = state["chunks_done"]
     ocr_stats = OcrStats.from_state(state.get("ocr_stats"))
@@ -252,7 +268,7 @@ def _scan(
                 next_row += raw.n
 
     for (fi, seq, first_row, read_s), raw, res in scan_chunks(
-        raws(), rs, workers, pool_rows=2 * options.chunk_rows, ocr=ocr
+        raws(), rs, workers, pool_rows=2 * options.chunk_rows, ocr=ocr, as_of=as_of
     ):
         t = time.thread_time()
         tally.merge(res.tally)
@@ -297,6 +313,7 @@ def _scan(
         bytes_total=progress.bytes_total,
         worker_rss_kb=worker_rss,
         resumes=state["resumes"],
+        as_of=as_of,
     )
     if ocr is not None and ocr.enabled:
         summary["ocr"] = ocr_summary(ocr, ocr_stats)

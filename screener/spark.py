@@ -89,7 +89,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
@@ -227,6 +227,7 @@ class _Job:
     # Broadcast: {"files": {uri: FileEntry}, "splits": {(uri, split): Block}}, or partition -> first row id
     offsets: Any
     ocr: OcrOptions | None = None  # read the listings' images (paths the executors can reach)
+    as_of: date | None = None  # the date the listings are judged at (fixed on the driver)
 
 
 def _partition_id() -> int:
@@ -293,7 +294,7 @@ def _scan_partition(job: _Job, batches: Iterator[pa.RecordBatch]) -> Iterator[pa
                 columns = [part.column(c) for c in job.raw_columns]
                 raw_batch = pa.RecordBatch.from_arrays(columns, names=list(job.raw_columns))
                 raw = RawChunk(SourceInfo(name, "parquet", None, job.mapping), "arrow", raw_batch, numbers)
-            res = process_chunk(raw, first, rs, job.ocr)
+            res = process_chunk(raw, first, rs, job.ocr, job.as_of)
             tallies.setdefault(name, (rank, Tally()))[1].merge(res.tally)
             ocr_stats.setdefault(name, OcrStats()).merge(res.ocr)
             if res.hits.num_rows:
@@ -476,7 +477,13 @@ def _file_plan(
 
 
 def _scan(
-    plan: _Plan, rules_bc, key: tuple[str, str], offsets_bc, source_name: str, ocr: OcrOptions | None = None
+    plan: _Plan,
+    rules_bc,
+    key: tuple[str, str],
+    offsets_bc,
+    source_name: str,
+    ocr: OcrOptions | None = None,
+    as_of: date | None = None,
 ) -> DataFrame:
     """The scan pass over one DataFrame: the packed outputs (see ``PACKED_SCHEMA``)."""
     from pyspark.sql import functions as F
@@ -491,6 +498,7 @@ def _scan(
         source_name=source_name,
         offsets=offsets_bc,
         ocr=replace(ocr, counter=None) if ocr is not None else None,  # a process-local counter stays home
+        as_of=as_of or date.today(),  # decided once here, not by each executor's clock
     )
     if not plan.files:
         meta: tuple[str, ...] = ()
@@ -527,6 +535,7 @@ def screen_all(
     file_order: Sequence[str] | None = None,
     file_names: Mapping[str, str] | None = None,
     ocr: OcrOptions | None = None,
+    as_of: date | None = None,
 ) -> SparkScan:
     """Screen a Spark DataFrame of listings in any export's column names.
 
@@ -547,7 +556,8 @@ def screen_all(
 
     ``ocr``: read the listings' images into ``image_text`` on the executors
     (:mod:`screener.ocr`); ``images_dir`` and ``cache_dir`` must be paths every
-    executor can read (a shared file system).
+    executor can read (a shared file system). ``as_of``: the date the listings are
+    judged at (default: today, decided on the driver).
     """
     _require_pyspark()
     from pyspark.sql import functions as F
@@ -564,7 +574,7 @@ def screen_all(
             sources.append({"name": source_name, "partition": p, "rows": counts[p], "first_row_id": first})
             first += counts[p]
     sc = df.sparkSession.sparkContext
-    packed = _scan(plan, sc.broadcast(rs), (rs.hash, rs.backend), sc.broadcast(offsets), source_name, ocr)
+    packed = _scan(plan, sc.broadcast(rs), (rs.hash, rs.backend), sc.broadcast(offsets), source_name, ocr, as_of)
     return _result(packed, rs, sources, [s["name"] for s in sources] if plan.files else [source_name])
 
 
@@ -723,6 +733,7 @@ def screen_files(
     overrides: Iterable[str | Path] = (),
     mapping: Mapping[str, str] | None = None,
     ocr: OcrOptions | None = None,
+    as_of: date | None = None,
 ) -> tuple[SparkScan, list[InputMeta]]:
     """Screen Parquet, CSV and JSONL inputs as the local engine reads them; also returns each input's metadata.
 
@@ -753,7 +764,7 @@ def screen_files(
     rules_bc, offsets_bc = sc.broadcast(rs), sc.broadcast(offsets)
     packed = None
     for plan in plans:
-        part = _scan(plan, rules_bc, (rs.hash, rs.backend), offsets_bc, "", ocr)
+        part = _scan(plan, rules_bc, (rs.hash, rs.backend), offsets_bc, "", ocr, as_of)
         packed = part if packed is None else packed.union(part)
     if packed is None:  # nothing to read at all
         packed = spark.createDataFrame([], spark_schema(PACKED_SCHEMA))
@@ -806,6 +817,7 @@ def scan_files_spark(
     spark: SparkSession | None = None,
     chunk_rows: int | None = None,
     ocr: OcrOptions | None = None,
+    as_of: date | None = None,
 ) -> dict:
     """``screener scan --engine spark``: Parquet, CSV and JSONL inputs → the local engine's four outputs in ``outdir``.
 
@@ -815,7 +827,7 @@ def scan_files_spark(
     cluster; the outputs are streamed to the driver in order and written by
     the local engine's :class:`ScanOutputs` (same files, BOM, formula
     neutralising, atomic commit). ``summary.json`` has the local runner's keys.
-    ``ocr``: as :func:`screener.runner.scan_files`'s (the cache beside the outputs by default).
+    ``ocr``, ``as_of``: as :func:`screener.runner.scan_files`'s (the OCR cache beside the outputs by default).
     """
     _require_pyspark()
     from pyspark import StorageLevel
@@ -829,7 +841,8 @@ def scan_files_spark(
     if chunk_rows:
         spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(chunk_rows))
     ocr = ocr.for_scan(Path(outdir)) if ocr is not None else None
-    res, metas = screen_files(spark, inputs, rs, (), mapping, ocr)
+    as_of = as_of or date.today()
+    res, metas = screen_files(spark, inputs, rs, (), mapping, ocr, as_of)
     packed = res.packed.persist(StorageLevel.MEMORY_AND_DISK)
     outputs = ScanOutputs(outdir)
     try:
@@ -865,6 +878,7 @@ def scan_files_spark(
             started_at=started_wall.isoformat(timespec="seconds"),
             seconds=time.perf_counter() - t0,
             bytes_total=sum(m.size or 0 for m in metas),
+            as_of=as_of,
         )
         if ocr is not None and ocr.enabled:
             summary["ocr"] = ocr_summary(ocr, ocr_stats)

@@ -6,7 +6,7 @@ import hashlib
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 from .compile import RuleSet
@@ -123,6 +123,11 @@ def input_doc(meta: InputMeta, tally: Tally) -> dict:
     }
 
 
+def rules_without_basis(rs: RuleSet, as_of: date) -> list[str]:
+    """Ids of the rules that cite a legal basis of which none was in force on ``as_of``."""
+    return [cr.id for cr in rs.rules if cr.legal_basis and not cr.legal_basis_at(as_of)[0]]
+
+
 def build_summary(
     *,
     engine: dict,
@@ -135,6 +140,7 @@ def build_summary(
     bytes_total: int,
     worker_rss_kb: int | None = None,
     resumes: list[dict] | None = None,
+    as_of: date | None = None,
 ) -> dict:
     """summary.json of a scan, local or Spark; raises :class:`AccountingError` when rows do not add up.
 
@@ -142,12 +148,17 @@ def build_summary(
     process (``None`` where not measured, e.g. Spark executors).
     ``stage_seconds``: time per stage summed over every process that scanned
     (with several workers the sum exceeds the wall time).
+    ``as_of``: the date the listings were judged at (citations in force, code validity);
+    ``rules_without_basis_in_force`` names the rules whose every citation was not in force
+    then — their hits are still leads, but cite nothing and say so.
     """
     tally.check()
     rows_read = tally.rows_read
     summary = {
         "engine": engine,
         "rules": ruleset_info(rs),
+        "as_of": as_of.isoformat() if as_of else None,
+        "rules_without_basis_in_force": rules_without_basis(rs, as_of) if as_of else [],
         "rows_read": rows_read,
         "rows_scanned": tally.rows_scanned,
         "rows_rejected": tally.rows_rejected,

@@ -409,3 +409,62 @@ def test_pack_defaults_give_terms_pinyin_and_homophones(tmp_path):
         ("0", "橡牙", "homophone"),
         ("1", "象牙", ""),
     ]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_scan_files_judges_every_chunk_at_one_date(tmp_path, workers):
+    # the date is fixed once per scan and reaches the worker processes: every chunk cites
+    # what was in force then, and summary.json records it with the rules that cite nothing
+    import pandas as pd
+
+    rs = load(pack(tmp_path, DATED))
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"item_id": [f"i{n}" for n in range(60)], "title": ["黑土 特供"] * 60}).to_csv(src, index=False)
+    out = tmp_path / f"out{workers}"
+    summary = screener.scan_files([src], out, rs, chunk_rows=10, workers=workers, as_of=date(2020, 6, 1))
+    assert summary["as_of"] == "2020-06-01"
+    assert summary["rules_without_basis_in_force"] == ["SS001"]
+    legal = set(pd.read_parquet(out / "flagged.parquet")["legal_basis"])
+    assert len(legal) == 1 and "2020-06-01无有效法律依据" in legal.pop()
+    later = screener.scan_files([src], tmp_path / "later", rs, as_of=date(2023, 1, 1))
+    assert later["rules_without_basis_in_force"] == []
+
+
+def test_a_resumed_scan_keeps_its_date(tmp_path):
+    from screener.runner import ResumeError
+
+    rs = load(pack(tmp_path, DATED))
+    src = tmp_path / "in.csv"
+    src.write_text("item_id,title\n" + "".join(f"{n},黑土\n" for n in range(30)), encoding="utf-8")
+    out = tmp_path / "out"
+
+    def stop(progress):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):  # killed after its first chunk: the checkpoint stays
+        screener.scan_files([src], out, rs, chunk_rows=10, as_of=date(2020, 6, 1), on_progress=stop)
+    # resuming another day with another date is refused; without one, the scan keeps its own
+    with pytest.raises(ResumeError, match="--as-of"):
+        screener.scan_files([src], out, rs, chunk_rows=10, resume=True, as_of=date(2021, 1, 1))
+    again = screener.scan_files([src], out, rs, chunk_rows=10, resume=True)
+    assert again["as_of"] == "2020-06-01" and again["resumes"] and again["rows_flagged"] == 30
+
+
+def test_cli_scan_as_of(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from screener.cli import main
+
+    p = pack(tmp_path, DATED)
+    src = tmp_path / "in.csv"
+    src.write_text("item_id,title\n1,黑土\n", encoding="utf-8")
+    res = CliRunner().invoke(
+        main, ["scan", str(src), "-o", str(tmp_path / "o"), "--rules", str(p), "--as-of", "2021-05-01"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "judged as of 2021-05-01" in res.output and "1 rules cite no law in force on 2021-05-01" in res.output
+    assert json.loads((tmp_path / "o" / "summary.json").read_text(encoding="utf-8"))["as_of"] == "2021-05-01"
+    bad = CliRunner().invoke(main, ["scan", str(src), "-o", str(tmp_path / "o2"), "--as-of", "2021-13-01"])
+    assert bad.exit_code == 2 and "is not a date (YYYY-MM-DD)" in bad.output

@@ -74,9 +74,9 @@ def test_a_chunk_bigger_than_a_scan_batch_is_scanned_in_pieces(raw_chunk, rules,
     seen = []
     real = screener.chunks.scan_batch
 
-    def spy(batch, rs):
+    def spy(batch, rs, **kw):
         seen.append(batch.num_rows)
-        return real(batch, rs)
+        return real(batch, rs, **kw)
 
     monkeypatch.setattr("screener.chunks.scan_batch", spy)
     pieced = process_chunk(raw_chunk, 0, rules)

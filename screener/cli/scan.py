@@ -11,6 +11,7 @@ from ..notices import scan_notices
 from .app import main
 from .common import (
     allow_empty_option,
+    as_of_option,
     errors,
     examples,
     load_ruleset,
@@ -110,6 +111,7 @@ BAR_STYLE = "green"  # not rich's default pink-red: a scan in progress is not an
     metavar="DIR",
     help="OCR results by image content, reused across scans and by --resume (default: OUTDIR/.ocr-cache).",
 )
+@as_of_option
 @allow_empty_option
 def scan(
     inputs,
@@ -130,6 +132,7 @@ def scan(
     ocr,
     images_dir,
     ocr_cache,
+    as_of,
     allow_empty,
 ) -> None:
     """Scan INPUT files, directories or globs (CSV/TSV, JSONL, Parquet, XLSX).
@@ -159,7 +162,15 @@ def scan(
 
             rs = load_ruleset(rules, overrides, announce=not quiet, allow_empty=allow_empty)
             summary = scan_files_spark(
-                inputs, outdir, rs, (), mapping=mapping, master=master, chunk_rows=chunk_rows, ocr=ocr_options
+                inputs,
+                outdir,
+                rs,
+                (),
+                mapping=mapping,
+                master=master,
+                chunk_rows=chunk_rows,
+                ocr=ocr_options,
+                as_of=as_of,
             )
         else:
             rs = load_ruleset(rules, overrides, engine, announce=not quiet, allow_empty=allow_empty)
@@ -176,6 +187,7 @@ def scan(
                     recursive=recursive,
                     read_options=ReadOptions(sheet=sheet),
                     ocr=ocr_options,
+                    as_of=as_of,
                 )
     if not quiet:
         print_summary(summary, outdir)
@@ -241,7 +253,15 @@ def print_summary(s: dict, outdir: str) -> None:
     )
     for cat, n in sorted(s["flagged_per_category"].items(), key=lambda kv: -kv[1]):
         click.echo(f"  {cat:<22} {n:>8,} flagged")
-    click.echo(f"rules {s['rules']['hash'][:12]} · engine {s['engine']['version']} · outputs in {outdir}/")
+    judged = f" · judged as of {s['as_of']}" if s.get("as_of") else ""
+    click.echo(f"rules {s['rules']['hash'][:12]} · engine {s['engine']['version']}{judged} · outputs in {outdir}/")
+    if s.get("rules_without_basis_in_force"):
+        ids = s["rules_without_basis_in_force"]
+        click.echo(
+            f"  {len(ids)} rules cite no law in force on {s['as_of']} (their hits say so): "
+            + ", ".join(ids[:8])
+            + (" …" if len(ids) > 8 else "")
+        )
     click.echo(f"  leads for people: {outdir}/flagged.xlsx · for programs: flagged.parquet, flagged.csv")
     if s["rows_rejected"]:
         click.echo(f"{s['rows_rejected']:,} rows could not be read: see {outdir}/rejects.csv")
