@@ -5,6 +5,7 @@
     python benchmarks/run.py --flat-memory 10000000 # also the 10M-row flat-memory run
     python benchmarks/run.py --spark                # also Spark local[2] vs the local scan (1M rows)
     python benchmarks/run.py --workers-only --flat-memory 10000000  # only workers and memory, into RESULTS.md
+    python benchmarks/run.py --core-only            # only the scan-core section (200k rows), into RESULTS.md
 
 Everything is measured in one run, on the same generated rows
 (benchmarks/generate.py, deterministic):
@@ -21,7 +22,11 @@ Everything is measured in one run, on the same generated rows
   best of two interleaved runs each, and the peak RSS of the scan process and
   of the largest worker at 100k, 1M (and 10M with --flat-memory) rows; the
   machine's load average is recorded with them, since other processes on the
-  machine change every wall-clock ratio.
+  machine change every wall-clock ratio;
+* the scan core (issue 12), on one set of --core-rows rows: ``screener scan``
+  with 1 worker against a bare hyperscan pass with the packs' terms and aliases
+  as written and against the naive pipeline, candidates per row and CPU seconds
+  per stage, each figure with the load average it was taken at.
 
 Timings are wall-clock on whatever machine runs this; the ratios are what the
 targets are about. Large data goes to --data-dir (default: a temp dir) and is
@@ -52,20 +57,24 @@ import generate  # noqa: E402
 csv.field_size_limit(1 << 30)
 
 
-def sh(cmd: list[str], env: dict | None = None) -> tuple[float, int, str]:
-    """Run a command; (wall seconds, peak RSS of the whole process tree in KB, stdout)."""
-    wrapped = ["/usr/bin/time", "-f", "%e %M", *cmd] if shutil.which("time") or Path("/usr/bin/time").exists() else cmd
+def sh(cmd: list[str], env: dict | None = None) -> tuple[float, int, str, float | None]:
+    """Run a command; (wall seconds, peak RSS in KB, stdout, CPU seconds user + system).
+
+    RSS and CPU cover the process and the children it waited for (not forkserver workers).
+    """
+    wrapped = ["/usr/bin/time", "-f", "%e %M %U %S", *cmd] if Path("/usr/bin/time").exists() else cmd
     t = time.perf_counter()
     p = subprocess.run(wrapped, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t
     if p.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{p.stderr[-3000:]}")
-    rss = 0
+    rss, cpu = 0, None
     last = p.stderr.strip().splitlines()[-1] if p.stderr.strip() else ""
-    m = re.fullmatch(r"([\d.]+) (\d+)", last)
+    m = re.fullmatch(r"([\d.]+) (\d+) ([\d.]+) ([\d.]+)", last)
     if m:
         rss = int(m.group(2))  # max RSS of the scan process (and of children it waited for)
-    return wall, rss, p.stdout
+        cpu = float(m.group(3)) + float(m.group(4))
+    return wall, rss, p.stdout, cpu
 
 
 def e2e(data: Path, workers: int, engine: str, outdir: Path) -> dict:
@@ -83,7 +92,7 @@ def e2e(data: Path, workers: int, engine: str, outdir: Path) -> dict:
         "--engine",
         engine,
     ]
-    wall, rss, _ = sh(cmd)
+    wall, rss, _, cpu = sh(cmd)
     summary = json.loads((outdir / "summary.json").read_text(encoding="utf-8"))
     mem = summary.get("memory") or {}
     # workers are the forkserver's children, invisible to /usr/bin/time: the scan reports them
@@ -92,6 +101,7 @@ def e2e(data: Path, workers: int, engine: str, outdir: Path) -> dict:
         "workers": workers,
         "engine": engine,
         "wall": wall,
+        "cpu": cpu,
         "rows": summary["rows_read"],
         "seconds": summary["seconds"],
         "rss_kb": rss,
@@ -278,6 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--workers-only", action="store_true", help="only workers and memory, spliced into an existing --out"
     )
+    ap.add_argument("--core-rows", type=int, default=200_000, help="rows for the scan-core section")
+    ap.add_argument("--core-only", action="store_true", help="only the scan-core section, spliced into --out")
     ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     ap.add_argument("--json", type=Path, default=HERE / "results.json")
     args = ap.parse_args(argv)
@@ -294,6 +306,15 @@ def main(argv: list[str] | None = None) -> int:
         "backends": backends,
         "sizes": {},
     }
+    if args.core_only:
+        command = results["command"]
+        results = json.loads(args.json.read_text(encoding="utf-8")) if args.json.exists() else results
+        results["core"] = scan_core(tmp, args.core_rows, args.naive_rows, backends[0], command)
+        args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        text = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
+        args.out.write_text(splice(text, render_core(results["core"]), CORE_BEGIN, CORE_END), encoding="utf-8")
+        print(f"wrote the scan-core section of {args.out}")
+        return 0
     if args.workers_only:
         command = results["command"]
         results = json.loads(args.json.read_text(encoding="utf-8")) if args.json.exists() else results
@@ -336,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         del texts
         results["sizes"][str(n)] = entry
     results["workers"] = workers_and_memory(tmp, args, backends[0], results["command"])
+    results["core"] = scan_core(tmp, args.core_rows, args.naive_rows, backends[0], results["command"])
     if args.spark:
         results["spark"] = spark_vs_local(tmp, max(args.rows))
     args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -372,7 +394,7 @@ def spark_vs_local(tmp: Path, n: int) -> dict:
         "--master",
         "local[2]",
     ]
-    wall, rss, _ = sh(cmd)
+    wall, _rss, _, _cpu = sh(cmd)
     return {
         "rows": n,
         "local_wall": local["wall"],
@@ -428,7 +450,9 @@ def render(r: dict) -> str:
         ]
         for x in e["naive"]:
             lines.append(f"| {x['pipeline']} | {x['rows_per_s']:,.1f} | {x['mb_per_s']:.2f} |")
-        lines += ["", "Targets:", ""] + _targets(e, r) + [""]
+        lines += ["", "Targets:", "", *_targets(e, r), ""]
+    if "core" in r:
+        lines += [*render_core(r["core"]).splitlines(), ""]
     if "workers" in r:
         lines += [*render_workers(r["workers"]).splitlines(), ""]
     if "spark" in r:
@@ -467,7 +491,8 @@ def _targets(e: dict, r: dict) -> list[str]:
         "(best of two: see Workers and memory)"
     )
     out.append(
-        f"- load + compile the bundled packs: cold {r['compile']['cold_s']:.2f} s, warm {r['compile']['warm_s']:.2f} s (target < 1 s)"
+        f"- load + compile the bundled packs: cold {r['compile']['cold_s']:.2f} s, "
+        f"warm {r['compile']['warm_s']:.2f} s (target < 1 s)"
     )
     return out
 
@@ -577,12 +602,245 @@ def render_workers(w: dict) -> str:
     return "\n".join(lines)
 
 
-def splice(text: str, section: str) -> str:
-    """``text`` with its workers-and-memory section replaced by ``section`` (appended when absent)."""
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        return head + section + rest.split(END, 1)[1]
+def splice(text: str, section: str, begin: str = BEGIN, end: str = END) -> str:
+    """``text`` with its section between ``begin`` and ``end`` replaced by ``section`` (appended when absent)."""
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        return head + section + rest.split(end, 1)[1]
     return text.rstrip("\n") + "\n\n" + section + "\n"
+
+
+# -- scan core (issue 12) ---------------------------------------------------------------------
+CORE_BEGIN, CORE_END = "<!-- scan-core -->", "<!-- /scan-core -->"
+
+
+def load() -> float:
+    return os.getloadavg()[0]
+
+
+def pack_terms() -> list[str]:
+    """Every term and alias string as written in the packs' rules (concepts' terms included
+    where a rule uses them): no pinyin, homophone or other derived keys, no exclusions."""
+    import screener
+    from screener.packs import iter_terms
+
+    out: set[str] = set()
+    for rule in screener.load_packs().rules:
+        for _role, t in iter_terms(rule):
+            out.add(t.text)
+            out.update(t.aliases)
+    return sorted(out)
+
+
+def bare_hyperscan(texts: list[bytes], terms: list[str], reps: int = 3) -> dict:
+    """One hyperscan call per row over title + description with ``terms``: best of ``reps``."""
+    import hyperscan
+
+    keys = [t.encode("utf-8") for t in terms]
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    db.compile(expressions=keys, ids=list(range(len(keys))), elements=len(keys), flags=0, literal=True)
+    scratch = hyperscan.Scratch(db)
+    count = [0]
+
+    def on(*_a) -> None:
+        count[0] += 1
+
+    best: dict = {}
+    for _ in range(reps):
+        count[0] = 0
+        la = load()
+        w, c = time.perf_counter(), time.process_time()
+        for b in texts:
+            db.scan(b, match_event_handler=on, scratch=scratch)
+        w, c = time.perf_counter() - w, time.process_time() - c
+        if not best or c < best["cpu"]:
+            best = {"wall": w, "cpu": c, "matches": count[0], "load": la}
+    return best
+
+
+def naive_pipeline(texts: list[bytes], terms: list[str]) -> dict:
+    """pyahocorasick over ``str`` plus jieba.lcut on every row: what a newcomer writes."""
+    import logging
+
+    import ahocorasick
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    strs = [t.decode("utf-8") for t in texts]
+    a = ahocorasick.Automaton()
+    for i, k in enumerate(terms):
+        a.add_word(k, i)
+    a.make_automaton()
+    la = load()
+    w, c = time.perf_counter(), time.process_time()
+    for s in strs:
+        list(a.iter(s))
+        jieba.lcut(s)
+    return {
+        "rows": len(strs),
+        "bytes": sum(len(t) for t in texts),
+        "wall": time.perf_counter() - w,
+        "cpu": time.process_time() - c,
+        "load": la,
+    }
+
+
+def core_in_process(data: Path, chunk_rows: int = 20_000) -> dict:
+    """``scan_batch`` over the rows in batches of ``chunk_rows`` (as the CLI reads them), in this
+    process: candidates after the first pass, candidates judged (both passes), CPU per stage."""
+    from collections import Counter
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    import screener
+    from screener.api import canonical_table
+    from screener.schema import ROW_ID, SOURCE_ROW
+
+    rs = screener.load_rules()
+    t = pacsv.read_csv(
+        data, convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(generate.COLUMNS, pa.string()))
+    )
+    canon, _ = canonical_table(t)
+    del t
+    canon = canon.append_column(ROW_ID, pc.subtract(canon.column(SOURCE_ROW), 1).cast(pa.int64()))
+    batches = canon.combine_chunks().to_batches(max_chunksize=chunk_rows)
+    screener.scan_batch(batches[0].slice(0, 500), rs)  # warm up: automata, jieba's dictionary
+    stages: Counter = Counter()
+    first = judged = hits = 0
+    la = load()
+    w, c = time.perf_counter(), time.process_time()
+    for b in batches:
+        r = screener.scan_batch(b, rs)
+        stages.update(r.stage_seconds)
+        first += r.candidates
+        judged += sum(r.rule_candidates.values())
+        hits += r.hits.num_rows
+    return {
+        "rows": canon.num_rows,
+        "wall": time.perf_counter() - w,
+        "cpu": time.process_time() - c,
+        "load": la,
+        "first_pass_candidates": first,
+        "judged_candidates": judged,
+        "hits": hits,
+        "stage_seconds": dict(stages),
+    }
+
+
+def scan_core(tmp: Path, n: int, naive_rows: int, backend: str, command: str) -> dict:
+    """Everything the issue's "scan core" targets ask, on the same ``n`` generated rows, in one run."""
+    data = tmp / f"listings-{n}.csv"
+    if not data.exists():
+        generate.write(n, data)
+    texts = load_texts(data)
+    text_bytes = sum(len(t) for t in texts)
+    terms = pack_terms()
+    out: dict = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "command": command,
+        "backend": backend,
+        "rows": n,
+        "csv_bytes": data.stat().st_size,
+        "text_bytes": text_bytes,
+        "terms": len(terms),
+    }
+    out["bare"] = bare_hyperscan(texts, terms)
+    print(f"core bare hyperscan: {text_bytes / 1e6 / out['bare']['cpu']:.1f} MB/s (CPU)", flush=True)
+    out["naive"] = naive_pipeline(texts[:naive_rows], terms)
+    print(f"core naive: {out['naive']['rows'] / out['naive']['wall']:,.0f} rows/s", flush=True)
+    del texts
+    runs = []
+    for _ in range(2):
+        la = load()
+        outdir = tmp / f"out-core-{n}"
+        r = e2e(data, 1, backend, outdir)
+        shutil.rmtree(outdir, ignore_errors=True)
+        r["load"] = la
+        runs.append(r)
+        print(f"core e2e 1 worker: {r['wall']:.1f} s wall, {r['cpu']} s CPU, load {la:.1f}", flush=True)
+    out["e2e_runs"] = [{k: r[k] for k in ("wall", "cpu", "load", "rss_kb", "flagged", "hits")} for r in runs]
+    out["e2e"] = min(runs, key=lambda x: x["wall"])
+    out["core"] = core_in_process(data)
+    print(f"core in process: {out['core']['rows'] / out['core']['cpu']:,.0f} rows/s (CPU)", flush=True)
+    return out
+
+
+def render_core(c: dict) -> str:
+    n, tb = c["rows"], c["text_bytes"]
+    e, bare, nv, core = c["e2e"], c["bare"], c["naive"], c["core"]
+    e_rows, e_mb = n / e["wall"], tb / 1e6 / e["wall"]
+    bare_rows_w, bare_mb_w = n / bare["wall"], tb / 1e6 / bare["wall"]
+    bare_mb_c = tb / 1e6 / bare["cpu"]
+    nv_rows = nv["rows"] / nv["wall"]
+    ratio_w = e_rows / bare_rows_w
+    ratio_c = (n / e["cpu"]) / (n / bare["cpu"]) if e.get("cpu") else None
+    core_c = n / core["cpu"]
+    stages = c["e2e"].get("stage_seconds") or {}
+    lines = [
+        CORE_BEGIN,
+        "## Scan core (issue 12)",
+        "",
+        f"Measured {c['date']} on {c['machine']}, matcher {c['backend']}, in one run on the same "
+        f"{n:,} generated rows (`benchmarks/generate.py`; {c['csv_bytes'] / 1e6:.0f} MB CSV, "
+        f"{tb / 1e6:.0f} MB of title + description text: every MB/s below is of that text). "
+        f"Reproduce: `{c['command']}`. The machine is shared: the 1-minute load average when each "
+        "figure was taken is beside it (2 cores; above ~1 other processes take CPU from this one, "
+        "so wall-clock figures drop while CPU-time figures hold).",
+        "",
+        "| figure | rows/s | MB/s | seconds | load average |",
+        "|---|---:|---:|---:|---:|",
+        f"| `screener scan`, 1 worker, end to end (best of {len(c['e2e_runs'])}, wall) | {e_rows:,.0f} | "
+        f"{e_mb:.2f} | {e['wall']:.1f} | {e['load']:.1f} |",
+        f"| the same, CPU time (user + system) | {n / e['cpu']:,.0f} | {tb / 1e6 / e['cpu']:.2f} | "
+        f"{e['cpu']:.1f} | {e['load']:.1f} |"
+        if e.get("cpu")
+        else "| the same, CPU time | – | – | – | – |",
+        f"| bare hyperscan, one call per row, the packs' {c['terms']:,} terms and aliases as written "
+        f"(best of 3, CPU) | {n / bare['cpu']:,.0f} | {bare_mb_c:.1f} | {bare['cpu']:.2f} | {bare['load']:.1f} |",
+        f"| the same, wall | {bare_rows_w:,.0f} | {bare_mb_w:.1f} | {bare['wall']:.2f} | {bare['load']:.1f} |",
+        f"| `scan_batch` in process, batches of 20,000 rows (no read/write; CPU) | {core_c:,.0f} | "
+        f"{tb / 1e6 / core['cpu']:.2f} | {core['cpu']:.1f} | {core['load']:.1f} |",
+        f"| naive: pyahocorasick over `str` + `jieba.lcut` per row, first {nv['rows']:,} rows (wall) | "
+        f"{nv_rows:,.0f} | {nv['bytes'] / 1e6 / nv['wall']:.2f} | {nv['wall']:.1f} | "
+        f"{nv['load']:.1f} |",
+        "",
+        "Targets:",
+        "",
+        f"- end to end, 1 worker, vs the bare hyperscan pass: **{100 * ratio_w:.1f} %** of it by wall clock"
+        + (f", {100 * ratio_c:.1f} % by CPU time" if ratio_c else "")
+        + f" (target ≥ 40 %: {'met' if ratio_w >= 0.4 else 'missed'}); `scan_batch` alone "
+        f"{100 * core_c / (n / bare['cpu']):.1f} % by CPU time",
+        f"- end to end, 1 worker, vs the naive pipeline: **{e_rows / nv_rows:,.0f}×** "
+        f"(target ≥ 100×: {'met' if e_rows / nv_rows >= 100 else 'missed'})",
+        f"- candidates per row after the first pass: **{core['first_pass_candidates'] / n:.2f}**; candidate "
+        f"occurrences judged per row, both passes: {core['judged_candidates'] / n:.2f}; hits per row "
+        f"{core['hits'] / n:.4f}; the bare pass's matches per row: {bare['matches'] / n:.2f}",
+        "",
+        "CPU seconds per stage (`scan_batch` in process; and the end-to-end scan's `stage_seconds` from "
+        "`summary.json`, which adds reading, writing and the per-chunk bookkeeping):",
+        "",
+        "| stage | scan_batch (CPU s) | share | `screener scan` summary.json (s) |",
+        "|---|---:|---:|---:|",
+    ]
+    total = sum(core["stage_seconds"].values()) or 1.0
+    for k in dict.fromkeys([*core["stage_seconds"], *stages]):
+        v = core["stage_seconds"].get(k)
+        lines.append(
+            f"| {k} | {'' if v is None else f'{v:.2f}'} | {'' if v is None else f'{100 * v / total:.0f} %'} | "
+            f"{'' if k not in stages else f'{stages[k]:.2f}'} |"
+        )
+    lines += [
+        "",
+        "End-to-end runs (wall s, CPU s, load average): "
+        + "; ".join(f"{r['wall']:.1f}, {r['cpu'] or 0:.1f}, {r['load']:.1f}" for r in c["e2e_runs"])
+        + f". Peak RSS {e['rss_kb'] / 1024:.0f} MB; {e['flagged']:,} listings flagged, {e['hits']:,} hits.",
+        CORE_END,
+    ]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
