@@ -192,7 +192,8 @@ def render(r: dict) -> str:
 def update_results(path: Path, section: str) -> None:
     """Replace (or append) this benchmark's section: other sections belong to other benchmarks."""
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.S | re.M)
+    # the section ends at the next heading, or at the marker opening another script's section
+    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |^<!-- |\Z)", re.S | re.M)
     text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
     path.write_text(text, encoding="utf-8")
 

@@ -686,8 +686,8 @@ def naive_pipeline(texts: list[bytes], terms: list[str]) -> dict:
     }
 
 
-def core_in_process(data: Path, chunk_rows: int = 20_000) -> dict:
-    """``scan_batch`` over the rows in batches of ``chunk_rows`` (as the CLI reads them), in this
+def core_in_process(data: Path) -> dict:
+    """``scan_batch`` over the rows in the pieces a chunk is scanned in (``chunks.SCAN_ROWS``), in this
     process: candidates after the first pass, candidates judged (both passes), CPU per stage."""
     from collections import Counter
 
@@ -697,6 +697,7 @@ def core_in_process(data: Path, chunk_rows: int = 20_000) -> dict:
 
     import screener
     from screener.api import canonical_table
+    from screener.chunks import SCAN_ROWS
     from screener.schema import ROW_ID, SOURCE_ROW
 
     rs = screener.load_rules()
@@ -706,7 +707,7 @@ def core_in_process(data: Path, chunk_rows: int = 20_000) -> dict:
     canon, _ = canonical_table(t)
     del t
     canon = canon.append_column(ROW_ID, pc.subtract(canon.column(SOURCE_ROW), 1).cast(pa.int64()))
-    batches = canon.combine_chunks().to_batches(max_chunksize=chunk_rows)
+    batches = canon.combine_chunks().to_batches(max_chunksize=SCAN_ROWS)
     screener.scan_batch(batches[0].slice(0, 500), rs)  # warm up: automata, jieba's dictionary
     stages: Counter = Counter()
     first = judged = hits = 0
@@ -720,6 +721,7 @@ def core_in_process(data: Path, chunk_rows: int = 20_000) -> dict:
         hits += r.hits.num_rows
     return {
         "rows": canon.num_rows,
+        "batch_rows": SCAN_ROWS,
         "wall": time.perf_counter() - w,
         "cpu": time.process_time() - c,
         "load": la,
@@ -802,7 +804,8 @@ def render_core(c: dict) -> str:
         f"| bare hyperscan, one call per row, the packs' {c['terms']:,} terms and aliases as written "
         f"(best of 3, CPU) | {n / bare['cpu']:,.0f} | {bare_mb_c:.1f} | {bare['cpu']:.2f} | {bare['load']:.1f} |",
         f"| the same, wall | {bare_rows_w:,.0f} | {bare_mb_w:.1f} | {bare['wall']:.2f} | {bare['load']:.1f} |",
-        f"| `scan_batch` in process, batches of 20,000 rows (no read/write; CPU) | {core_c:,.0f} | "
+        f"| `scan_batch` in process, batches of {core.get('batch_rows', 20_000):,} rows as a chunk is scanned "
+        f"(no read/write; CPU) | {core_c:,.0f} | "
         f"{tb / 1e6 / core['cpu']:.2f} | {core['cpu']:.1f} | {core['load']:.1f} |",
         f"| naive: pyahocorasick over `str` + `jieba.lcut` per row, first {nv['rows']:,} rows (wall) | "
         f"{nv_rows:,.0f} | {nv['bytes'] / 1e6 / nv['wall']:.2f} | {nv['wall']:.1f} | "
