@@ -777,9 +777,10 @@ def render_core(c: dict) -> str:
     e_rows, e_mb = n / e["wall"], tb / 1e6 / e["wall"]
     bare_rows_w, bare_mb_w = n / bare["wall"], tb / 1e6 / bare["wall"]
     bare_mb_c = tb / 1e6 / bare["cpu"]
-    nv_rows = nv["rows"] / nv["wall"]
-    ratio_w = e_rows / bare_rows_w
-    ratio_c = (n / e["cpu"]) / (n / bare["cpu"]) if e.get("cpu") else None
+    nv_rows, nv_rows_c = nv["rows"] / nv["wall"], nv["rows"] / nv["cpu"]
+    e_rows_c = n / e["cpu"] if e.get("cpu") else e_rows
+    # CPU time is the headline: on a shared machine it moves far less than wall clock
+    ratio_w, ratio_c = e_rows / bare_rows_w, e_rows_c / (n / bare["cpu"])
     core_c = n / core["cpu"]
     stages = c["e2e"].get("stage_seconds") or {}
     lines = [
@@ -810,16 +811,17 @@ def render_core(c: dict) -> str:
         f"| naive: pyahocorasick over `str` + `jieba.lcut` per row, first {nv['rows']:,} rows (wall) | "
         f"{nv_rows:,.0f} | {nv['bytes'] / 1e6 / nv['wall']:.2f} | {nv['wall']:.1f} | "
         f"{nv['load']:.1f} |",
+        f"| the same, CPU | {nv_rows_c:,.0f} | {nv['bytes'] / 1e6 / nv['cpu']:.2f} | {nv['cpu']:.1f} | "
+        f"{nv['load']:.1f} |",
         "",
-        "Targets:",
+        "Targets (by CPU time, wall clock in brackets):",
         "",
-        f"- end to end, 1 worker, vs the bare hyperscan pass: **{100 * ratio_w:.1f} %** of it by wall clock"
-        + (f", {100 * ratio_c:.1f} % by CPU time" if ratio_c else "")
-        + f" (target ≥ 40 %: {'met' if ratio_w >= 0.4 else 'missed'}); `scan_batch` alone "
-        f"{100 * core_c / (n / bare['cpu']):.1f} % by CPU time",
-        f"- end to end, 1 worker, vs the naive pipeline: **{e_rows / nv_rows:,.0f}×** "
-        f"(target ≥ 100×: {'met' if e_rows / nv_rows >= 100 else 'missed'}); 100× the naive pipeline would be "
-        f"{100 * nv_rows:,.0f} rows/s, {100 * nv_rows / (n / bare['cpu']):.1f}× the bare hyperscan pass itself",
+        f"- end to end, 1 worker, vs the bare hyperscan pass: **{100 * ratio_c:.1f} %** ({100 * ratio_w:.1f} %) "
+        f"(target ≥ 40 %: {'met' if ratio_c >= 0.4 else 'missed'}); `scan_batch` alone, without reading, "
+        f"writing and start-up: {100 * core_c / (n / bare['cpu']):.1f} %",
+        f"- end to end, 1 worker, vs the naive pipeline: **{e_rows_c / nv_rows_c:,.1f}×** ({e_rows / nv_rows:,.1f}×) "
+        f"(target ≥ 100×: {'met' if e_rows_c / nv_rows_c >= 100 else 'missed'}); 100× the naive pipeline would be "
+        f"{100 * nv_rows_c:,.0f} rows/s, {100 * nv_rows_c / (n / bare['cpu']):.1f}× the bare hyperscan pass itself",
         f"- candidates per row after the first pass: **{core['first_pass_candidates'] / n:.2f}**; candidate "
         f"occurrences judged per row, both passes: {core['judged_candidates'] / n:.2f}; hits per row "
         f"{core['hits'] / n:.4f}; the bare pass's matches per row: {bare['matches'] / n:.2f}",
