@@ -750,6 +750,7 @@ def scan_core(tmp: Path, n: int, naive_rows: int, backend: str, command: str) ->
         "text_bytes": text_bytes,
         "terms": len(terms),
     }
+    out["compile"] = dict(compile_times(tmp), load=load())
     out["bare"] = bare_hyperscan(texts, terms)
     print(f"core bare hyperscan: {text_bytes / 1e6 / out['bare']['cpu']:.1f} MB/s (CPU)", flush=True)
     out["naive"] = naive_pipeline(texts[:naive_rows], terms)
@@ -814,6 +815,16 @@ def render_core(c: dict) -> str:
         f"| the same, CPU | {nv_rows_c:,.0f} | {nv['bytes'] / 1e6 / nv['cpu']:.2f} | {nv['cpu']:.1f} | "
         f"{nv['load']:.1f} |",
         "",
+        *(
+            [
+                f"Loading the bundled packs (wall, load average {c['compile']['load']:.1f}): "
+                f"{c['compile']['warm_s']:.2f} s from the compiled cache, {c['compile']['cold_s']:.2f} s cold "
+                "(parse, validate, compile, build the automata).",
+                "",
+            ]
+            if "compile" in c
+            else []
+        ),
         "Targets (by CPU time, wall clock in brackets):",
         "",
         f"- end to end, 1 worker, vs the bare hyperscan pass: **{100 * ratio_c:.1f} %** ({100 * ratio_w:.1f} %) "
