@@ -36,7 +36,7 @@ from .trace import Recorder, Suppressed, Tracer
 
 _I = np.int64
 #: Above this share of the batch's characters, the second pass reads the whole batch instead of pieces.
-WHOLE_BATCH_SHARE = 0.3
+WHOLE_BATCH_SHARE = 0.7
 
 
 @dataclass
