@@ -1,0 +1,105 @@
+"""The scan core's shortcuts give exactly the results of the long way round.
+
+* the second pass expands only the occurrences a candidate rule can use
+  (``match.serving_candidates``) — the same hits as expanding them all;
+* the second pass over pieces of text or over the whole batch — the same hits;
+* matchers sort packed (end, id) codes — the same order as a lexsort.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import screener
+from screener import matcher
+from screener.api import canonical_table
+from screener.scan import match, pipeline
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def bundled() -> screener.RuleSet:
+    return screener.load_rules()
+
+
+@pytest.fixture(scope="module")
+def generated() -> pa.RecordBatch:
+    spec = importlib.util.spec_from_file_location("bench_generate", ROOT / "benchmarks" / "generate.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)  # type: ignore[union-attr]
+    table = pa.Table.from_pylist([dict(zip(gen.COLUMNS, r)) for r in gen.rows(3000, seed=5)])
+    canon, _ = canonical_table(table)
+    return canon.combine_chunks().to_batches()[0]
+
+
+def _rows(result: pipeline.ScanResult) -> list[tuple]:
+    return [tuple(sorted(h.items(), key=lambda kv: kv[0])) for h in result.hits.to_pylist()]
+
+
+def test_second_pass_expands_only_what_candidates_use(bundled, generated, monkeypatch):
+    kept: list[tuple[int, int]] = []
+    real = match.serving_candidates
+
+    def counting(sb, km, cand):
+        out = real(sb, km, cand)
+        kept.append((len(out), len(km)))
+        return out
+
+    monkeypatch.setattr(match, "serving_candidates", counting)
+    fast = screener.scan_batch(generated, bundled)
+    monkeypatch.setattr(match, "serving_candidates", lambda sb, km, cand: np.arange(len(km), dtype=np.int64))
+    every = screener.scan_batch(generated, bundled)
+    assert fast.hits.num_rows > 0
+    assert _rows(fast) == _rows(every)
+    assert fast.rule_candidates == every.rule_candidates
+    used, found = kept[0]
+    assert used < found / 4  # most second-pass occurrences serve no candidate rule
+
+
+@pytest.mark.parametrize("share", [0.0, 2.0])  # always the whole batch / always the pieces
+def test_second_pass_strategy_does_not_change_hits(bundled, generated, monkeypatch, share):
+    default = screener.scan_batch(generated, bundled)
+    monkeypatch.setattr(pipeline, "WHOLE_BATCH_SHARE", share)
+    forced = screener.scan_batch(generated, bundled)
+    assert _rows(forced) == _rows(default)
+    assert forced.rule_candidates == default.rule_candidates
+
+
+def _lexsorted(ends, ids):
+    e, i = np.asarray(ends, np.int64), np.asarray(ids, np.int64)
+    order = np.lexsort((i, e))
+    return e[order], i[order]
+
+
+@pytest.mark.parametrize("big", [False, True])  # True: ends too large to pack, the lexsort path
+def test_ordered_is_a_lexsort(big):
+    rng = np.random.default_rng(1)
+    ends = rng.integers(0, 500, 4000) + (1 << 61 if big else 0)
+    ids = rng.integers(0, 3000, 4000)
+    got = matcher._ordered(ends.tolist(), ids.tolist())
+    want = _lexsorted(ends, ids)
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    assert matcher._packable(int(ends.max()), matcher._id_bits(3000)) is not big
+
+
+def test_ordered_empty():
+    e, i = matcher._ordered([], [])
+    assert len(e) == 0 and len(i) == 0
+
+
+@pytest.mark.skipif(importlib.util.find_spec("hyperscan") is None, reason="hyperscan not installed")
+def test_hyperscan_packed_matches_equal_the_pairs():
+    keys = [k.encode() for k in ("前", "发货", "货", "现货", "1", "11", "a")]
+    m = matcher.HyperscanMatcher(keys)
+    data = ("现货发货前11天a1 " * 300 + "现货").encode()
+    packed, pairs = m.find(data), m._find_pairs(data)
+    assert len(packed[0]) > 3000
+    assert np.array_equal(packed[0], pairs[0]) and np.array_equal(packed[1], pairs[1])
+    ahoc = matcher.AhoCorasickMatcher(keys).find(data)
+    assert np.array_equal(packed[0], ahoc[0]) and np.array_equal(packed[1], ahoc[1])
