@@ -103,3 +103,25 @@ def test_hyperscan_packed_matches_equal_the_pairs():
     assert np.array_equal(packed[0], pairs[0]) and np.array_equal(packed[1], pairs[1])
     ahoc = matcher.AhoCorasickMatcher(keys).find(data)
     assert np.array_equal(packed[0], ahoc[0]) and np.array_equal(packed[1], ahoc[1])
+
+
+def test_sentence_ends_between_reads_only_the_gaps(bundled, generated):
+    from screener.scan.batch import ScanBatch
+
+    sb = ScanBatch(generated, bundled)
+    rng = np.random.default_rng(2)
+    lengths = sb.nb.seg_starts[1:] - sb.nb.seg_starts[:-1] - 1
+    seg = rng.choice(np.flatnonzero(lengths > 40), 300)
+    lo = rng.integers(0, 20, len(seg))
+    hi = lo + rng.integers(0, 21, len(seg))
+    table = bundled.normalizer.sentence_end
+    naive = [
+        int(table[sb.nb.canon[sb.nb.seg_starts[s] + a : sb.nb.seg_starts[s] + b]].sum()) for s, a, b in zip(seg, lo, hi)
+    ]
+    assert sum(naive) > 0
+    assert sb.sentence_ends_between(seg, lo, hi).tolist() == naive  # few short gaps: only their characters
+    every = np.arange(sb.n_segs)
+    whole = sb.sentence_ends_between(
+        np.concatenate([seg, every]), np.concatenate([lo, 0 * every]), np.concatenate([hi, lengths])
+    )
+    assert whole[: len(seg)].tolist() == naive  # the batch's running count

@@ -122,8 +122,16 @@ class ScanBatch:
 
     def sentence_ends_between(self, seg: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """Per entry: how many sentence ends (。！？；, line breaks) lie in [lo, hi) of its text."""
+        base = self.nb.seg_starts[seg]
+        lengths = np.maximum(hi - lo, 0)
+        total = int(lengths.sum())
+        if total * 4 < len(self.nb.canon):
+            # a few short gaps (the usual case): read only their characters, not the batch's
+            owner = np.repeat(np.arange(len(seg), dtype=np.int64), lengths)
+            offset = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+            ends = self.rs.normalizer.sentence_end[self.nb.canon[np.repeat(base + lo, lengths) + offset]]
+            return np.bincount(owner[ends], minlength=len(seg)).astype(np.int64)
         if self._sentence_cum is None:
             ends = self.rs.normalizer.sentence_end[self.nb.canon]
             self._sentence_cum = np.concatenate([[0], np.cumsum(ends, dtype=np.int64)])
-        base = self.nb.seg_starts[seg]
         return self._sentence_cum[base + hi] - self._sentence_cum[base + lo]
