@@ -31,15 +31,9 @@ def scope_mask(sb: ScanBatch, ri: int) -> np.ndarray:
     scope = sb.rs.rules[ri].scope
     if "category" not in sb.batch.schema.names:
         return np.full(sb.n, scope.if_missing == "apply")
-    paths, path_codes = sb.category_paths()
+    paths, _codes = sb.category_paths()
     platforms = dict(scope.platforms)
-    if platforms and "platform" in sb.batch.schema.names:
-        plat_values, plat_codes = sb.cols.distinct("platform")
-        plat_values = [None if p is None else sb.rs.normalizer.canonical(p).strip() for p in plat_values]
-    else:
-        plat_values, plat_codes = [None], np.zeros(sb.n, _I)
-    pairs = path_codes.astype(_I) * len(plat_values) + plat_codes
-    uniq, inverse = np.unique(pairs, return_inverse=True)
+    plat_values, uniq, inverse = sb.scope_groups(bool(platforms))
     memo = sb.scope_memo
     verdict = np.empty(len(uniq), dtype=bool)
     for k, u in enumerate(uniq.tolist()):
