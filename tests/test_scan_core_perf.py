@@ -18,7 +18,7 @@ import pytest
 import screener
 from screener import matcher
 from screener.api import canonical_table
-from screener.scan import match, pipeline
+from screener.scan import evaluate, match, pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -125,3 +125,44 @@ def test_sentence_ends_between_reads_only_the_gaps(bundled, generated):
         np.concatenate([seg, every]), np.concatenate([lo, 0 * every]), np.concatenate([hi, lengths])
     )
     assert whole[: len(seg)].tolist() == naive  # the batch's running count
+
+
+def _every_check_everywhere(sb, ri, rows):
+    """checks_fire as it was: every check on every requested row."""
+    where = sb.rs.rules[ri].rule.where
+    results = [evaluate.run_check(call, sb.cols, rows) for call in where]
+    fires = np.logical_and.reduce([r.fires for r in results])
+    possible = np.logical_and.reduce([r.fires | r.undecided for r in results])
+    undecided = np.logical_or.reduce([r.undecided for r in results])
+    lead = evaluate.evidence_check(where)
+    results.insert(0, results.pop(lead))
+    return evaluate.CheckOutcome(fires, results, results[0].field, int(np.count_nonzero(undecided & possible)))
+
+
+def _samples() -> pa.RecordBatch:
+    import pyarrow.csv as pacsv
+
+    table = pacsv.read_csv(
+        ROOT / "samples" / "listings.csv",
+        convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in ("item_id", "shop_license_no")}),
+    )
+    canon, _ = canonical_table(table)
+    return canon.combine_chunks().to_batches()[0]
+
+
+def test_checks_skip_rows_earlier_checks_ruled_out(bundled, generated):
+    from screener.scan.batch import ScanBatch
+
+    rules = [ri for ri, cr in enumerate(bundled.rules) if len(cr.rule.where) > 1]
+    assert rules
+    fired = 0
+    for batch in (generated, _samples()):
+        sb = ScanBatch(batch, bundled)
+        rows = np.arange(sb.n, dtype=np.int64)
+        for ri in rules:
+            got, want = evaluate.checks_fire(sb, ri, rows), _every_check_everywhere(sb, ri, rows)
+            assert got.fires.tolist() == want.fires.tolist(), bundled.rules[ri].id
+            assert (got.undecided, got.field) == (want.undecided, want.field), bundled.rules[ri].id
+            assert [got.detail(k) for k in range(sb.n)] == [want.detail(k) for k in range(sb.n)]
+            fired += int(got.fires.sum())
+    assert fired > 0
