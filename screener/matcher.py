@@ -95,6 +95,22 @@ class HyperscanMatcher:
     def find(self, data: bytes) -> tuple[np.ndarray, np.ndarray]:
         if self._empty or not data:
             return _EMPTY
+        shift = _id_bits(len(self._keys))
+        if not _packable(len(data), shift):
+            return self._find_pairs(data)
+        # One Python call per match is the cost of this binding (a second pass finds
+        # hundreds of thousands of everyday words): the callback packs (end, id) into
+        # one int and appends it, the least work a callback can do.
+        codes: list[int] = []
+        add = codes.append
+
+        def on_match(kid: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
+            add(end << shift | kid)
+
+        self._db.scan(data, match_event_handler=on_match, scratch=self._scratch())
+        return _unpack(np.fromiter(codes, dtype=np.int64, count=len(codes)), shift)
+
+    def _find_pairs(self, data: bytes) -> tuple[np.ndarray, np.ndarray]:
         ends: list[int] = []
         ids: list[int] = []
 
@@ -165,8 +181,29 @@ def _ordered(ends, ids) -> tuple[np.ndarray, np.ndarray]:
     """Matches sorted by (end, id): backends report the same set in different orders."""
     e = np.asarray(ends, dtype=np.int64)
     i = np.asarray(ids, dtype=np.int64)
-    order = np.lexsort((i, e))
-    return e[order], i[order]
+    if not len(e):
+        return _EMPTY
+    shift = _id_bits(int(i.max()) + 1)
+    if not _packable(int(e.max()), shift):
+        order = np.lexsort((i, e))
+        return e[order], i[order]
+    return _unpack(e << shift | i, shift)
+
+
+def _id_bits(n_ids: int) -> int:
+    return max(1, (n_ids - 1).bit_length())
+
+
+def _packable(max_end: int, shift: int) -> bool:
+    """(end, id) fits one int64 as end << shift | id."""
+    return max_end.bit_length() + shift < 63
+
+
+def _unpack(codes: np.ndarray, shift: int) -> tuple[np.ndarray, np.ndarray]:
+    """Packed (end, id) codes sorted, split. Backends report matches nearly in end
+    order, where numpy's stable sort (timsort/radix) is ~30x faster than a lexsort."""
+    codes.sort(kind="stable")
+    return codes >> shift, codes & ((1 << shift) - 1)
 
 
 BACKENDS: dict[str, Callable[[Sequence[bytes]], Matcher]] = {

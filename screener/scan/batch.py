@@ -82,6 +82,7 @@ class ScanBatch:
         self._item_ids: list | None = None
         self._sentence_cum: np.ndarray | None = None
         self._paths: tuple[list, np.ndarray] | None = None
+        self._scope_groups: dict[bool, tuple[list, np.ndarray, np.ndarray]] = {}
         self.scope_memo: dict[tuple, bool] = {}  # (include, exclude, if_missing, path) -> in scope
 
     @property
@@ -120,10 +121,34 @@ class ScanBatch:
             self._paths = (paths, codes)
         return self._paths
 
+    def scope_groups(self, by_platform: bool) -> tuple[list, np.ndarray, np.ndarray]:
+        """(platforms, distinct path code × platforms + platform code, each row's index among them):
+        every rule with a scope groups the rows the same way, so once per batch."""
+        if by_platform not in self._scope_groups:
+            _paths, path_codes = self.category_paths()
+            if by_platform and "platform" in self.batch.schema.names:
+                plat_values, plat_codes = self.cols.distinct("platform")
+                norm = self.rs.normalizer
+                plat_values = [None if p is None else norm.canonical(p).strip() for p in plat_values]
+            else:
+                plat_values, plat_codes = [None], np.zeros(self.n, np.int64)
+            pairs = path_codes.astype(np.int64) * len(plat_values) + plat_codes
+            uniq, inverse = np.unique(pairs, return_inverse=True)
+            self._scope_groups[by_platform] = (plat_values, uniq, inverse)
+        return self._scope_groups[by_platform]
+
     def sentence_ends_between(self, seg: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """Per entry: how many sentence ends (。！？；, line breaks) lie in [lo, hi) of its text."""
+        base = self.nb.seg_starts[seg]
+        lengths = np.maximum(hi - lo, 0)
+        total = int(lengths.sum())
+        if total * 4 < len(self.nb.canon):
+            # a few short gaps (the usual case): read only their characters, not the batch's
+            owner = np.repeat(np.arange(len(seg), dtype=np.int64), lengths)
+            offset = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+            ends = self.rs.normalizer.sentence_end[self.nb.canon[np.repeat(base + lo, lengths) + offset]]
+            return np.bincount(owner[ends], minlength=len(seg)).astype(np.int64)
         if self._sentence_cum is None:
             ends = self.rs.normalizer.sentence_end[self.nb.canon]
             self._sentence_cum = np.concatenate([[0], np.cumsum(ends, dtype=np.int64)])
-        base = self.nb.seg_starts[seg]
         return self._sentence_cum[base + hi] - self._sentence_cum[base + lo]

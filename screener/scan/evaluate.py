@@ -31,15 +31,9 @@ def scope_mask(sb: ScanBatch, ri: int) -> np.ndarray:
     scope = sb.rs.rules[ri].scope
     if "category" not in sb.batch.schema.names:
         return np.full(sb.n, scope.if_missing == "apply")
-    paths, path_codes = sb.category_paths()
+    paths, _codes = sb.category_paths()
     platforms = dict(scope.platforms)
-    if platforms and "platform" in sb.batch.schema.names:
-        plat_values, plat_codes = sb.cols.distinct("platform")
-        plat_values = [None if p is None else sb.rs.normalizer.canonical(p).strip() for p in plat_values]
-    else:
-        plat_values, plat_codes = [None], np.zeros(sb.n, _I)
-    pairs = path_codes.astype(_I) * len(plat_values) + plat_codes
-    uniq, inverse = np.unique(pairs, return_inverse=True)
+    plat_values, uniq, inverse = sb.scope_groups(bool(platforms))
     memo = sb.scope_memo
     verdict = np.empty(len(uniq), dtype=bool)
     for k, u in enumerate(uniq.tolist()):
@@ -119,7 +113,14 @@ def checks_fire(sb: ScanBatch, ri: int, rows: np.ndarray) -> CheckOutcome:
     undecided = np.zeros(len(rows), bool)
     results = []
     for call in where:
-        res = run_check(call, sb.cols, rows)
+        # a check runs only on the rows every earlier check left able to fire: the others
+        # fail whatever it says (a field_in on the seller type spares reading numbers out
+        # of every description)
+        todo = np.flatnonzero(possible)
+        if len(todo) == len(rows):
+            res = run_check(call, sb.cols, rows)
+        else:
+            res = _widen(run_check(call, sb.cols, rows[todo]), todo, len(rows))
         fires &= res.fires
         possible &= res.fires | res.undecided
         undecided |= res.undecided
@@ -127,6 +128,18 @@ def checks_fire(sb: ScanBatch, ri: int, rows: np.ndarray) -> CheckOutcome:
     lead = evidence_check(where)
     results.insert(0, results.pop(lead))  # its evidence first
     return CheckOutcome(fires, results, results[0].field, int(np.count_nonzero(undecided & possible)))
+
+
+def _widen(res: Result, todo: np.ndarray, n: int) -> Result:
+    """A check's result on rows[todo] as one on all n rows (the others neither fire nor are undecided)."""
+    fires = np.zeros(n, bool)
+    fires[todo] = res.fires
+    undecided = np.zeros(n, bool)
+    undecided[todo] = res.undecided
+    position = np.full(n, -1, np.int64)
+    position[todo] = np.arange(len(todo), dtype=np.int64)
+    describe = res.describe
+    return Result(fires, undecided, res.field, lambda k: describe(int(position[k])))
 
 
 # -- clauses --------------------------------------------------------------------------------

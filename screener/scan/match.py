@@ -153,10 +153,16 @@ def find_in_regions(sb: ScanBatch, regions: Regions) -> KeyMatches:
     return boundary_flags(sb, km)
 
 
-def expand(sb: ScanBatch, km: KeyMatches, order_base: int = 0) -> Spans:
-    """Each key occurrence as a candidate of every slot the key serves (in the slot's fields)."""
+def expand(sb: ScanBatch, km: KeyMatches, order_base: int = 0, among: np.ndarray | None = None) -> Spans:
+    """Each key occurrence as a candidate of every slot the key serves (in the slot's fields).
+
+    ``among``: only these occurrences (positions in ``km``, ascending); their
+    ``order`` stays what it would be without the selection.
+    """
     rs = sb.rs
-    owner, pos = csr_expand(rs.keys.ref_ptr, km.kid)
+    owner, pos = csr_expand(rs.keys.ref_ptr, km.kid if among is None else km.kid[among])
+    if among is not None:
+        owner = among[owner]
     slot = rs.keys.ref_slot[pos]
     seg = km.seg[owner]
     in_fields = rs.slot_table.fields[slot, sb.field_ids[seg // sb.n]]
@@ -173,6 +179,36 @@ def expand(sb: ScanBatch, km: KeyMatches, order_base: int = 0) -> Spans:
         alnum_ok=km.alnum_ok[owner],
         order=owner + order_base,
     )
+
+
+def serving_candidates(sb: ScanBatch, km: KeyMatches, cand: dict[int, set[int]]) -> np.ndarray:
+    """Positions of the occurrences whose key serves a second-pass slot of a rule that is a
+    candidate on the occurrence's row (ascending).
+
+    The second pass finds everyday context words all over the batch; expanding
+    each into every slot it serves and only then dropping those of rules with
+    nothing to decide there costs more than the pass itself.
+    """
+    if not cand or not len(km):
+        return np.zeros(0, _I)
+    rs, n = sb.rs, sb.n
+    st = rs.slot_table
+    keys = rs.keys
+    rules = np.fromiter(cand, dtype=_I, count=len(cand))
+    compact = np.full(len(rs.rules), -1, _I)  # rule -> its row in the candidate table
+    compact[rules] = np.arange(len(rules), dtype=_I)
+    table = np.zeros((len(rules), n), bool)
+    for ri, rows in cand.items():
+        table[compact[ri], np.fromiter(rows, dtype=_I, count=len(rows))] = True
+    # key -> candidate rules it serves a second-pass slot of (a CSR list, once per pair)
+    ref_key = np.repeat(np.arange(len(keys), dtype=_I), np.diff(keys.ref_ptr))
+    ref_rule = compact[st.rule[keys.ref_slot]]
+    ok = (ref_rule >= 0) & ~st.primary[keys.ref_slot]
+    pairs = np.unique(ref_key[ok] * len(rules) + ref_rule[ok])
+    ptr = np.searchsorted(pairs, np.arange(len(keys) + 1, dtype=_I) * len(rules))
+    owner, pos = csr_expand(ptr, km.kid)
+    hit = table[pairs[pos] % len(rules), km.seg[owner] % n]
+    return np.unique(owner[hit])
 
 
 def exclusions(sb: ScanBatch, km: KeyMatches) -> Spans:

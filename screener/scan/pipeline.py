@@ -36,7 +36,7 @@ from .trace import Recorder, Suppressed, Tracer
 
 _I = np.int64
 #: Above this share of the batch's characters, the second pass reads the whole batch instead of pieces.
-WHOLE_BATCH_SHARE = 0.3
+WHOLE_BATCH_SHARE = 0.7
 
 
 @dataclass
@@ -120,7 +120,9 @@ def scan_batch(
     else:
         km2 = match.find_in_regions(sb, regions)
     km = KeyMatches.concat([km1, km2])
-    found = Spans.concat([found1, match.expand(sb, km2, order_base=len(km1))])
+    # explain shows every second-pass candidate; a scan expands only those a candidate rule can use
+    among = None if explain else match.serving_candidates(sb, km2, cand)
+    found = Spans.concat([found1, match.expand(sb, km2, order_base=len(km1), among=among)])
     if explain:
         secondary = found.take(np.arange(len(found1), len(found)))
     else:
