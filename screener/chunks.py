@@ -8,9 +8,9 @@ counts are made where the rows are and only added up by the caller.
 from __future__ import annotations
 
 import time
-from datetime import date
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date
 
 import numpy as np
 import pyarrow as pa

@@ -107,9 +107,9 @@ from .io.readers import W_EMPTY, RawChunk, Reject, SourceInfo, detect_format, di
 from .io.writers import ScanOutputs
 from .ocr import OcrOptions, OcrStats
 from .packs import PackSet
+from .runner import ocr_summary
 from .schema import FLAGGED_SCHEMA, HITS_OUTPUT_SCHEMA, REJECT_COLUMNS
 from .sparkread import FILE_COL, ROW_INDEX_COL
-from .runner import ocr_summary
 from .summary import InputMeta, build_summary, describe_file, file_sha256
 from .tally import AccountingError, Tally
 

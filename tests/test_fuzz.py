@@ -20,7 +20,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 import yaml
-from conftest import RULES, make_batch, term_pack
+from helpers import RULES, make_batch, term_pack
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 

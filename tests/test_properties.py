@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import make_batch, term_pack
+from helpers import make_batch, term_pack
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

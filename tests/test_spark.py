@@ -436,7 +436,7 @@ def write_text_inputs(d: Path) -> list[Path]:
 
 def test_csv_and_jsonl_match_local_scan(spark, tmp_path, rules, pack_dir):
     """Spark's CSV and text readers feed the local decoders: same rows, rejects, numbers and ids as the local scan."""
-    inputs = write_text_inputs(tmp_path / "in")
+    write_text_inputs(tmp_path / "in")
     parquet = write_parts(realistic_listings(), tmp_path / "in", [len(realistic_listings())])[0]
     assert (tmp_path / "in" / "c.jsonl").stat().st_size > 2 * 256 * 1024  # Spark splits it over partitions
     s_local = screener.scan_files([tmp_path / "in"], tmp_path / "local", rules)
