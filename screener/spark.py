@@ -268,17 +268,18 @@ def _scan_partition(job: _Job, batches: Iterator[pa.RecordBatch]) -> Iterator[pa
     pid = _partition_id()
     offsets = job.offsets.value
     position = offsets.get(pid, 0) if not job.files else 0  # a plain DataFrame: rows before this partition
-    text = sparkread.TextPieces(offsets["files"], offsets["splits"]) if job.files else None
+    text = sparkread.TextPieces(offsets["files"], offsets["splits"]) if job.files and job.fmt != "parquet" else None
     ocr_stats: dict[str, OcrStats] = {}
     tallies: dict[str, tuple[int, Tally]] = {}  # file name -> (rank, this task's tally of its rows)
     for batch in batches:
         if not batch.num_rows:
             continue
         for a, z in sparkread.pieces(batch, job.fmt, job.files):
-            if job.fmt != "parquet":
+            if text is not None:  # CSV/JSONL: always files
                 raw, first, fe = text.raw(job.fmt, batch, a, z)
                 name, rank = fe.name, fe.rank
             else:
+                assert job.mapping is not None  # a Parquet plan maps its columns on the driver
                 part = batch.slice(a, z - a)
                 if job.files:
                     fe = offsets["files"].get(part.column(FILE_COL)[0].as_py())
@@ -387,6 +388,7 @@ class SparkScan:
             F.count("flagged").alias("rows_flagged"),
             F.count("hit").alias("hits"),
         ).first()
+        assert row is not None  # an aggregate without grouping has exactly one row
         out = {k: int(row[k] or 0) for k in ("rows_read", "rows_scanned", "rows_rejected", "rows_flagged", "hits")}
         if out["rows_read"] != out["rows_scanned"] + out["rows_rejected"]:
             raise AccountingError(
@@ -567,7 +569,7 @@ def screen_all(
     if plan.files:
         offsets, sources = _file_plan(sparkread.count_blocks([("parquet", df)]), file_order, file_names, {})
     else:
-        counts = dict(df.select(F.spark_partition_id().alias("p")).groupBy("p").count().collect())
+        counts: dict[int, int] = dict(df.select(F.spark_partition_id().alias("p")).groupBy("p").count().collect())
         offsets, sources, first = {}, [], 0
         for p in sorted(counts):
             offsets[p] = first
@@ -779,7 +781,7 @@ def _describe(
     infos: Mapping[str, SourceInfo],
 ) -> list[InputMeta]:
     """Every local input (empty ones too, as the local engine lists them), then the remote files Spark found."""
-    parquet_mapping = {}  # uri -> the mapping of its group
+    parquet_mapping: dict[str, ColumnMapping | None] = {}  # uri -> the mapping of its group
     for plan, (fmt, uris, _, _) in zip(plans, reads):
         if fmt == "parquet":
             parquet_mapping.update(dict.fromkeys(uris, plan.mapping))
