@@ -545,8 +545,8 @@ def test_cli_engine_spark(spark, tmp_path, pack_dir):
 
 def test_local_mode_workers_run_the_drivers_interpreter(spark, monkeypatch):
     monkeypatch.delenv("PYSPARK_PYTHON", raising=False)
-    assert ss._session("local[2]") is spark  # the running session, as getOrCreate gives it
+    assert ss.spark_session("local[2]") is spark  # the running session, as getOrCreate gives it
     assert os.environ["PYSPARK_PYTHON"] == sys.executable
     monkeypatch.setenv("PYSPARK_PYTHON", "/opt/other/python3")  # a choice made by the user stays
-    ss._session("local[2]")
+    ss.spark_session("local[2]")
     assert os.environ["PYSPARK_PYTHON"] == "/opt/other/python3"
