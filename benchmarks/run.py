@@ -372,7 +372,7 @@ def spark_vs_local(tmp: Path, n: int) -> dict:
         "--master",
         "local[2]",
     ]
-    wall, _rss, _ = sh(cmd)
+    wall, rss, _ = sh(cmd)
     return {
         "rows": n,
         "local_wall": local["wall"],
@@ -428,7 +428,7 @@ def render(r: dict) -> str:
         ]
         for x in e["naive"]:
             lines.append(f"| {x['pipeline']} | {x['rows_per_s']:,.1f} | {x['mb_per_s']:.2f} |")
-        lines += ["", "Targets:", "", *_targets(e, r), ""]
+        lines += ["", "Targets:", ""] + _targets(e, r) + [""]
     if "workers" in r:
         lines += [*render_workers(r["workers"]).splitlines(), ""]
     if "spark" in r:
@@ -467,8 +467,7 @@ def _targets(e: dict, r: dict) -> list[str]:
         "(best of two: see Workers and memory)"
     )
     out.append(
-        f"- load + compile the bundled packs: cold {r['compile']['cold_s']:.2f} s, "
-        f"warm {r['compile']['warm_s']:.2f} s (target < 1 s)"
+        f"- load + compile the bundled packs: cold {r['compile']['cold_s']:.2f} s, warm {r['compile']['warm_s']:.2f} s (target < 1 s)"
     )
     return out
 
