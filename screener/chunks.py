@@ -8,9 +8,9 @@ counts are made where the rows are and only added up by the caller.
 from __future__ import annotations
 
 import time
-from datetime import date
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date
 
 import numpy as np
 import pyarrow as pa
@@ -103,12 +103,12 @@ def process_chunk(
     tally.count_rows(raw.info.name, scanned=table.num_rows, rejected=len(chunk.rejects), warnings=chunk.warnings)
     tally.count_results(hits, flagged)
     stats = images.stats if images else (OcrStats() if ocr is not None else None)
-    res = ChunkResult(hits, flagged, chunk.rejects, tally, hashes, scanned=scanned_listings(table), ocr=stats)
+    out = ChunkResult(hits, flagged, chunk.rejects, tally, hashes, scanned=scanned_listings(table), ocr=stats)
     # Arrow's allocator keeps freed pages on its own schedule: on a busy machine the same scan
     # (200k rows, 1 worker) peaked anywhere from 490 to 655 MB; released after each piece, at 518
     pa.default_memory_pool().release_unused()
     _lap(tally, "count", t)
-    return res
+    return out
 
 
 def scanned_listings(table: pa.Table) -> pa.Table:
@@ -120,7 +120,7 @@ def scanned_listings(table: pa.Table) -> pa.Table:
 def _lap(tally: Tally, stage: str | None, since: float) -> float:
     now = time.process_time()
     if stage:
-        tally.stage_seconds[stage] += now - since
+        tally.add_seconds({stage: now - since})
     return now
 
 

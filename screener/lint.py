@@ -13,8 +13,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .compile import RuleSet, surface_form
+from .compile import RuleSet
 from .errors import Location
+from .keybuilder import surface_form
 from .model import Pack, Rule, Term
 from .normalize import has_cjk
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
-from conftest import RULES
+from helpers import RULES
 
 import screener
 from screener.matcher import available_backends

@@ -19,7 +19,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import RULES
+from helpers import RULES
 
 import screener
 from screener.errors import InputError
@@ -281,15 +281,15 @@ def test_records_beyond_the_size_limit_are_rejected_without_losing_the_rest(tmp_
     assert o.rejects == [
         (
             3,
-            "malformed CSV: the quote opening field 2 is not closed within 1,024 bytes (a quote left open, or a field over "
-            "the limit); "
+            "malformed CSV: the quote opening field 2 is not closed within 1,024 bytes "
+            "(a quote left open, or a field over the limit); "
             "the line where it opened is rejected and reading resumes on the next line",
         ),
         (4, "record longer than 1,024 bytes without a line end"),
         (
             5,
-            "malformed CSV: the quote opening field 2 is not closed within 1,024 bytes (a quote left open, or a field over "
-            "the limit); "
+            "malformed CSV: the quote opening field 2 is not closed within 1,024 bytes "
+            "(a quote left open, or a field over the limit); "
             "the line where it opened is rejected and reading resumes on the next line",
         ),
     ]

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 import yaml
-from conftest import make_batch, write_pack
+from helpers import make_batch, write_pack
 
 import screener
 from screener.checks import EVIDENCE_PRIORITY, REGISTRY, Columns, uscc_problem, uscc_valid, validate_call

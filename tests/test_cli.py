@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 from click.testing import CliRunner
-from conftest import RULES
+from helpers import RULES
 
 from screener.cli import main
 from screener.schema import FLAGGED_SCHEMA, HITS_OUTPUT_SCHEMA
@@ -66,7 +66,8 @@ def test_scan_samples_with_bundled_packs_writes_the_contract(tmp_path):
     gbk = next(i for i in s["inputs"] if i["path"].endswith("gb18030.csv"))
     assert gbk["encoding"] == "gb18030" and gbk["columns"]["title"] == "商品标题" and len(gbk["sha256"]) == 64
     # every hit's span is the original text
-    listings = {r["item_id"]: r for r in csv.DictReader(open(ROOT / "samples/listings.csv", encoding="utf-8"))}
+    with open(ROOT / "samples/listings.csv", encoding="utf-8") as fh:
+        listings = {r["item_id"]: r for r in csv.DictReader(fh)}
     for h in hits.to_pylist():
         row = listings.get(h["item_id"])
         if row and h["start"] is not None:
@@ -133,7 +134,8 @@ def test_hostile_cells_are_neutralised_in_csv(tmp_path):
     inp = tmp_path / "in.csv"
     inp.write_text('item_id,title,shop_name\n1,"=HYPERLINK(""http://evil"",""象牙"")",@SUM(1+1)\n', encoding="utf-8")
     assert run("scan", inp, "-o", tmp_path / "o", "--rules", RULES, "-q")[0] == 0
-    rows = list(csv.DictReader(open(tmp_path / "o" / "flagged.csv", encoding="utf-8-sig")))
+    with open(tmp_path / "o" / "flagged.csv", encoding="utf-8-sig") as fh:
+        rows = list(csv.DictReader(fh))
     assert rows[0]["title"].startswith("'=HYPERLINK") and rows[0]["shop_name"] == "'@SUM(1+1)"
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 import yaml
-from conftest import RULES, make_batch, term_pack
+from helpers import make_batch, term_pack
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -34,15 +34,6 @@ from screener.io.readers import ReadOptions, open_source, read_input
 SETTINGS = {
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large]
 }
-_RS: dict = {}
-
-
-def fixture_rules():
-    if "rs" not in _RS:
-        _RS["rs"] = screener.load_rules([RULES])
-    return _RS["rs"]
-
-
 # -- the rule loader ---------------------------------------------------------------------------
 PACK_KEYS = [
     "pack",
@@ -220,8 +211,8 @@ mixed = st.lists(st.one_of(any_unicode, st.sampled_from(SPECIAL)), max_size=8).m
 
 @settings(max_examples=300, **SETTINGS)
 @given(st.lists(mixed, max_size=5))
-def test_normalization_never_crashes_and_keeps_offsets(texts):
-    norm = fixture_rules().normalizer
+def test_normalization_never_crashes_and_keeps_offsets(rules, texts):
+    norm = rules.normalizer
     for t in texts:
         canon = norm.canonical(t)
         assert len(canon) == len(t)  # one character for one: offsets carry over
@@ -235,8 +226,8 @@ def test_normalization_never_crashes_and_keeps_offsets(texts):
 
 @settings(max_examples=150, **SETTINGS)
 @given(st.lists(mixed.map(lambda t: re.sub("[\ud800-\udfff]", "", t)), min_size=1, max_size=6))
-def test_scanning_any_valid_unicode_never_crashes(texts):
-    rs = fixture_rules()
+def test_scanning_any_valid_unicode_never_crashes(rules, texts):
+    rs = rules
     rows = [{"title": t, "description": t[::-1], "shop_name": t[:3]} for t in texts]
     res = screener.scan_batch(make_batch(rows), rs)
     for h in res.hits.to_pylist():
@@ -416,11 +407,11 @@ def test_jsonl_any_bytes_every_line_scanned_or_rejected_once(tmp_path_factory, l
 
 @settings(max_examples=40, **SETTINGS)
 @given(csv_bodies, st.lists(jsonl_lines, max_size=6))
-def test_scan_files_on_any_bytes_counts_add_up(tmp_path_factory, body, lines):
+def test_scan_files_on_any_bytes_counts_add_up(tmp_path_factory, rules, body, lines):
     d = tmp_path_factory.mktemp("s")
     (d / "a.csv").write_bytes(CSV_HEAD + body)
     (d / "b.jsonl").write_bytes(b'{"item_id": "0", "title": "x"}\n' + b"\n".join(lines))
-    s = screener.scan_files([d / "a.csv", d / "b.jsonl"], d / "out", fixture_rules(), chunk_rows=4)
+    s = screener.scan_files([d / "a.csv", d / "b.jsonl"], d / "out", rules, chunk_rows=4)
     assert s["rows_read"] == s["rows_scanned"] + s["rows_rejected"]
     for f in s["inputs"]:
         assert f["rows_read"] == f["rows_scanned"] + f["rows_rejected"]

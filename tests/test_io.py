@@ -7,7 +7,7 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import RULES
+from helpers import RULES
 
 import screener
 from screener.errors import InputError

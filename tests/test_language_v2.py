@@ -7,7 +7,7 @@ import textwrap
 from datetime import date
 
 import pytest
-from conftest import make_batch, write_pack
+from helpers import make_batch, write_pack
 
 import screener
 from screener.errors import RuleErrors

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from conftest import FIXTURES, make_batch
+from helpers import FIXTURES, make_batch
 
 import screener
 from screener.cli import main

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from conftest import FIXTURES, make_batch
+from helpers import FIXTURES, make_batch
 from ocr_images import Spec, cjk_font, save
 
 import screener

@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from conftest import RULES, write_pack
+from helpers import RULES, write_pack
 
 import screener
 from screener.errors import RuleErrors

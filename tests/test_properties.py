@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import make_batch, term_pack
+import pytest
+from helpers import make_batch, term_pack
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -10,15 +11,13 @@ import screener
 
 TERMS = ["象牙", "穿山甲", "猫池", "goip", "刷单"]
 PACK = term_pack(TERMS)
-_RS = {}
 
 
+@pytest.fixture(scope="module")
 def ruleset(tmp_path_factory):
-    if "rs" not in _RS:
-        d = tmp_path_factory.mktemp("prop")
-        (d / "p.yaml").write_text(PACK, encoding="utf-8")
-        _RS["rs"] = screener.load_rules([d])
-    return _RS["rs"]
+    d = tmp_path_factory.mktemp("prop")
+    (d / "p.yaml").write_text(PACK, encoding="utf-8")
+    return screener.load_rules([d])
 
 
 separators = st.text(alphabet=st.sampled_from(list(" *-·.、🌟\u200b")), max_size=2)
@@ -35,8 +34,8 @@ def seeded_text(draw):
 
 @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(st.lists(seeded_text(), min_size=1, max_size=5))
-def test_every_hit_span_renormalizes_to_its_term(tmp_path_factory, cases):
-    rs = ruleset(tmp_path_factory)
+def test_every_hit_span_renormalizes_to_its_term(ruleset, cases):
+    rs = ruleset
     rows = [{"title": text} for _term, text in cases]
     res = screener.scan_batch(make_batch(rows), rs)
     norm = rs.normalizer

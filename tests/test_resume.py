@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import RULES
+from helpers import RULES
 
 import screener
 from screener.errors import OutputError
@@ -74,7 +74,7 @@ def outputs(outdir: Path) -> dict:
         "flagged_csv": (outdir / "flagged.csv").read_bytes(),
         "rejects": (outdir / "rejects.csv").read_bytes(),
         "counts": {k: s.get(k) for k in COUNTS},
-        "inputs": [{k: v for k, v in i.items()} for i in s["inputs"]],
+        "inputs": [dict(i) for i in s["inputs"]],
     }
 
 
@@ -176,24 +176,24 @@ def test_resume_is_refused_when_rules_inputs_or_options_changed(tmp_path, inputs
     f = other / "absolute_terms.yaml"
     f.write_text(f.read_text(encoding="utf-8").replace("score: 30", "score: 31"), encoding="utf-8")
     cases = [
-        (dict(ruleset=screener.load_rules([other])), "the rules changed since the interrupted scan (rule-pack hash"),
-        (dict(inputs=mine[:1]), "the inputs differ from the interrupted scan's"),
-        (dict(chunk_rows=300), "the interrupted scan used --chunk-rows 250, not 300"),
-        (dict(mapping={"商品标题": "title"}), "the interrupted scan used --map {}, not {'商品标题': 'title'}"),
+        ({"ruleset": screener.load_rules([other])}, "the rules changed since the interrupted scan (rule-pack hash"),
+        ({"inputs": mine[:1]}, "the inputs differ from the interrupted scan's"),
+        ({"chunk_rows": 300}, "the interrupted scan used --chunk-rows 250, not 300"),
+        ({"mapping": {"商品标题": "title"}}, "the interrupted scan used --map {}, not {'商品标题': 'title'}"),
     ]
     for change, message in cases:
-        kw = dict(inputs=mine, ruleset=rules, chunk_rows=250, mapping=None) | change
+        kw = {"inputs": mine, "ruleset": rules, "chunk_rows": 250, "mapping": None} | change
         with pytest.raises(ResumeError) as ei:
             screener.scan_files(kw.pop("inputs"), out, kw.pop("ruleset"), resume=True, **kw)
         assert message in str(ei.value) and str(out) in str(ei.value)
         assert "run without --resume to start over" in str(ei.value)
     st = mine[1].stat()
     os.utime(mine[1], ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
-    with pytest.raises(ResumeError, match="b.csv was modified since the interrupted scan"):
+    with pytest.raises(ResumeError, match=r"b\.csv was modified since the interrupted scan"):
         screener.scan_files(mine, out, rules, chunk_rows=250, resume=True)
     with open(mine[0], "a", encoding="utf-8") as fh:
         fh.write("X1,象牙手镯" + "," * 11 + "\n")
-    with pytest.raises(ResumeError, match="a.csv changed size since the interrupted scan"):
+    with pytest.raises(ResumeError, match=r"a\.csv changed size since the interrupted scan"):
         screener.scan_files(mine, out, rules, chunk_rows=250, resume=True)
     assert checkpoint(out)["chunks_done"] == 2  # refusing leaves the checkpoint alone
     # the command line: a clear message, exit code 2
@@ -290,7 +290,7 @@ def test_a_scan_killed_with_sigkill_resumes_to_the_same_outputs(tmp_path, rules)
     cp = json.loads(cp_path.read_text(encoding="utf-8"))
     assert 3 <= cp["chunks_done"] < 20 and sum(f["rows_read"] for f in cp["tally"]["files"].values()) < 40_000
     assert not (out / "summary.json").exists() and not (out / "hits.parquet").exists()
-    r = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=300)
+    r = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     got, want = outputs(out), outputs(ref)
     assert_same(got, want)

@@ -8,7 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import write_pack
+from helpers import write_pack
 from hypothesis import given
 from hypothesis import strategies as st
 

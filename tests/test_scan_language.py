@@ -122,7 +122,7 @@ def test_structural_checks(scan):
 
 
 def test_undecided_checks_are_counted(rules):
-    from conftest import make_batch
+    from helpers import make_batch
 
     import screener
 
@@ -144,7 +144,7 @@ def test_hits_are_deterministic_and_sorted(scan):
 
 
 def test_boundary_alnum(tmp_path):
-    from conftest import write_pack
+    from helpers import write_pack
 
     import screener
 
@@ -164,7 +164,7 @@ rules:
 """,
     )
     rs = screener.load_rules([p])
-    from conftest import make_batch
+    from helpers import make_batch
 
     hits = screener.scan_batch(
         make_batch([{"title": "超A 包包"}, {"title": "主板 超a85"}, {"title": "加vx123456"}]), rs
@@ -176,7 +176,7 @@ rules:
 
 
 def test_rule_exclusions_apply_to_regex_matches(tmp_path):
-    from conftest import make_batch, write_pack
+    from helpers import make_batch, write_pack
 
     import screener
 
@@ -202,7 +202,7 @@ rules:
 
 
 def test_only_via_separator(tmp_path):
-    from conftest import make_batch, write_pack
+    from helpers import make_batch, write_pack
 
     import screener
 

@@ -436,7 +436,7 @@ def write_text_inputs(d: Path) -> list[Path]:
 
 def test_csv_and_jsonl_match_local_scan(spark, tmp_path, rules, pack_dir):
     """Spark's CSV and text readers feed the local decoders: same rows, rejects, numbers and ids as the local scan."""
-    inputs = write_text_inputs(tmp_path / "in")
+    write_text_inputs(tmp_path / "in")
     parquet = write_parts(realistic_listings(), tmp_path / "in", [len(realistic_listings())])[0]
     assert (tmp_path / "in" / "c.jsonl").stat().st_size > 2 * 256 * 1024  # Spark splits it over partitions
     s_local = screener.scan_files([tmp_path / "in"], tmp_path / "local", rules)
@@ -545,8 +545,8 @@ def test_cli_engine_spark(spark, tmp_path, pack_dir):
 
 def test_local_mode_workers_run_the_drivers_interpreter(spark, monkeypatch):
     monkeypatch.delenv("PYSPARK_PYTHON", raising=False)
-    assert ss._session("local[2]") is spark  # the running session, as getOrCreate gives it
+    assert ss.spark_session("local[2]") is spark  # the running session, as getOrCreate gives it
     assert os.environ["PYSPARK_PYTHON"] == sys.executable
     monkeypatch.setenv("PYSPARK_PYTHON", "/opt/other/python3")  # a choice made by the user stays
-    ss._session("local[2]")
+    ss.spark_session("local[2]")
     assert os.environ["PYSPARK_PYTHON"] == "/opt/other/python3"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import RULES
+from helpers import RULES
 
 import screener
 from screener import pool

@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import make_batch
+from helpers import make_batch
 
 import screener
 from screener.matcher import available_backends

@@ -62,14 +62,14 @@ def crop_box(image: dict, label: str = "", limits: OcrOptions | None = None) -> 
 
 def stack(crops: list[Crop], gap: int = 4) -> Crop | None:
     """Several crops one above the other, as one PNG (one picture per cell in a workbook)."""
-    shown = [c for c in crops if c.png]
+    shown = [(c, c.png) for c in crops if c.png]
     if not shown:
         return None
     if len(shown) == 1:
-        return shown[0]
+        return shown[0][0]
     from PIL import Image
 
-    parts = [Image.open(io.BytesIO(c.png)) for c in shown]
+    parts = [Image.open(io.BytesIO(png)) for _, png in shown]
     width = max(p.width for p in parts)
     height = sum(p.height for p in parts) + gap * (len(parts) - 1)
     sheet = Image.new("RGB", (width, height), "white")
@@ -79,4 +79,4 @@ def stack(crops: list[Crop], gap: int = 4) -> Crop | None:
         y += p.height + gap
     out = io.BytesIO()
     sheet.save(out, "PNG", optimize=True)
-    return Crop("；".join(c.label for c in shown), out.getvalue(), width, height)
+    return Crop("；".join(c.label for c, _ in shown), out.getvalue(), width, height)

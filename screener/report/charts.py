@@ -88,13 +88,13 @@ def stacked_chart(
         f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" aria-label="{escape(title)}">',
         f"<title>{escape(title)}</title>",
     ]
-    x = label_w
-    for k in keys:  # legend
+    legend_x = label_w
+    for k in keys:
         out.append(
-            f'<rect x="{x}" y="6" width="12" height="12" fill="{PALETTE.get(k, PALETTE["bar"])}"/>'
-            f'<text x="{x + 16}" y="16" class="lbl">{escape(names.get(k, k))}</text>'
+            f'<rect x="{legend_x}" y="6" width="12" height="12" fill="{PALETTE.get(k, PALETTE["bar"])}"/>'
+            f'<text x="{legend_x + 16}" y="16" class="lbl">{escape(names.get(k, k))}</text>'
         )
-        x += 120
+        legend_x += 120
     for i, (label, parts) in enumerate(rows):
         y = top + i * (bar_h + gap)
         total = sum(parts.get(k, 0) for k in keys)

@@ -19,6 +19,18 @@ STATUS_LABELS = {
 STATUS_ORDER = ("new", "still", "fixed", "removed", "gone")
 CLEARED = "cleared"  # fixed + removed + gone: no longer flagged (or taken down)
 
+#: The counts of a diff summary row (by category or by shop), in column order.
+_DIFF_COUNTS = {
+    "previous": "上次违规商品数",
+    "current": "本次违规商品数",
+    "new": "新增违规",
+    "still": "仍未清理",
+    "fixed": "已整改",
+    "removed": "已下架",
+    "gone": "已下架或已整改(无法区分)",
+    "cleared_share": "清理率",
+}
+
 UNKNOWN = "(未填写)"
 #: The columns that show which listing a row is about, in every table that lists listings.
 LISTING_TEXT = ("platform", "item_id", "title", "shop_id", "shop_name", "url")
@@ -153,14 +165,7 @@ SHEETS: dict[str, tuple[str, dict[str, str]]] = {
         {
             "category": "类别代码",
             "category_name": "类别名称",
-            "previous": "上次违规商品数",
-            "current": "本次违规商品数",
-            "new": "新增违规",
-            "still": "仍未清理",
-            "fixed": "已整改",
-            "removed": "已下架",
-            "gone": "已下架或已整改(无法区分)",
-            "cleared_share": "清理率",
+            **_DIFF_COUNTS,
         },
     ),
     "diff_by_shop": (
@@ -169,14 +174,7 @@ SHEETS: dict[str, tuple[str, dict[str, str]]] = {
             "platform": "平台",
             "shop_id": "店铺ID",
             "shop_name": "店铺名称",
-            "previous": "上次违规商品数",
-            "current": "本次违规商品数",
-            "new": "新增违规",
-            "still": "仍未清理",
-            "fixed": "已整改",
-            "removed": "已下架",
-            "gone": "已下架或已整改(无法区分)",
-            "cleared_share": "清理率",
+            **_DIFF_COUNTS,
         },
     ),
     "diff_listings": (

@@ -106,7 +106,7 @@ def _add_crop(ws, crops, row: int, col: int) -> None:
     from ..ocr.crops import stack
 
     crop = stack(crops or [])
-    if crop is None:
+    if crop is None or crop.png is None:  # stack returns only crops with a picture
         return
     from openpyxl.drawing.image import Image as SheetImage
 
@@ -172,8 +172,8 @@ def write_workbook(report, path: str | Path, *, max_rows: int = DEFAULT_MAX_ROWS
         crop_col = cols.index("image_crop") + 1 if key == "cases" and "image_crop" in cols else 0
         if crop_col:
             ws.column_dimensions[get_column_letter(crop_col)].width = CROP_COLUMN_WIDTH
-        for n, row in enumerate(zip(*(column_values(df[c]) for c in cols)) if cols else (), start=2):
-            row = list(row)
+        for n, values in enumerate(zip(*(column_values(df[c]) for c in cols)) if cols else (), start=2):
+            row = list(values)
             if crop_col:
                 _add_crop(ws, report.crops.get(df["case_no"].iloc[n - 2]), n, crop_col)
             if key == "overview" and isinstance(row[1], float):

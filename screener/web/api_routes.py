@@ -42,7 +42,7 @@ def router(state: AppState) -> APIRouter:
 
         At most the server's ``--max-listings`` per request (stated in this document's schema)."""
         loaded = state.rules.current  # this request's rules, whatever a reload does meanwhile
-        listings = [x.model_dump(exclude_none=True) for x in body.listings]
+        listings = body.model_dump(exclude_none=True)["listings"]
         try:
             results = await asyncio.wait_for(
                 run_in_threadpool(screen_listings, listings, loaded.ruleset), timeout=cfg.request_timeout

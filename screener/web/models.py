@@ -69,12 +69,16 @@ def _py_type(t: pa.DataType, name: str) -> Any:
     if pa.types.is_list(t) or pa.types.is_large_list(t):
         return list[_py_type(t.value_type, name)] | None  # type: ignore[misc]
     if pa.types.is_struct(t):
-        fields = {f.name: (_py_type(f.type, f"{name}_{f.name}"), ...) for f in t}
-        return create_model(f"Hit_{name}", **fields) | None
+        return create_model(f"Hit_{name}", **_model_fields(t, f"{name}_")) | None
     return str | None
 
 
-Hit = create_model("Hit", **{f.name: (_py_type(f.type, f.name), ...) for f in HITS_OUTPUT_SCHEMA})
+def _model_fields(fields: pa.Schema | pa.StructType, prefix: str = "") -> dict[str, Any]:
+    """create_model's field definitions for Arrow fields: every one required, nullable or not."""
+    return {f.name: (_py_type(f.type, f"{prefix}{f.name}"), ...) for f in fields}
+
+
+Hit = create_model("Hit", **_model_fields(HITS_OUTPUT_SCHEMA))
 Hit.__doc__ = "One hit, with exactly the columns of hits.parquet (row_id = the listing's position in the request)."
 
 

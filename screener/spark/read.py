@@ -49,9 +49,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .errors import ScreenerError
-from .io.decoding import clip_raw, raw_text
-from .io.readers import InputFile, RawChunk, Reject, SourceInfo, open_source, preflight
+from ..errors import ScreenerError
+from ..io.decoding import clip_raw, raw_text
+from ..io.readers import InputFile, RawChunk, Reject, SourceInfo, open_source, preflight
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
