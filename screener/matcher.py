@@ -17,7 +17,9 @@ differential test holds them to it.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import os
 import threading
 from collections.abc import Callable, Sequence
 from typing import Protocol
@@ -61,25 +63,57 @@ class AhoCorasickMatcher:
         return _ordered(np.asarray(ends, dtype=np.int64) + 1, ids)
 
 
+HS_CACHE_KEEP = 32  # serialized databases kept; the oldest beyond that are removed
+
+
+def _hyperscan_database(keys: list[bytes]):
+    """The compiled database for ``keys``, from the on-disk cache when it holds one.
+
+    Compiling the packs' ~65,000 keys (terms in pinyin too) takes ~1.5 s, paid by every
+    scan, every worker process and every server start; a serialized database loads in
+    milliseconds. Keyed by the keys' exact bytes and Hyperscan's version; an entry that
+    does not load (another CPU, a torn file) is recompiled and replaced.
+    """
+    import hyperscan
+
+    from .normalize import _cache_dir
+
+    h = hashlib.sha256(f"hs-literal-v1|{getattr(hyperscan, '__version__', '?')}|{len(keys)}".encode())
+    for k in keys:
+        h.update(len(k).to_bytes(4, "little") + k)
+    path = _cache_dir() / "hyperscan" / f"{h.hexdigest()[:32]}.hsdb"
+    use_cache = not os.environ.get("SCREENER_NO_CACHE")
+    if use_cache:
+        try:
+            return hyperscan.loadb(path.read_bytes(), mode=hyperscan.HS_MODE_BLOCK)
+        except (OSError, hyperscan.error, ValueError, TypeError):
+            pass
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    db.compile(expressions=keys, ids=list(range(len(keys))), elements=len(keys), flags=0, literal=True)
+    if use_cache:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_bytes(hyperscan.dumpb(db))
+            os.replace(tmp, path)
+            old = sorted(path.parent.glob("*.hsdb"), key=lambda p: p.stat().st_mtime, reverse=True)
+            for stale in old[HS_CACHE_KEEP:]:
+                stale.unlink(missing_ok=True)
+        except OSError:
+            pass
+    return db
+
+
 class HyperscanMatcher:
     """Intel Hyperscan, literal mode (x86-64 wheels)."""
 
     name = "hyperscan"
 
     def __init__(self, keys: Sequence[bytes]):
-        import hyperscan
-
         self._empty = not len(keys)
         self._keys = list(keys)
         if not self._empty:
-            self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-            self._db.compile(
-                expressions=self._keys,
-                ids=list(range(len(self._keys))),
-                elements=len(self._keys),
-                flags=0,
-                literal=True,
-            )
+            self._db = _hyperscan_database(self._keys)
         # Hyperscan's scratch space may serve one scan at a time: one per thread, so a
         # compiled rule set can be shared by the threads of a server.
         self._local = threading.local()

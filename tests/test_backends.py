@@ -52,3 +52,35 @@ def test_auto_picks_an_installed_backend():
     assert rs.backend == available_backends()[0]
     with pytest.raises(ValueError):
         screener.load_rules([RULES], backend="nonesuch")
+
+
+@pytest.mark.skipif("hyperscan" not in available_backends(), reason="hyperscan not installed (x86-64 only)")
+def test_hyperscan_database_comes_from_the_disk_cache(tmp_path, monkeypatch):
+    import hyperscan
+
+    from screener.matcher import AhoCorasickMatcher, HyperscanMatcher
+
+    monkeypatch.setenv("SCREENER_CACHE", str(tmp_path))
+    keys = ["象牙".encode(), "象".encode(), b"ivory", "手镯".encode()]
+    data = "老挝回流象牙手镯 ivory".encode()
+    expected = AhoCorasickMatcher(keys).find(data)
+    first = HyperscanMatcher(keys)
+    (entry,) = (tmp_path / "hyperscan").glob("*.hsdb")
+
+    def no_compile(*args, **kwargs):
+        raise AssertionError("compiled although the cache holds the database")
+
+    monkeypatch.setattr(hyperscan, "Database", no_compile)
+    for m in (first, HyperscanMatcher(keys)):  # built, then loaded: the same matches
+        assert [a.tolist() for a in m.find(data)] == [a.tolist() for a in expected]
+    monkeypatch.undo()
+
+    # a torn entry is not trusted: it is compiled again and replaced
+    monkeypatch.setenv("SCREENER_CACHE", str(tmp_path))
+    entry.write_bytes(entry.read_bytes()[:100])
+    again = HyperscanMatcher(keys)
+    assert [a.tolist() for a in again.find(data)] == [a.tolist() for a in expected]
+    assert entry.stat().st_size > 100
+    # other keys, another entry
+    HyperscanMatcher([*keys, "犀角".encode()])
+    assert len(list((tmp_path / "hyperscan").glob("*.hsdb"))) == 2
