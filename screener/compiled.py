@@ -284,6 +284,19 @@ class RuleSet:
                 self._matchers["regex_set"] = None
         return self._matchers["regex_set"]
 
+    def warm(self) -> RuleSet:
+        """Build now what a scan would build on first use: every automaton, the regex set, and
+        jieba's dictionary. A server calls it before a rule set starts serving, so that no
+        request (the first, or the first after a reload) pays seconds for it."""
+        from .segment import _tokenizer
+
+        for surface in SURFACES:
+            for first_pass in (True, False):
+                self.matcher(surface, first_pass)
+        self.regex_set()
+        _tokenizer()
+        return self
+
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state["_matchers"] = {}

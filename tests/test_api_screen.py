@@ -16,6 +16,7 @@ from webutil import RULES, app_for, live_server
 
 from screener.cli import main
 from screener.schema import HITS_OUTPUT_SCHEMA
+from screener.web.models import ScreenResponse
 
 LISTINGS = [
     {"item_id": "A1", "title": "老挝回流 天然象牙手镯 老料", "shop_name": "收藏天地", "platform": "微店"},
@@ -62,6 +63,9 @@ def test_results_in_request_order_with_hits_columns(client):
     hit = res[0]["hits"][0]
     assert LISTINGS[0]["title"][hit["start"] : hit["end"]] == hit["matched"]  # offsets in the original text
     assert body["rules_hash"] == client.app_state.rules.current.hash
+    # the body is written without FastAPI's response validation: it must still be what the document says
+    assert ScreenResponse.model_validate(body).model_dump(mode="json") == body
+    assert r.headers["content-type"] == "application/json"
 
 
 def test_same_hits_as_screener_scan(client, tmp_path):
@@ -290,3 +294,14 @@ def test_concurrent_requests_in_one_process(tmp_path):
             t.join()
     assert not errors and len(answers) == 60
     assert all(r.status_code == 200 and r.json()["results"] == expected for r in answers)
+
+
+def test_rules_serve_warm_after_start_and_reload(tmp_path):
+    # automata, the RE2 set and jieba are built before a set serves, not by its first request
+    from screener.compiled import SURFACES
+
+    app = app_for(tmp_path / "ws", api_only=True)
+    holder = app.state.screener.rules
+    built = {(s, p) for s in SURFACES for p in (True, False)} | {"regex_set"}
+    assert built <= holder.current.ruleset._matchers.keys()
+    assert holder.reload().ruleset._matchers.keys() >= built

@@ -25,6 +25,11 @@ def label(name: str) -> str:
 
 
 # -- the registry ---------------------------------------------------------------
+#: Up to this many rows, distinct values are found with a dict: a batch of one listing
+#: (the screening API) would otherwise pay Arrow's and numpy's fixed costs on every check.
+_FEW = 16
+
+
 @dataclass
 class Columns:
     """Read access to a batch: text columns as lists, numeric ones as float arrays.
@@ -53,7 +58,8 @@ class Columns:
     def distinct(self, name: str) -> tuple[list[str | None], np.ndarray]:
         """(distinct values with None last, code per row)."""
         if name not in self._distinct:
-            if self.arrow is not None and name in self.arrow.schema.names:
+            few = self.n <= _FEW and name in self.text
+            if self.arrow is not None and name in self.arrow.schema.names and not few:
                 import pyarrow as pa
                 import pyarrow.compute as pc
 
@@ -63,11 +69,13 @@ class Columns:
                 enc = col.dictionary_encode()
                 uniques = [*enc.dictionary.to_pylist(), None]
                 codes = pc.fill_null(enc.indices, len(uniques) - 1).to_numpy(zero_copy_only=False)
-            else:
+            else:  # a few rows: Arrow's kernels cost more than a dict
                 vals = self.values(name)
-                index: dict = {}
-                codes = np.fromiter((index.setdefault(v, len(index)) for v in vals), dtype=np.int64, count=len(vals))
-                uniques = list(index)
+                index: dict = {v: None for v in vals if v is not None}
+                index = {v: k for k, v in enumerate(index)}
+                none = len(index)
+                codes = np.fromiter((none if v is None else index[v] for v in vals), dtype=np.int64, count=len(vals))
+                uniques = [*index, None]
             self._distinct[name] = (uniques, codes)
         return self._distinct[name]
 
@@ -78,6 +86,14 @@ class Columns:
         of rows, and reading numbers out of every description in the batch cost seconds.
         """
         uniques, codes = self.distinct(name)
+        if len(rows) <= _FEW:
+            memo: dict[int, Any] = {}
+            out = np.empty(len(rows), dtype=object)
+            for k, c in enumerate(codes[rows].tolist()):
+                if c not in memo:
+                    memo[c] = fn(uniques[c])
+                out[k] = memo[c]
+            return out
         needed, inverse = np.unique(codes[rows], return_inverse=True)
         results = np.empty(len(needed), dtype=object)
         results[:] = [fn(uniques[i]) for i in needed]

@@ -17,6 +17,7 @@ from ..model import CANONICAL_FIELDS, REQUIRED_FIELDS
 _PUNCT = re.compile(r"[\s_\-·.:：()（）\[\]【】/]+")
 
 
+@lru_cache(maxsize=4096)  # the same few dozen headers, file after file and request after request
 def _key(header: str) -> str:
     return _PUNCT.sub("", unicodedata.normalize("NFKC", str(header)).lower())
 

@@ -13,7 +13,7 @@ from datetime import date
 import numpy as np
 import pyarrow as pa
 
-from ..checks import Columns
+from ..checks import Columns, Result
 from ..compile import RuleSet, category_path
 from ..model import NUMERIC_FIELDS
 from ..normalize import NormalizedBatch
@@ -84,6 +84,7 @@ class ScanBatch:
         self._paths: tuple[list, np.ndarray] | None = None
         self._scope_groups: dict[bool, tuple[list, np.ndarray, np.ndarray]] = {}
         self.scope_memo: dict[tuple, bool] = {}  # (include, exclude, if_missing, path) -> in scope
+        self.check_memo: dict[tuple, Result] = {}  # (check, rows' bytes) -> its result on those rows
 
     @property
     def n_segs(self) -> int:

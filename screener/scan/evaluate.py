@@ -117,10 +117,12 @@ def checks_fire(sb: ScanBatch, ri: int, rows: np.ndarray) -> CheckOutcome:
         # fail whatever it says (a field_in on the seller type spares reading numbers out
         # of every description)
         todo = np.flatnonzero(possible)
-        if len(todo) == len(rows):
-            res = run_check(call, sb.cols, rows)
+        if not len(todo):  # nothing can fire any more; the rest would only say so
+            res = Result(np.zeros(len(rows), bool), np.zeros(len(rows), bool), "")
+        elif len(todo) == len(rows):
+            res = _memo_check(sb, call, rows)
         else:
-            res = _widen(run_check(call, sb.cols, rows[todo]), todo, len(rows))
+            res = _widen(_memo_check(sb, call, rows[todo]), todo, len(rows))
         fires &= res.fires
         possible &= res.fires | res.undecided
         undecided |= res.undecided
@@ -128,6 +130,17 @@ def checks_fire(sb: ScanBatch, ri: int, rows: np.ndarray) -> CheckOutcome:
     lead = evidence_check(where)
     results.insert(0, results.pop(lead))  # its evidence first
     return CheckOutcome(fires, results, results[0].field, int(np.count_nonzero(undecided & possible)))
+
+
+def _memo_check(sb: ScanBatch, call: Check, rows: np.ndarray) -> Result:
+    """run_check, once per batch for a check and rows: rules share checks (the seller type
+    is asked about by a dozen licence rules), and on a batch of one listing each call's
+    fixed cost is most of a scan."""
+    key = (call, rows.tobytes())
+    res = sb.check_memo.get(key)
+    if res is None:
+        res = sb.check_memo[key] = run_check(call, sb.cols, rows)
+    return res
 
 
 def _widen(res: Result, todo: np.ndarray, n: int) -> Result:

@@ -200,13 +200,16 @@ def serving_candidates(sb: ScanBatch, km: KeyMatches, cand: dict[int, set[int]])
     table = np.zeros((len(rules), n), bool)
     for ri, rows in cand.items():
         table[compact[ri], np.fromiter(rows, dtype=_I, count=len(rows))] = True
-    # key -> candidate rules it serves a second-pass slot of (a CSR list, once per pair)
-    ref_key = np.repeat(np.arange(len(keys), dtype=_I), np.diff(keys.ref_ptr))
-    ref_rule = compact[st.rule[keys.ref_slot]]
-    ok = (ref_rule >= 0) & ~st.primary[keys.ref_slot]
-    pairs = np.unique(ref_key[ok] * len(rules) + ref_rule[ok])
-    ptr = np.searchsorted(pairs, np.arange(len(keys) + 1, dtype=_I) * len(rules))
-    owner, pos = csr_expand(ptr, km.kid)
+    # found key -> candidate rules it serves a second-pass slot of (a CSR list, once per pair);
+    # only the keys found: the whole key table costs a batch of one listing more than its scan
+    found, which = np.unique(km.kid, return_inverse=True)
+    k, ref = csr_expand(keys.ref_ptr, found)
+    ref_slot = keys.ref_slot[ref]
+    ref_rule = compact[st.rule[ref_slot]]
+    ok = (ref_rule >= 0) & ~st.primary[ref_slot]
+    pairs = np.unique(k[ok] * len(rules) + ref_rule[ok])
+    ptr = np.searchsorted(pairs, np.arange(len(found) + 1, dtype=_I) * len(rules))
+    owner, pos = csr_expand(ptr, which.reshape(-1))
     hit = table[pairs[pos] % len(rules), km.seg[owner] % n]
     return np.unique(owner[hit])
 

@@ -64,7 +64,7 @@ class RuleHolder:
 
     def _load(self, generation: int) -> LoadedRules:
         fp = self.fingerprint()
-        rs = load_rules(list(self.paths) or None, self._overrides())
+        rs = load_rules(list(self.paths) or None, self._overrides()).warm()  # serving from its first request
         return LoadedRules(rs, ruleset_info(rs), generation, _now(), fp)
 
     def reload(self) -> LoadedRules:
