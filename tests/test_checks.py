@@ -425,3 +425,37 @@ def test_readme_shows_one_valid_example_of_every_check():
         params = {k: v for k, v in ex.items() if k != "check"}
         assert validate_call(ex["check"], params) == [], ex
     assert {ex["check"] for ex in examples} == set(REGISTRY)
+
+
+def test_shop_values_are_validated_once_across_batches(monkeypatch):
+    # a shop's licence number repeats over its listings, in a file's chunks and the API's requests
+    from screener.checks import fields, registry
+
+    monkeypatch.setattr(registry, "_VALUE_MEMO", {})
+    seen: list[str] = []
+    real = fields.uscc_problem
+    monkeypatch.setattr(fields, "uscc_problem", lambda code: seen.append(code) or real(code))
+    call = CheckCall("uscc_invalid", (("field", "shop_license_no"),))
+    bad, good = "91350100M000100Y4X", "91350100M000100Y43"
+    first = REGISTRY["uscc_invalid"].run(
+        call, columns([{"shop_license_no": bad}, {"shop_license_no": good}]), np.arange(2)
+    )
+    second = REGISTRY["uscc_invalid"].run(
+        call, columns([{"shop_license_no": good}, {"shop_license_no": bad}]), np.arange(2)
+    )
+    assert seen == [bad, good]  # the second batch asked nothing again
+    assert first.fires.tolist() == [True, False] and second.fires.tolist() == [False, True]
+    assert first.describe(0) == second.describe(1)
+    # another check on the same values is another question
+    other = CheckCall("matches", (("field", "shop_license_no"), ("pattern", "X$")))
+    assert REGISTRY["matches"].run(other, columns([{"shop_license_no": bad}]), np.arange(1)).fires.tolist() == [True]
+
+
+def test_long_values_are_not_kept(monkeypatch):
+    from screener.checks import registry
+
+    monkeypatch.setattr(registry, "_VALUE_MEMO", {})
+    call = CheckCall("matches", (("field", "description"), ("pattern", "象牙")))
+    text = "象牙" + "很长的描述" * 40
+    assert REGISTRY["matches"].run(call, columns([{"description": text}]), np.arange(1)).fires.tolist() == [True]
+    assert registry._VALUE_MEMO == {}

@@ -56,7 +56,7 @@ def _missing(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     name = call.param("field")
     ph = frozenset(p.strip().lower() for p in call.param("placeholders", ()) or ())
     vals = LazyValues(cols, name)
-    fires = cols.per_value(name, rows, lambda v: is_blank(v, ph)).astype(bool)
+    fires = cols.per_value(name, rows, lambda v: is_blank(v, ph), memo=call).astype(bool)
 
     def describe(k: int) -> str:
         v = vals[rows[k]]
@@ -70,7 +70,7 @@ def _missing(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
 @register("present", "the field has a non-empty value", {"field": Param("field")})
 def _present(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     name = call.param("field")
-    fires = cols.per_value(name, rows, lambda v: not is_blank(v)).astype(bool)
+    fires = cols.per_value(name, rows, lambda v: not is_blank(v), memo=call).astype(bool)
     return Result(fires, np.zeros(len(rows), bool), name)
 
 
@@ -84,7 +84,7 @@ def _membership(call: CheckCall, cols: Columns, rows: np.ndarray, negate: bool) 
         t = clean_text(v)
         return None if t is None else (t.lower() in wanted) != negate
 
-    found = cols.per_value(name, rows, verdict)
+    found = cols.per_value(name, rows, verdict, memo=call)
     fires = found == True  # noqa: E712 - elementwise on an object array
     return Result(fires.astype(bool), none_mask(found), name, lambda k: f"{label(name)}={_show(vals[rows[k]])}")
 
@@ -115,7 +115,9 @@ def _field_not_in(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
 def _uscc_invalid(call: CheckCall, cols: Columns, rows: np.ndarray) -> Result:
     name = call.param("field")
     vals = LazyValues(cols, name)
-    problems = cols.per_value(name, rows, lambda v: None if (t := clean_text(v)) is None else uscc_problem(t))
+    problems = cols.per_value(
+        name, rows, lambda v: None if (t := clean_text(v)) is None else uscc_problem(t), memo=call
+    )
     fires = ~none_mask(problems)
     return Result(
         fires, np.zeros(len(rows), bool), name, lambda k: f"{label(name)} {str(vals[rows[k]]).strip()} {problems[k]}"
@@ -143,8 +145,8 @@ def _uscc_kind_mismatch(call: CheckCall, cols: Columns, rows: np.ndarray) -> Res
         d = None if (s := clean_text(t)) is None else s.lower()
         return d if d in ("enterprise", "individual_business") else ("" if d else None)
 
-    registered = cols.per_value(name, rows, registered_kind)
-    declared = cols.per_value(tname, rows, declared_kind)
+    registered = cols.per_value(name, rows, registered_kind, memo=(call, "registered"))
+    declared = cols.per_value(tname, rows, declared_kind, memo=(call, "declared"))
     has_code = ~none_mask(registered)
     undecided = has_code & none_mask(declared)
     fires = has_code & ~undecided & (declared != "") & (registered != declared)
@@ -207,7 +209,7 @@ def _regex_check(call: CheckCall, cols: Columns, rows: np.ndarray, negate: bool)
         t = clean_text(v)
         return None if t is None else (rx.search(t) is not None) != negate
 
-    found = cols.per_value(name, rows, verdict)
+    found = cols.per_value(name, rows, verdict, memo=call)
     fires = found == True  # noqa: E712 - elementwise on an object array
     return Result(fires.astype(bool), none_mask(found), name, lambda k: f"{label(name)}={_show(vals[rows[k]])}")
 

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -79,13 +79,19 @@ class Columns:
             self._distinct[name] = (uniques, codes)
         return self._distinct[name]
 
-    def per_value(self, name: str, rows: np.ndarray, fn: Callable[[str | None], Any]) -> np.ndarray:
+    def per_value(
+        self, name: str, rows: np.ndarray, fn: Callable[[str | None], Any], memo: Hashable | None = None
+    ) -> np.ndarray:
         """fn over the rows' values of ``name``, computed once per distinct value among them (object array).
 
         Only the requested rows' values: a rule gated on a rare word asks about a handful
         of rows, and reading numbers out of every description in the batch cost seconds.
+        ``memo``: a token that with the value determines fn's result (the check call and
+        what fn computes); short values' results are then kept across batches.
         """
         uniques, codes = self.distinct(name)
+        if memo is not None:
+            fn = _remembered(fn, memo)
         if len(rows) <= _FEW:
             memo: dict[int, Any] = {}
             out = np.empty(len(rows), dtype=object)
@@ -98,6 +104,37 @@ class Columns:
         results = np.empty(len(needed), dtype=object)
         results[:] = [fn(uniques[i]) for i in needed]
         return results[inverse.reshape(-1)]
+
+
+#: (token, value) -> fn(value), across batches: a shop's licence number, seller type and
+#: declaration repeat over its listings, in a file's chunks and in the API's requests, and
+#: validating them again was most of a small batch's structural checks.
+_VALUE_MEMO: dict[tuple[Hashable, str | None], Any] = {}
+_MEMO_ENTRIES = 200_000
+_MEMO_CHARS = 64  # longer values (descriptions) are rarely repeated: not kept
+
+
+def _remembered(fn: Callable[[str | None], Any], token: Hashable) -> Callable[[str | None], Any]:
+    try:
+        hash(token)
+    except TypeError:  # a call built by hand with list parameters (the loader freezes them)
+        return fn
+
+    def cached(v: str | None) -> Any:
+        if v is not None and len(v) > _MEMO_CHARS:
+            return fn(v)
+        key = (token, v)
+        try:
+            return _VALUE_MEMO[key]
+        except KeyError:
+            pass
+        result = fn(v)
+        if len(_VALUE_MEMO) >= _MEMO_ENTRIES:
+            _VALUE_MEMO.clear()  # bounded; a full table starts over rather than tracking recency
+        _VALUE_MEMO[key] = result
+        return result
+
+    return cached
 
 
 class LazyValues:
