@@ -93,12 +93,12 @@ class Columns:
         if memo is not None:
             fn = _remembered(fn, memo)
         if len(rows) <= _FEW:
-            memo: dict[int, Any] = {}
+            done: dict[int, Any] = {}
             out = np.empty(len(rows), dtype=object)
             for k, c in enumerate(codes[rows].tolist()):
-                if c not in memo:
-                    memo[c] = fn(uniques[c])
-                out[k] = memo[c]
+                if c not in done:
+                    done[c] = fn(uniques[c])
+                out[k] = done[c]
             return out
         needed, inverse = np.unique(codes[rows], return_inverse=True)
         results = np.empty(len(needed), dtype=object)
