@@ -12,10 +12,11 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
-from webutil import RULES, app_for, live_server
+from webutil import RULES, app_for, config, live_server
 
 from screener.cli import main
 from screener.schema import HITS_OUTPUT_SCHEMA
+from screener.web.app import create_app
 from screener.web.models import ScreenResponse
 
 LISTINGS = [
@@ -305,3 +306,58 @@ def test_rules_serve_warm_after_start_and_reload(tmp_path):
     built = {(s, p) for s in SURFACES for p in (True, False)} | {"regex_set"}
     assert built <= holder.current.ruleset._matchers.keys()
     assert holder.reload().ruleset._matchers.keys() >= built
+
+
+#: Bodies the fast path answers (they validate) and bodies it hands to the FastAPI route.
+FAST_AND_SLOW_BODIES = [
+    (json.dumps({"listings": LISTINGS}, ensure_ascii=False).encode(), "application/json"),
+    (json.dumps({"listings": LISTINGS[:1]}).encode(), "application/json; charset=utf-8"),
+    (json.dumps({"listings": LISTINGS[2:4]}).encode(), "application/merge-patch+json"),
+    (json.dumps({"listings": LISTINGS}).encode(), "text/plain"),
+    (json.dumps({"listings": LISTINGS}).encode(), None),
+    (b"", "application/json"),
+    (b"\xff\xfe", "application/json"),
+    (b"null", "application/json"),
+    (b'{"listings": [null]}', "application/json"),
+    (b'{"listings": [{"item_id": "1", "title": "x", "price": NaN}]}', "application/json"),
+    (b'{"listings": [{"item_id": "1", "title": "\\ud800"}]}', "application/json"),
+    (b'{"listings": [{"item_id": true, "title": "x"}]}', "application/json"),
+    (b'{"listings": [{"item_id": 7, "title": "x", "price": 1e999}]}', "application/json"),
+    (b'{"listings": [{"item_id": 99999999999999999999, "title": "\\u8c61\\u7259"}]}', "application/json"),
+    (json.dumps({"listings": [{"item_id": str(i), "title": "x"} for i in range(51)]}).encode(), "application/json"),
+]
+
+
+def test_fast_path_answers_as_the_route_does(tmp_path):
+    # valid bodies are answered below the router, the rest by the FastAPI route: every answer the same
+    answers = {}
+    for fast in (True, False):
+        app = create_app(config(tmp_path / f"ws-{fast}", api_only=True, max_listings=50), fast_screen=fast)
+        with TestClient(app) as c:
+            answers[fast] = []
+            for body, ctype in FAST_AND_SLOW_BODIES:
+                r = c.post("/api/v1/screen", content=body, headers={"content-type": ctype} if ctype else {})
+                answers[fast].append((r.status_code, r.headers["content-type"], r.json()))
+    assert answers[True] == answers[False]
+    statuses = [a[0] for a in answers[True]]
+    assert statuses[:3] == [200, 200, 200] and statuses.count(200) == 4 and all(s == 422 for s in statuses[4:13])
+
+
+def test_fast_path_is_taken_for_valid_bodies_only(tmp_path, monkeypatch):
+    from screener.web import fastscreen
+
+    taken = []
+    real = fastscreen.screened_json
+
+    async def spy(state, listings):
+        taken.append(len(listings))
+        return await real(state, listings)
+
+    monkeypatch.setattr(fastscreen, "screened_json", spy)
+    app = create_app(config(tmp_path / "ws", api_only=True, max_listings=50))
+    with TestClient(app) as c:
+        assert c.post("/api/v1/screen", json={"listings": LISTINGS}).status_code == 200
+        assert c.post("/api/v1/screen", json={"listings": [{"item_id": "1"}]}).status_code == 422
+        r = c.post("/api/v1/screen", content=b"{}", headers={"content-type": "text/plain"})
+        assert r.status_code == 422
+    assert taken == [len(LISTINGS)]

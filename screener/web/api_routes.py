@@ -28,6 +28,24 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+async def screened_json(state: AppState, listings: list[dict]) -> bytes:
+    """The body of a screening answer for validated listings (HTTPException 504 over the time limit)."""
+    loaded = state.rules.current  # this request's rules, whatever a reload does meanwhile
+    timeout = state.config.request_timeout
+    try:
+        # one thread of our own: scans take turns anyway (ENGINE_LOCK), and anyio's thread
+        # pool costs a single listing's request more than its hand-off is worth
+        job = asyncio.get_running_loop().run_in_executor(SCAN_THREAD, screen_listings, listings, loaded.ruleset)
+        results = await asyncio.wait_for(job, timeout=timeout)
+    except asyncio.TimeoutError:
+        raise HTTPException(504, f"screening took over {timeout:g} s: send fewer listings") from None
+    state.metrics.screened(results)
+    # written here, not by FastAPI from response_model (which still documents it): validating
+    # and re-encoding every hit cost a batch request more than a third of its scan
+    body = {"results": results, "rules_hash": loaded.hash, "engine_version": __version__}
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 def router(state: AppState) -> APIRouter:
     r = APIRouter()
     cfg = state.config
@@ -46,20 +64,8 @@ def router(state: AppState) -> APIRouter:
         """Screen listings (canonical column names) with the rules in force; results in request order.
 
         At most the server's ``--max-listings`` per request (stated in this document's schema)."""
-        loaded = state.rules.current  # this request's rules, whatever a reload does meanwhile
         listings = body.model_dump(exclude_none=True)["listings"]
-        try:
-            # one thread of our own: scans take turns anyway (ENGINE_LOCK), and anyio's thread
-            # pool costs a single listing's request more than its hand-off is worth
-            job = asyncio.get_running_loop().run_in_executor(SCAN_THREAD, screen_listings, listings, loaded.ruleset)
-            results = await asyncio.wait_for(job, timeout=cfg.request_timeout)
-        except asyncio.TimeoutError:
-            raise HTTPException(504, f"screening took over {cfg.request_timeout:g} s: send fewer listings") from None
-        state.metrics.screened(results)
-        # written here, not by FastAPI from response_model (which still documents it): validating
-        # and re-encoding every hit cost a batch request more than a third of its scan
-        body_out = {"results": results, "rules_hash": loaded.hash, "engine_version": __version__}
-        return Response(json.dumps(body_out, ensure_ascii=False, separators=(",", ":")), media_type="application/json")
+        return Response(await screened_json(state, listings), media_type="application/json")
 
     @r.get("/api/v1/rules", response_model=m.RulesResponse, responses={401: ERRORS[401]}, tags=["rules"])
     def rules() -> dict:

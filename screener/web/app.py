@@ -66,8 +66,11 @@ def error_json(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def create_app(config: ServeConfig, state: AppState | None = None) -> FastAPI:
-    """The app for ``config`` (opens the workspace and loads the rules now)."""
+def create_app(config: ServeConfig, state: AppState | None = None, *, fast_screen: bool = True) -> FastAPI:
+    """The app for ``config`` (opens the workspace and loads the rules now).
+
+    ``fast_screen=False`` leaves every screening request to the FastAPI route (the tests
+    compare the two: same answers)."""
     state = state or AppState.start(config)
     stop = threading.Event()
 
@@ -123,8 +126,11 @@ def create_app(config: ServeConfig, state: AppState | None = None) -> FastAPI:
         from . import pages
 
         pages.mount(app, state)
+    from .fastscreen import ScreenFastPath
     from .security import Guard
 
+    if fast_screen:
+        app.add_middleware(ScreenFastPath, state=state)  # added first: runs inside Guard
     app.add_middleware(Guard, config=config, metrics=state.metrics)
     return app
 
