@@ -87,6 +87,14 @@ def evidence_rank(check: Check) -> int:
 
 def evidence_check(checks: tuple[Check, ...]) -> int:
     """Index of the check that names the violation in evidence."""
+    try:
+        return _evidence_check(checks)
+    except TypeError:  # a call built by hand with list parameters (the loader freezes them)
+        return min(range(len(checks)), key=lambda i: (evidence_rank(checks[i]), i))
+
+
+@lru_cache(maxsize=4096)  # asked for every rule with checks in every batch
+def _evidence_check(checks: tuple[Check, ...]) -> int:
     return min(range(len(checks)), key=lambda i: (evidence_rank(checks[i]), i))
 
 

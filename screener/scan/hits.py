@@ -99,6 +99,8 @@ class HitTable:
 
     def table(self) -> pa.Table:
         c = self.cols
+        if not c["start"]:
+            return HITS_SCHEMA.empty_table()
         start = [-1 if x is None else x for x in c["start"]]
         order = sorted(range(len(start)), key=lambda i: (c["row_id"][i], c["rule_id"][i], c["field"][i], start[i]))
         return pa.Table.from_pydict({k: [v[i] for i in order] for k, v in c.items()}, schema=HITS_SCHEMA)

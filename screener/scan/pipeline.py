@@ -211,6 +211,8 @@ def _regions(sb: ScanBatch, gates: Spans, cand: dict[int, set[int]], whole: bool
 
     if whole:
         whole_fields(sb.fields, np.arange(n, dtype=_I))
+    elif not cand:
+        return match.Regions.empty()
     anchor_idx = np.flatnonzero(st.role[gates.slot] == ANCHOR)
     anchor_rule = st.rule[gates.slot[anchor_idx]]
     for ri, rowset in cand.items() if not whole else ():
@@ -318,6 +320,8 @@ def _evaluate(sb, anchors: Spans, ctx: Spans, structural, out: HitTable, tracer:
         start=np.concatenate([anchors.start[term_idx], np.full(len(s_rule), -1, _I)]),
         end=np.concatenate([anchors.end[term_idx], np.full(len(s_rule), -1, _I)]),
     )
+    if not len(every):  # nothing to judge (most listings): spare a batch of one the clauses' fixed cost
+        return {k: v for k, v in undecided.items() if v}
     verdict = evaluate.judge_clauses(sb, every, ctx, st.rule[ctx.slot], explain=tracer.enabled)
     for a, code, detail in verdict.notes:
         if a < m:
