@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from .config import Config, RuleSource, load_config
 from .errors import InputError, Location, RuleError
 from .flagged import flag_listings
 from .io.canonical import canonical_chunk, scalar_text
-from .io.columns import map_headers
+from .io.columns import ColumnMapping, map_headers
 from .io.source import Reject
 from .io.writers import rejects_table
 from .matcher import resolve_backend
@@ -110,11 +111,17 @@ class TableScan:
 _MAPPING_HINT = "pass mapping={{'SOURCE': '{field}'}}"
 
 
+@lru_cache(maxsize=256)  # the same columns request after request (the screening API), file after file
+def _mapped(headers: tuple[str, ...], name: str) -> ColumnMapping:
+    return map_headers(headers, None, name, hint=_MAPPING_HINT)
+
+
 def canonical_table(
     table: pa.Table, mapping: Mapping[str, str] | None = None, name: str = "<table>"
 ) -> tuple[pa.Table, list[Reject]]:
     """Map any export's columns onto the canonical ones, typed; rows without item_id are rejected."""
-    cm = map_headers([str(n) for n in table.schema.names], mapping, name, hint=_MAPPING_HINT)
+    headers = tuple(str(n) for n in table.schema.names)
+    cm = _mapped(headers, name) if not mapping else map_headers(headers, mapping, name, hint=_MAPPING_HINT)
     cols = {c: table.column(i).combine_chunks() for c, i in cm.columns.items()}
     rows = np.arange(1, table.num_rows + 1, dtype=np.int64)
     chunk = canonical_chunk(

@@ -85,6 +85,7 @@ class ScanBatch:
         self._scope_groups: dict[bool, tuple[list, np.ndarray, np.ndarray]] = {}
         self.scope_memo: dict[tuple, bool] = {}  # (include, exclude, if_missing, path) -> in scope
         self.check_memo: dict[tuple, Result] = {}  # (check, rows' bytes) -> its result on those rows
+        self.scope_masks: dict = {}  # CompiledScope -> rows in it
 
     @property
     def n_segs(self) -> int:

@@ -27,8 +27,15 @@ _I = np.int64
 # -- category scopes ---------------------------------------------------------------
 def scope_mask(sb: ScanBatch, ri: int) -> np.ndarray:
     """Rows whose category path is in the rule's scope (once per distinct path and platform;
-    rules that share a scope share the verdicts)."""
+    rules that share a scope share the verdicts, and the mask, within a batch)."""
     scope = sb.rs.rules[ri].scope
+    mask = sb.scope_masks.get(scope)
+    if mask is None:
+        mask = sb.scope_masks[scope] = _scope_mask(sb, scope)
+    return mask
+
+
+def _scope_mask(sb: ScanBatch, scope) -> np.ndarray:
     if "category" not in sb.batch.schema.names:
         return np.full(sb.n, scope.if_missing == "apply")
     paths, _codes = sb.category_paths()

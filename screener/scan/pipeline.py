@@ -109,7 +109,8 @@ def scan_batch(
     for (ri, _xi), segs in rx_segs.items():
         cand[ri].update(sg % sb.n for sg in segs)
     for ri, (rows, _outcome) in structural.items():
-        cand[ri].update(rows.tolist())
+        if len(rows):  # a rule with no row firing is no candidate anywhere
+            cand[ri].update(rows.tolist())
     clock.lap("evaluate")
 
     # -- match: the second pass, where a rule can still use it ----------------------------------
