@@ -21,6 +21,7 @@ from .model import (
     Pack,
     Rule,
     Term,
+    quick_pickle,
 )
 from .normalize import Normalizer
 from .packs import PackSet
@@ -57,6 +58,7 @@ def char_class(ch: str) -> int:
     return 0
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class Slot:
     """A term in a role of a rule: what a key hit means."""

@@ -8,11 +8,35 @@ can be shared across threads, processes and Spark executors.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from typing import Any, Literal
 
 from .errors import Location
+
+
+def quick_pickle(cls):
+    """Pickle a slotted frozen dataclass as a tuple of its fields, in order.
+
+    The generated ``__getstate__``/``__setstate__`` call ``dataclasses.fields()`` for
+    every object: with ~55,000 terms, slots and examples that was half of the 0.6 s a
+    rule set takes to pickle (for worker processes) and to unpickle (from the compiled
+    cache, at every start).
+    """
+    names = tuple(f.name for f in fields(cls))
+    slots = tuple(cls.__dict__[n] for n in names)  # the slots' member descriptors: set without __setattr__
+
+    def __getstate__(self):
+        return tuple([getattr(self, n) for n in names])
+
+    def __setstate__(self, state):
+        for slot, value in zip(slots, state, strict=True):
+            slot.__set__(self, value)
+
+    cls.__getstate__ = __getstate__
+    cls.__setstate__ = __setstate__
+    return cls
+
 
 SEVERITIES = ("low", "medium", "high")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
@@ -64,6 +88,7 @@ CANONICAL_FIELDS = (*TEXT_FIELDS[:4], *NUMERIC_FIELDS, *TEXT_FIELDS[4:], IMAGES_
 REQUIRED_FIELDS = ("item_id", "title")
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class LegalRef:
     """A law and article a rule rests on; ``verified=False`` prints ``(unverified)``."""
@@ -90,6 +115,7 @@ class LegalRef:
         return self.effective_until is None or on <= self.effective_until
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class Term:
     """A literal to find, with the normalizations and limits it allows."""
@@ -118,6 +144,7 @@ class Term:
         return self.max_gap == 0
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class Concept:
     """A named, reusable list of terms (what a thing is called, does, is made of, is for).
@@ -134,6 +161,7 @@ class Concept:
     location: Location | None = field(default=None, compare=False)
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class Condition:
     """Context a hit needs (``with``), must not have (``without``) or gains score from (``adjust``).
@@ -165,6 +193,7 @@ class Condition:
         return self.any_of if self.any_of else (self,)
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class RegexPattern:
     """A regular expression (RE2 syntax) run only where its literal anchor occurs."""
@@ -174,6 +203,7 @@ class RegexPattern:
     line: int | None = field(default=None, compare=False)
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class CheckCall:
     """A named structural check from :mod:`screener.checks` with its parameters."""
@@ -193,6 +223,7 @@ class CheckCall:
         return f"{self.name}({args})"
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class CheckAnyOf:
     """An OR group of structural checks (groups nest): fires when one of them does."""
@@ -219,6 +250,7 @@ def _short(value: Any) -> str:
     return str(value)
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class CategoryScope:
     """Which platform category paths a rule applies to.
@@ -241,6 +273,7 @@ class CategoryScope:
         return bool(self.include or self.exclude or self.platforms)
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class Example:
     """A listing the rule must flag (``hit``) or must leave alone (``miss``)."""
@@ -255,6 +288,7 @@ class Example:
         return dict(self.row)
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class Rule:
     id: str
@@ -282,6 +316,7 @@ class Rule:
     location: Location | None = field(default=None, compare=False)
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class Pack:
     """One category's rules and the law and departments behind them."""
@@ -300,6 +335,7 @@ class Pack:
     sha256: str = field(default="", compare=False)
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class CharMapping:
     """A character the normalizer treats as another (🐘 → 象), with the reason."""
@@ -310,6 +346,7 @@ class CharMapping:
     line: int | None = field(default=None, compare=False)
 
 
+@quick_pickle
 @dataclass(frozen=True, slots=True)
 class Override:
     """A local analyst change applied at load; always carries a reason."""

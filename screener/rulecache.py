@@ -20,7 +20,7 @@ from ._version import __version__
 from .normalize import _cache_dir, _tables_key
 from .packs import bundled_rules_dir, rule_files
 
-FORMAT = "ruleset-v21"
+FORMAT = "ruleset-v22"  # v22: slotted model objects pickle as tuples
 KEEP = 64  # compiled rule sets kept; the oldest beyond that are removed
 
 

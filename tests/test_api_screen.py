@@ -361,3 +361,21 @@ def test_fast_path_is_taken_for_valid_bodies_only(tmp_path, monkeypatch):
         r = c.post("/api/v1/screen", content=b"{}", headers={"content-type": "text/plain"})
         assert r.status_code == 422
     assert taken == [len(LISTINGS)]
+
+
+def test_engine_errors_are_the_same_json_on_both_paths(tmp_path, monkeypatch):
+    from screener.errors import InputError, Location
+    from screener.web import api_routes
+
+    def refuse(listings, rules):
+        raise InputError("listing 0: no item_id", Location("listings", column="item_id"))
+
+    monkeypatch.setattr(api_routes, "screen_listings", refuse)
+    answers = []
+    for fast in (True, False):
+        app = create_app(config(tmp_path / f"ws-{fast}", api_only=True), fast_screen=fast)
+        with TestClient(app) as c:
+            r = c.post("/api/v1/screen", json={"listings": LISTINGS[:1]})
+            answers.append((r.status_code, r.json()))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 422 and answers[0][1]["error"]["field"] == "item_id"

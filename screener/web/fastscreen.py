@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import HTTPException
 from pydantic import TypeAdapter, ValidationError
 
+from ..errors import ScreenerError
 from . import models as m
 from .api_routes import screened_json
 from .state import AppState
@@ -43,14 +44,16 @@ class ScreenFastPath:
         listings = self._listings(scope, body)
         if listings is None:
             return await self.app(scope, _replay(body, receive), send)
+        from .app import _CODES, error_json  # the app's own error bodies (it imports this module)
+
         try:
             payload = await screened_json(self.state, listings)
         except HTTPException as exc:
-            from .app import _CODES, error_json
-
-            return await error_json(exc.status_code, _CODES.get(exc.status_code, "error"), exc.detail)(
-                scope, receive, send
-            )
+            answer = error_json(exc.status_code, _CODES.get(exc.status_code, "error"), exc.detail)
+            return await answer(scope, receive, send)
+        except ScreenerError as exc:  # as the app's handler answers it on the route
+            field = exc.location.column if exc.location else None
+            return await error_json(422, "invalid", str(exc), field)(scope, receive, send)
         await send(
             {
                 "type": "http.response.start",
