@@ -38,6 +38,15 @@ def quick_pickle(cls):
     return cls
 
 
+def freeze(value: Any) -> Any:
+    """A parameter value as a hashable one: lists → tuples, mappings → sorted (key, value) pairs."""
+    if isinstance(value, dict):
+        return tuple(sorted((str(k), freeze(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
 SEVERITIES = ("low", "medium", "high")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 
@@ -211,6 +220,10 @@ class CheckCall:
     name: str
     params: tuple[tuple[str, Any], ...] = ()
     line: int | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        # hashable whoever builds it: the scan remembers results by check
+        object.__setattr__(self, "params", tuple((str(k), freeze(v)) for k, v in self.params))
 
     def param(self, key: str, default: Any = None) -> Any:
         for k, v in self.params:

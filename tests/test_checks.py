@@ -459,3 +459,11 @@ def test_long_values_are_not_kept(monkeypatch):
     text = "象牙" + "很长的描述" * 40
     assert REGISTRY["matches"].run(call, columns([{"description": text}]), np.arange(1)).fires.tolist() == [True]
     assert registry._VALUE_MEMO == {}
+
+
+def test_a_check_call_is_hashable_however_it_is_built():
+    # the scan remembers check results by call: a call built by hand with lists and dicts is frozen too
+    by_hand = CheckCall("text_compare", (("left", {"unit": "money", "near": ["原价"]}), ("values", ["a", "b"])))
+    frozen = CheckCall("text_compare", (("left", (("near", ("原价",)), ("unit", "money"))), ("values", ("a", "b"))))
+    assert by_hand == frozen and hash(by_hand) == hash(frozen)
+    assert by_hand.param("values") == ("a", "b")

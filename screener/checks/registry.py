@@ -71,8 +71,7 @@ class Columns:
                 codes = pc.fill_null(enc.indices, len(uniques) - 1).to_numpy(zero_copy_only=False)
             else:  # a few rows: Arrow's kernels cost more than a dict
                 vals = self.values(name)
-                index: dict = {v: None for v in vals if v is not None}
-                index = {v: k for k, v in enumerate(index)}
+                index = {v: k for k, v in enumerate(dict.fromkeys(v for v in vals if v is not None))}
                 none = len(index)
                 codes = np.fromiter((none if v is None else index[v] for v in vals), dtype=np.int64, count=len(vals))
                 uniques = [*index, None]
@@ -115,11 +114,6 @@ _MEMO_CHARS = 64  # longer values (descriptions) are rarely repeated: not kept
 
 
 def _remembered(fn: Callable[[str | None], Any], token: Hashable) -> Callable[[str | None], Any]:
-    try:
-        hash(token)
-    except TypeError:  # a call built by hand with list parameters (the loader freezes them)
-        return fn
-
     def cached(v: str | None) -> Any:
         if v is not None and len(v) > _MEMO_CHARS:
             return fn(v)

@@ -11,6 +11,7 @@ from ..model import (
     CheckCall,
     Condition,
     RegexPattern,
+    freeze,
 )
 from ..regexes import anchor_required, branch_anchor, compile_regex, required_literals
 from ..yamlsrc import YMap
@@ -141,13 +142,4 @@ def _check(ctx: Context, item: YMap, line: int | None) -> Check | None:
         ctx.err(p, line)
     if problems:
         return None
-    return CheckCall(name=str(item["check"]), params=_freeze(params), line=line)
-
-
-def _freeze(value: Any) -> Any:
-    """Check parameters as hashable values: lists → tuples, mappings → sorted (key, value) pairs."""
-    if isinstance(value, dict):
-        return tuple(sorted((str(k), _freeze(v)) for k, v in value.items()))
-    if isinstance(value, list):
-        return tuple(_freeze(v) for v in value)
-    return value
+    return CheckCall(name=str(item["check"]), params=freeze(params), line=line)  # sorted pairs

@@ -92,16 +92,9 @@ def evidence_rank(check: Check) -> int:
     return _RANK.get(check.name, len(_RANK))
 
 
+@lru_cache(maxsize=4096)  # asked for every rule with checks in every batch
 def evidence_check(checks: tuple[Check, ...]) -> int:
     """Index of the check that names the violation in evidence."""
-    try:
-        return _evidence_check(checks)
-    except TypeError:  # a call built by hand with list parameters (the loader freezes them)
-        return min(range(len(checks)), key=lambda i: (evidence_rank(checks[i]), i))
-
-
-@lru_cache(maxsize=4096)  # asked for every rule with checks in every batch
-def _evidence_check(checks: tuple[Check, ...]) -> int:
     return min(range(len(checks)), key=lambda i: (evidence_rank(checks[i]), i))
 
 
@@ -152,10 +145,7 @@ def _memo_check(sb: ScanBatch, call: Check, rows: np.ndarray) -> Result:
     is asked about by a dozen licence rules), and on a batch of one listing each call's
     fixed cost is most of a scan."""
     key = (call, rows.tobytes())
-    try:
-        res = sb.check_memo.get(key)
-    except TypeError:  # a call built by hand with list parameters (the loader freezes them)
-        return run_check(call, sb.cols, rows)
+    res = sb.check_memo.get(key)
     if res is None:
         res = sb.check_memo[key] = run_check(call, sb.cols, rows)
     return res

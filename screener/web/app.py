@@ -28,7 +28,7 @@ from .state import AppState
 
 #: Environment variable carrying the config to worker processes (``--workers N``).
 CONFIG_ENV = "SCREENER_SERVE_CONFIG"
-_CODES = {
+ERROR_CODES = {
     400: "bad_request",
     401: "unauthorized",
     403: "forbidden",
@@ -112,7 +112,7 @@ def create_app(config: ServeConfig, state: AppState | None = None, *, fast_scree
     async def on_http(request: Request, exc: HTTPException):
         message = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail, ensure_ascii=False)
         if request.url.path.startswith("/api/") or not _wants_html(request):
-            return error_json(exc.status_code, _CODES.get(exc.status_code, "error"), message, headers=exc.headers)
+            return error_json(exc.status_code, ERROR_CODES.get(exc.status_code, "error"), message, headers=exc.headers)
         return _html_error(request, exc.status_code, message)
 
     @app.exception_handler(ScreenerError)

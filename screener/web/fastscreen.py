@@ -21,6 +21,7 @@ from pydantic import TypeAdapter, ValidationError
 from ..errors import ScreenerError
 from . import models as m
 from .api_routes import screened_json
+from .app import ERROR_CODES, error_json  # the app's own error bodies (it imports this module only in create_app)
 from .state import AppState
 
 SCREEN_PATH = "/api/v1/screen"
@@ -44,12 +45,10 @@ class ScreenFastPath:
         listings = self._listings(scope, body)
         if listings is None:
             return await self.app(scope, _replay(body, receive), send)
-        from .app import _CODES, error_json  # the app's own error bodies (it imports this module)
-
         try:
             payload = await screened_json(self.state, listings)
         except HTTPException as exc:
-            answer = error_json(exc.status_code, _CODES.get(exc.status_code, "error"), exc.detail)
+            answer = error_json(exc.status_code, ERROR_CODES.get(exc.status_code, "error"), exc.detail)
             return await answer(scope, receive, send)
         except ScreenerError as exc:  # as the app's handler answers it on the route
             field = exc.location.column if exc.location else None
