@@ -1,4 +1,4 @@
-"""Imported once by the forkserver that starts worker processes (see ``pool._mp_context``).
+"""Imported once by the forkserver that starts worker processes (see :func:`screener.workers.mp_context`).
 
 Every worker forks from that server, so what is loaded here is loaded once,
 not once per worker: the scan code and its libraries, and jieba's dictionary

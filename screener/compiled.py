@@ -302,6 +302,7 @@ class RuleSet:
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state["_matchers"] = {}
+        state.pop("_stored_at", None)  # where this process's cache holds it: not another machine's
         return state
 
     def __setstate__(self, state: dict) -> None:

@@ -1,24 +1,22 @@
 """Chunks scanned inline or by worker processes, results in input order.
 
 What makes two workers pay off early (issue 12): the forkserver that forks
-the workers starts as soon as a scan knows it may need them, so its ~1.5 s of
+the workers starts as soon as a scan knows it may need them (the command line
+starts it before it loads the rules: :mod:`screener.workers`), so its ~1.5 s of
 imports and jieba's dictionary overlap loading the rules and reading the first
-chunks; every worker gets the compiled rule set pickled once and builds its
-automata in its initializer, before the first chunk reaches it; a reader thread
-keeps split chunks ready, so the workers never wait for the file; and chunks go
-to the workers in pieces of :data:`~screener.chunks.SCAN_ROWS` rows, each
-holding only its own rows (a pickled slice carries its whole parent block), so
-the last chunk does not leave a worker idle and no worker holds a whole chunk's
-working memory.
+chunks; every worker reads the compiled rule set from the rule cache's file (or
+gets it pickled once, when it is not from the cache) and builds its automata in
+its initializer, before the first chunk reaches it; a reader thread keeps split
+chunks ready, so the workers never wait for the file; and chunks go to the
+workers in pieces of :data:`~screener.chunks.SCAN_ROWS` rows, each holding only
+its own rows (a pickled slice carries its whole parent block), so the last chunk
+does not leave a worker idle and no worker holds a whole chunk's working memory.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import pickle
 import queue
-import sys
 import threading
 import time
 from collections import deque
@@ -34,43 +32,12 @@ from .chunks import SCAN_ROWS, ChunkResult, combine, compact, process_chunk, spl
 from .compile import RuleSet
 from .io.readers import RawChunk
 from .ocr import OcrOptions
+from .rulecache import load_stored, stored_at
 from .summary import peak_rss_kb
-
-#: Bytes of input below which a scan does not start worker processes early: two
-#: chunks of 20,000 rows are at least this big (a listing has an id and a title).
-EARLY_START_BYTES = 2 * 20_000 * 24
+from .workers import mp_context
 
 # one item on the way from the reader: (tag, raw chunk, its first row id)
 Item = tuple[Any, RawChunk, int]
-
-
-def default_workers() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - macOS/Windows
-        return max(1, os.cpu_count() or 1)
-
-
-def _mp_context():
-    # forkserver/spawn: a forked child of a process with pyarrow's threads can deadlock
-    if not sys.platform.startswith("linux"):
-        return multiprocessing.get_context("spawn")
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["screener._preload"])  # workers start with the code and jieba loaded
-    return ctx
-
-
-def start_early(workers: int, input_bytes: int) -> None:
-    """Start the forkserver now when a scan of ``input_bytes`` may use ``workers`` processes.
-
-    The server imports the scan code and loads jieba in its own process while
-    this one compiles the rules and reads; the workers fork from it later, warm.
-    Starting it costs nothing on the scan's path (it is one process spawn).
-    """
-    if workers > 1 and input_bytes >= EARLY_START_BYTES and _mp_context().get_start_method() == "forkserver":
-        from multiprocessing import forkserver
-
-        forkserver.ensure_running()
 
 
 # -- worker processes ----------------------------------------------------------------------
@@ -80,12 +47,18 @@ _WORKER_AS_OF: date | None = None
 WARM_UP = {"item_id": ["0"], "title": ["老挝回流 象-牙手镯 全网最低价 第一"], "description": ["专供 正品"]}
 
 
-def _init_worker(pickled_rules: bytes, ocr: OcrOptions | None = None, as_of: date | None = None) -> None:
-    # The rule set comes pickled once by the scan (its compiled model, not its
-    # automata); a one-row scan builds the automata and anything else the scan
-    # core builds lazily, here, before the first chunk is waiting.
+def _init_worker(rules: bytes | tuple, ocr: OcrOptions | None = None, as_of: date | None = None) -> None:
+    # The rule set (its compiled model, not its automata) comes from the rule cache's
+    # file when the scan's came from there, else pickled once by the scan; a one-row scan
+    # builds the automata and anything else the scan core builds lazily, here, before the
+    # first chunk is waiting.
     global _WORKER_RULES, _WORKER_OCR, _WORKER_AS_OF
-    _WORKER_RULES, _WORKER_OCR, _WORKER_AS_OF = pickle.loads(pickled_rules), ocr, as_of
+    if isinstance(rules, tuple):
+        where, rules_hash = rules
+        _WORKER_RULES = load_stored(where, rules_hash)
+    else:
+        _WORKER_RULES = pickle.loads(rules)
+    _WORKER_OCR, _WORKER_AS_OF = ocr, as_of
     from .api import scan_table
 
     scan_table(pa.table(WARM_UP), _WORKER_RULES)
@@ -208,9 +181,11 @@ def _pooled(
     limit = 3 * workers
     window: deque[tuple[Any, RawChunk, list[Future]]] = deque()
     in_flight = 0
-    rules = pickle.dumps(rs, protocol=pickle.HIGHEST_PROTOCOL)  # once, not once per worker
+    where = stored_at(rs)
+    # the cache file's name, else the rules pickled once, not once per worker
+    rules = (where, rs.hash) if where is not None else pickle.dumps(rs, protocol=pickle.HIGHEST_PROTOCOL)
     pool = ProcessPoolExecutor(
-        max_workers=workers, mp_context=_mp_context(), initializer=_init_worker, initargs=(rules, ocr, as_of)
+        max_workers=workers, mp_context=mp_context(), initializer=_init_worker, initargs=(rules, ocr, as_of)
     )
     try:
         for tag, raw, first in items:

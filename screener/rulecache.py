@@ -48,7 +48,7 @@ def cached_ruleset(paths, overrides, backend: str, build: Callable[[], object], 
     path = _cache_dir() / f"{key[:32]}.ruleset.pickle"
     try:
         with open(path, "rb") as fh:
-            return pickle.load(fh)
+            return _remember(pickle.load(fh), path)
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
         pass
     rs = build()
@@ -59,8 +59,50 @@ def cached_ruleset(paths, overrides, backend: str, build: Callable[[], object], 
             pickle.dump(rs, fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
         _prune(path.parent)
+        _remember(rs, path)
     except OSError:
         pass
+    return rs
+
+
+def _remember(rs, path: Path):
+    """Note on the rule set the cache file that holds it (see :func:`load_stored`)."""
+    if hasattr(rs, "__dict__"):
+        st = path.stat()
+        object.__setattr__(rs, STORED_AT, (str(path), st.st_size, st.st_mtime_ns))
+    return rs
+
+
+#: Attribute of a rule set read from (or written to) the cache: (path, size, mtime_ns) of that file.
+#: Not pickled, and not carried by a modified copy (``dataclasses.replace`` makes a new object).
+STORED_AT = "_stored_at"
+
+
+def stored_at(rs) -> tuple[str, int, int] | None:
+    """Where the cache holds exactly this rule set, if it does and the file is unchanged."""
+    where = getattr(rs, STORED_AT, None)
+    if where is None:
+        return None
+    try:
+        st = os.stat(where[0])
+    except OSError:
+        return None
+    return where if (st.st_size, st.st_mtime_ns) == where[1:] else None
+
+
+def load_stored(where: tuple[str, int, int], rules_hash: str):
+    """The rule set :func:`stored_at` named, read in another process (a scan's worker).
+
+    Workers read the compiled rules from the cache file instead of receiving them
+    pickled by the scan: the scan process does not spend its time pickling them
+    while it should be reading, and nothing large goes down the pipe. Raises
+    ``ValueError`` when the file is not the rule set it was (replaced meanwhile).
+    """
+    with open(where[0], "rb") as fh:
+        st = os.fstat(fh.fileno())
+        rs = pickle.load(fh)
+    if (st.st_size, st.st_mtime_ns) != where[1:] or rs.hash != rules_hash:
+        raise ValueError(f"{where[0]} no longer holds the rule set {rules_hash[:12]}")
     return rs
 
 

@@ -9,7 +9,7 @@ and a bounded number of chunks is in flight, so memory does not grow with the
 input. Each chunk's result carries its own :class:`~screener.tally.Tally`;
 this process adds them up and builds summary.json from the sum.
 
-Every chunk's results go to a part file and a checkpoint (see
+Every chunk's results go to the outputs, and to a part file and a checkpoint (see
 :class:`~screener.io.writers.ScanParts`), so ``resume=True`` continues a killed
 scan from its last completed chunk; the checkpoint records the rule-pack hash,
 the inputs (path, size, mtime), the options that decide the chunks and the
@@ -33,11 +33,12 @@ from .compile import RuleSet
 from .duplicates import count_repeats
 from .errors import Location, ScreenerError
 from .io.readers import DEFAULT_CHUNK_ROWS, InputFile, RawChunk, ReadOptions, iter_raw, open_inputs
-from .io.writers import ScanParts, previous_scan, replace_previous_scan
+from .io.writers import ScanOutputs, ScanParts, previous_scan, replace_previous_scan
 from .ocr import OcrOptions, OcrStats, engine_info
-from .pool import default_workers, scan_chunks, start_early  # noqa: F401  (default_workers: the CLI's)
+from .pool import scan_chunks
 from .summary import build_summary, describe_file
 from .tally import Tally
+from .workers import default_workers, start_early  # noqa: F401  (default_workers: the CLI's)
 
 CHECKPOINT_FORMAT = "screener-checkpoint-2"
 
@@ -204,12 +205,19 @@ def scan_files(
                 resumes=[],
             )
         judged_at = date.fromisoformat(state["as_of"])
-        summary = _scan(sources, parts, state, rs, mapping, options, workers, on_progress, t0, ocr, judged_at)
-        if skipped:
-            summary["skipped_inputs"] = skipped
-        if state.get("replaced"):
-            summary["replaced_previous_scan"] = state["replaced"]
-        parts.merge(state["chunks_done"], summary)
+        outputs = parts.open_outputs(state["chunks_done"], rs.packset.categories)
+        try:
+            summary = _scan(
+                sources, parts, outputs, state, rs, mapping, options, workers, on_progress, t0, ocr, judged_at
+            )
+            if skipped:
+                summary["skipped_inputs"] = skipped
+            if state.get("replaced"):
+                summary["replaced_previous_scan"] = state["replaced"]
+            parts.finish(outputs, summary)
+        except BaseException:
+            outputs.abort()
+            raise
     except BaseException:
         parts.close()  # the parts and checkpoint stay for --resume
         raise
@@ -219,6 +227,7 @@ def scan_files(
 def _scan(
     sources: list[InputFile],
     parts: ScanParts,
+    outputs: ScanOutputs,
     state: dict,
     rs: RuleSet,
     mapping: Mapping[str, str] | None,
@@ -279,6 +288,7 @@ def _scan(
             runs.append([fi, 1])
         worker_rss = max(worker_rss, res.peak_rss_kb)
         parts.write_part(seq, res.hits, res.flagged, res.rejects, res.id_hashes, res.scanned)
+        outputs.write(res.hits, res.flagged, res.rejects, res.scanned)
         tally.add_seconds({"read": read_s, "write": time.thread_time() - t})
         if res.ocr is not None:
             ocr_stats.merge(res.ocr)

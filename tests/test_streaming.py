@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import json
+import pickle
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -102,3 +103,49 @@ def test_reader_thread_hands_its_errors_over_and_stops_when_closed():
     assert next(iter(endless)) == 0
     endless.close()  # the scan gave up: the thread must not block on a full queue forever
     assert not endless._thread.is_alive()
+
+
+def test_workers_read_the_rule_set_from_the_cache_file_it_came_from(tmp_path, rules):
+    from dataclasses import replace
+
+    from screener.rulecache import _remember, load_stored, stored_at
+
+    path = tmp_path / "x.ruleset.pickle"
+    path.write_bytes(pickle.dumps(rules, protocol=pickle.HIGHEST_PROTOCOL))
+    copy = _remember(pickle.loads(path.read_bytes()), path)
+    where = stored_at(copy)
+    assert where is not None and where[0] == str(path)
+    assert load_stored(where, copy.hash).hash == rules.hash
+    # what is noted is this process's file: not pickled, not carried by a modified copy
+    assert stored_at(pickle.loads(pickle.dumps(copy))) is None
+    assert stored_at(replace(copy, backend=copy.backend)) is None
+    # the file replaced meanwhile: the scan pickles the rules instead, and a worker refuses the file
+    path.write_bytes(path.read_bytes() + b"\0")
+    assert stored_at(copy) is None
+    with pytest.raises(ValueError, match="no longer holds"):
+        load_stored(where, copy.hash)
+
+
+def test_workers_get_a_rule_set_that_is_not_in_the_cache(tmp_path, export, rules, monkeypatch):
+    from screener.rulecache import stored_at
+
+    monkeypatch.setenv("SCREENER_NO_CACHE", "1")
+    fresh = screener.load_rules([RULES])
+    assert stored_at(fresh) is None and fresh.hash == rules.hash
+    one = outputs_of(tmp_path / "one", export, rules, chunk_rows=2000, workers=1)
+    two = outputs_of(tmp_path / "two", export, fresh, chunk_rows=2000, workers=2)
+    assert two["hits"].equals(one["hits"]) and two["counts"] == one["counts"]
+    assert two["summary"]["memory"]["worker_peak_rss_kb"] > 0  # the pool did run
+
+
+def test_input_bytes_counts_files_folders_and_globs(tmp_path):
+    from screener.workers import input_bytes
+
+    (tmp_path / "a.csv").write_bytes(b"x" * 10)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.csv").write_bytes(b"y" * 7)
+    assert input_bytes([tmp_path / "a.csv"]) == 10
+    assert input_bytes([tmp_path]) == 10  # a subfolder is read only with --recursive
+    assert input_bytes([tmp_path], recursive=True) == 17
+    assert input_bytes([str(tmp_path / "**" / "*.csv")], recursive=True) == 17
+    assert input_bytes([tmp_path / "missing.csv"]) == 0

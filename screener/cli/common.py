@@ -8,7 +8,6 @@ from collections.abc import Iterator
 
 import click
 
-from .. import api
 from ..config import load_config
 from ..errors import InputError, OutputError, RuleError, RuleErrors, ScreenerError
 
@@ -98,6 +97,8 @@ def load_ruleset(
     source = cfg.rule_source(list(rules) or None)
     if announce:
         click.echo(f"rules: {source.describe()}", err=True)
+    from .. import api  # when a command runs, not when the CLI starts
+
     return api.load_rule_source(source, list(overrides), backend, config=cfg, allow_empty=allow_empty)
 
 

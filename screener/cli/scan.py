@@ -143,8 +143,7 @@ def scan(
     from ..io.columns import parse_map_options
     from ..io.source import ReadOptions
     from ..ocr import OCR_CHUNK_ROWS, OcrOptions, require
-    from ..runner import default_workers, scan_files
-    from .reports import write_report
+    from ..workers import default_workers, input_bytes, start_early
 
     with errors():
         mapping = parse_map_options(maps)
@@ -173,6 +172,11 @@ def scan(
                 as_of=as_of,
             )
         else:
+            workers = workers or default_workers()
+            # before the rules load: the worker processes' start overlaps it
+            start_early(workers, input_bytes(inputs, recursive))
+            from ..runner import scan_files
+
             rs = load_ruleset(rules, overrides, engine, announce=not quiet, allow_empty=allow_empty)
             with progress_bar(quiet, counter) as on_progress:
                 summary = scan_files(
@@ -181,7 +185,7 @@ def scan(
                     rs,
                     mapping=mapping,
                     chunk_rows=chunk_rows,
-                    workers=workers or default_workers(),
+                    workers=workers,
                     on_progress=on_progress,
                     resume=resume,
                     recursive=recursive,
@@ -192,6 +196,8 @@ def scan(
     if not quiet:
         print_summary(summary, outdir)
     if make_report:
+        from .reports import write_report
+
         write_report(outdir, None, previous, quiet=quiet)
 
 

@@ -32,15 +32,15 @@ def safe_row(values: list[Any]) -> list[Any]:
 EXCEL_MAX_CELL = 32_767
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_LINKS = 65_530  # hyperlinks Excel keeps per worksheet; further URLs stay plain text
+# control characters XML 1.0 cannot hold (tab, LF and CR it can)
+_XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _URL_RE = re.compile(r"^https?://[^\s\x00-\x1f\x7f\"<>]+$", re.IGNORECASE)
 
 
 def clean_text(value: str) -> str:
     """Text a worksheet can hold, neutralised: XML-illegal control characters removed first (so that a
     hidden character cannot shield a leading ``=``), cut to Excel's cell limit, then :func:`safe_cell`."""
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-    value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    value = _XML_ILLEGAL.sub("", value)
     if len(value) > EXCEL_MAX_CELL - 1:
         value = value[: EXCEL_MAX_CELL - 2] + "…"
     return safe_cell(value)

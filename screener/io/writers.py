@@ -21,7 +21,7 @@ import csv
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +32,10 @@ import pyarrow.parquet as pq
 
 from ..errors import Location, OutputError
 from ..schema import FLAGGED_SCHEMA, HITS_OUTPUT_SCHEMA, REJECT_COLUMNS
-from ..taxonomy import categories
+from ..taxonomy import Category, categories
 from .atomic import commit, is_partial, partial_path, write_atomic, write_json_atomic
 from .columns import LISTING_STATUS
-from .leads import write_leads_workbook
+from .leads import LeadsWorkbook
 from .readers import Reject
 from .safety import safe_row, safe_table
 
@@ -120,11 +120,10 @@ def replace_previous_scan(outdir: str | os.PathLike, previous: dict | None) -> d
     return {**(previous or {}), "removed": removed}
 
 
-def category_names(summary: dict) -> dict[str, str]:
-    """Category code -> name, as the scan's taxonomy had them (an office's own categories included)."""
+def category_names(used: Iterable[Category] = ()) -> dict[str, str]:
+    """Category code -> name: the taxonomy's, then the scan's own (an office's categories included)."""
     out = {code: c.name for code, c in categories().items()}
-    for code, c in ((summary.get("rules") or {}).get("categories") or {}).items():
-        out[code] = c.get("name", code)
+    out.update((c.code, c.name) for c in used)
     return out
 
 
@@ -160,10 +159,11 @@ class ScanOutputs:
 
     ``scanned``: also write scanned.parquet (every scanned listing's key and status),
     which screener diff reads to tell 整改 from 下架; an engine that cannot say which
-    listings it scanned leaves it out (and an older one is removed).
+    listings it scanned leaves it out (and an older one is removed). ``categories``: the
+    scan's categories (the rule set's ``packset.categories``), named in flagged.xlsx.
     """
 
-    def __init__(self, outdir: str | os.PathLike, *, scanned: bool = False):
+    def __init__(self, outdir: str | os.PathLike, *, scanned: bool = False, categories: Iterable[Category] = ()):
         self.outdir = Path(outdir)
         try:
             self.outdir.mkdir(parents=True, exist_ok=True)
@@ -183,6 +183,7 @@ class ScanOutputs:
         self._rej = csv.writer(self._rej_fh)
         self._rej.writerow(REJECT_COLUMNS)
         self._scanned = pq.ParquetWriter(partial_path(self.path[SCANNED_FILE]), SCANNED_SCHEMA) if scanned else None
+        self._leads = LeadsWorkbook(partial_path(self.path[FLAGGED_XLSX]), category_names(categories))
         self.closed = False
 
     def write(
@@ -199,6 +200,7 @@ class ScanOutputs:
             self._hits.write_table(hits)
         if flagged is not None and flagged.num_rows:
             self._flagged.write_table(flagged)
+            self._leads.add(flagged)
             for row in flagged.to_pylist():
                 self._csv.writerow(safe_row(["" if row[c] is None else row[c] for c in FLAGGED_SCHEMA.names]))
         rows: Iterator[tuple[Any, ...]]
@@ -219,13 +221,11 @@ class ScanOutputs:
             self._rej_fh.close()
             if self._scanned is not None:
                 self._scanned.close()
+            self._leads.close()
             self.closed = True
 
     def commit(self, summary: dict) -> None:
         self._close()
-        write_leads_workbook(
-            partial_path(self.path[FLAGGED_FILE]), partial_path(self.path[FLAGGED_XLSX]), category_names(summary)
-        )
         for name in (HITS_FILE, FLAGGED_FILE, FLAGGED_CSV, FLAGGED_XLSX, REJECTS_FILE, SCANNED_FILE):
             if name != SCANNED_FILE or self._scanned is not None:
                 commit(partial_path(self.path[name]), self.path[name])
@@ -355,16 +355,22 @@ class ScanParts:
         for seq in range(n):
             yield tuple(self._read(seq, kind) for kind in kinds)
 
-    def merge(self, n: int, summary: dict) -> None:
-        """Stream parts 0..n-1 into the outputs, commit them, remove the work directory."""
-        outputs = ScanOutputs(self.outdir, scanned=True)
+    def open_outputs(self, done: int, categories: Iterable[Category] = ()) -> ScanOutputs:
+        """The scan's outputs, written as its chunks complete (so that they are ready when the
+        last chunk is); those of a resumed scan's first ``done`` chunks come from their parts.
+        A killed scan's outputs are left unfinished and written again by its resume."""
+        outputs = ScanOutputs(self.outdir, scanned=True, categories=categories)
         try:
-            for hits, flagged, rejects, scanned in self.iter_parts(n):
+            for hits, flagged, rejects, scanned in self.iter_parts(done):
                 outputs.write(hits, flagged, rejects, scanned)
-            outputs.commit(summary)
         except BaseException:
-            outputs.abort()  # the parts and checkpoint stay: a resume merges again
+            outputs.abort()
             raise
+        return outputs
+
+    def finish(self, outputs: ScanOutputs, summary: dict) -> None:
+        """Commit the outputs and remove the work directory (its parts and checkpoint)."""
+        outputs.commit(summary)
         self.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 

@@ -288,7 +288,7 @@ def scan_files_spark(
     as_of = as_of or date.today()
     res, metas = screen_files(spark, inputs, rs, (), mapping, ocr, as_of)
     packed = res.packed.persist(StorageLevel.MEMORY_AND_DISK)
-    outputs = ScanOutputs(outdir)
+    outputs = ScanOutputs(outdir, categories=rs.packset.categories)
     try:
         tally = res.tally()
         ocr_stats = OcrStats()

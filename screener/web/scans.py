@@ -25,8 +25,8 @@ from ..compile import RuleSet
 from ..errors import ScreenerError
 from ..io.writers import FLAGGED_FILE, HITS_FILE
 from ..model import SEVERITY_RANK
-from ..pool import _mp_context
 from ..runner import Progress, scan_files
+from ..workers import mp_context
 from .db import reading, transaction
 from .listings import read_listings, text_hash
 from .rulesets import RuleHolder
@@ -249,7 +249,7 @@ class ScanJobs:
                 if scan_id is None:
                     return
                 if self._executor is None:
-                    self._executor = ProcessPoolExecutor(1, mp_context=_mp_context())
+                    self._executor = ProcessPoolExecutor(1, mp_context=mp_context())
                 progress = self.progress.setdefault(scan_id, ScanProgress())
                 run_scan(self.ws, self.rules, scan_id, self.workers, progress, self._executor)
             finally:
