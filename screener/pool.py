@@ -137,6 +137,9 @@ def scan_chunks(
 ) -> Iterator[tuple[Any, RawChunk, ChunkResult]]:
     """(tag, raw chunk, result) in input order; ``tag`` is passed through.
 
+    The raw chunk tells the caller how many rows and rejects it had and how far
+    into its file it reached; from worker processes it comes without its rows.
+
     Inputs of less than ``pool_rows`` rows are scanned in this process:
     starting workers costs more than it saves (the forkserver, jieba's
     dictionary, the automata). Either way each chunk is scanned in pieces of
@@ -190,7 +193,10 @@ def _pooled(
     try:
         for tag, raw, first in items:
             pieces = split_raw(raw, SCAN_ROWS)
-            window.append((tag, raw, [pool.submit(_work, compact(p), first + off) for p, off in pieces]))
+            futures = [pool.submit(_work, compact(p), first + off) for p, off in pieces]
+            # kept without its rows: a reader's chunk is a slice of a whole parsed block of the
+            # file, which this reference would keep alive until the chunk's results are in
+            window.append((tag, replace(raw, data=None), futures))
             in_flight += len(pieces)
             while in_flight >= limit:
                 f_tag, f_raw, futs = window.popleft()

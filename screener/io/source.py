@@ -30,7 +30,7 @@ class ReadOptions:
     sheet: str | None = None  # XLSX: the sheet with the listings (default: the first sheet that has them)
     header_search_rows: int = 20  # XLSX: how far below the top a header row may sit (title rows above it)
     header_bytes: int = 1 << 20  # CSV: the header must end within the file's first MiB
-    block_bytes: int = 32 << 20  # CSV: bytes split and parsed at a time
+    block_bytes: int = 8 << 20  # CSV: bytes split and parsed at a time
     max_record_bytes: int = 64 << 20  # CSV: a longer record is rejected up to its line end
     python_csv_bytes: int = 1 << 20  # CSV: pyarrow failing on more than this: split, so only the bad MiB go slow
 
