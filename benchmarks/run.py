@@ -276,6 +276,9 @@ def machine() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--ceiling-child"]:
+        return ceiling_child(Path(argv[1]), int(argv[2]))
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--data-dir", type=Path, default=None)
@@ -302,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine(),
-        "command": "python benchmarks/run.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python benchmarks/run.py " + " ".join(argv),
         "backends": backends,
         "sizes": {},
     }
@@ -558,7 +561,91 @@ def workers_and_memory(tmp: Path, args, backend: str, command: str) -> dict:
             )
         if n == flat and n not in args.workers_rows and n not in args.memory_rows:
             data.unlink()  # gigabytes
+    if args.workers_rows:
+        out["ceiling"] = ceiling(tmp / f"listings-{min(args.workers_rows)}.csv", CEILING_ROWS)
     return out
+
+
+# -- what two processes get from this machine -------------------------------------------------
+CEILING_ROWS = 100_000
+
+
+def ceiling_child(data: Path, n: int) -> int:
+    """One process of :func:`ceiling`: load, read and warm, say ready, wait for go, scan, report."""
+    batches = core_batches(data, n)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    w, c = time.perf_counter(), time.process_time()
+    for b in batches:
+        screener_scan_batch(b)
+    print(json.dumps({"wall": time.perf_counter() - w, "cpu": time.process_time() - c, "rows": n}), flush=True)
+    return 0
+
+
+_RULES: list = []
+
+
+def screener_scan_batch(batch):
+    import screener
+
+    if not _RULES:
+        _RULES.append(screener.load_rules().warm())
+    return screener.scan_batch(batch, _RULES[0])
+
+
+def core_batches(data: Path, n: int) -> list:
+    """The first ``n`` rows of ``data`` as canonical batches of ``chunks.SCAN_ROWS`` rows, rules warm."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    from screener.api import canonical_table
+    from screener.chunks import SCAN_ROWS
+    from screener.schema import ROW_ID, SOURCE_ROW
+
+    t = pacsv.read_csv(
+        data, convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(generate.COLUMNS, pa.string()))
+    )
+    canon, _ = canonical_table(t.slice(0, n))
+    canon = canon.append_column(ROW_ID, pc.subtract(canon.column(SOURCE_ROW), 1).cast(pa.int64()))
+    batches = canon.combine_chunks().to_batches(max_chunksize=SCAN_ROWS)
+    screener_scan_batch(batches[0].slice(0, 500))  # rules, automata and jieba's dictionary loaded
+    return batches
+
+
+def ceiling(data: Path, n: int, reps: int = 2) -> dict:
+    """The machine's own ratio for two processes: ``scan_batch`` over the same ``n`` rows in one
+    process alone, then in two at once (started together once both are loaded), interleaved,
+    best of ``reps``. No reading, writing or coordination: what two workers could get at best."""
+    import subprocess
+
+    def run(k: int) -> list[dict]:
+        procs = [
+            subprocess.Popen(
+                [sys.executable, str(Path(__file__).resolve()), "--ceiling-child", str(data), str(n)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(k)
+        ]
+        for p in procs:
+            assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        out = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+        return out
+
+    alone, pair, loads = [], [], []
+    for _ in range(reps):
+        loads.append(load())
+        alone.append(n / run(1)[0]["wall"])
+        loads.append(load())
+        pair.append(sum(n / r["wall"] for r in run(2)))
+        print(f"ceiling: one process {alone[-1]:,.0f} rows/s, two at once {pair[-1]:,.0f} rows/s", flush=True)
+    return {"rows": n, "alone": alone, "pair": pair, "ratio": max(pair) / max(alone), "load": loads}
 
 
 def _mb(kb: int | None) -> str:
@@ -586,6 +673,22 @@ def render_workers(w: dict) -> str:
             + ", ".join(f"{v:.1f}" for v in x["load"])
             + " |"
         )
+    c = w.get("ceiling")
+    if c:
+        lines += [
+            "",
+            f"What two processes get from this machine: `scan_batch` alone (no reading, writing or "
+            f"coordination) over the first {c['rows']:,} rows, in one process and in two at once, interleaved: "
+            f"one {max(c['alone']):,.0f} rows/s, two together {max(c['pair']):,.0f} rows/s, "
+            f"**{c['ratio']:.2f}×** (best of {len(c['alone'])}; every run: one "
+            + ", ".join(f"{v:,.0f}" for v in c["alone"])
+            + "; two "
+            + ", ".join(f"{v:,.0f}" for v in c["pair"])
+            + "; load average "
+            + ", ".join(f"{v:.1f}" for v in c["load"])
+            + "). The two vCPUs do not give twice one's work even to two independent processes, "
+            "so this is the ceiling the scan's 2-worker ratio is measured against.",
+        ]
     lines += [
         "",
         "Peak resident memory per process (target < 600 MB each, flat from 100k to 10M rows):",
