@@ -36,7 +36,7 @@ from .io.readers import DEFAULT_CHUNK_ROWS, InputFile, RawChunk, ReadOptions, it
 from .io.writers import ScanOutputs, ScanParts, previous_scan, replace_previous_scan
 from .ocr import OcrOptions, OcrStats, engine_info
 from .pool import scan_chunks
-from .summary import build_summary, describe_file
+from .summary import FileDigests, build_summary, describe_file
 from .tally import Tally
 from .workers import default_workers, start_early  # noqa: F401  (default_workers: the CLI's)
 
@@ -166,6 +166,7 @@ def scan_files(
     options = replace(read_options or ReadOptions(), chunk_rows=chunk_rows)
     sources, skipped = open_inputs(inputs, mapping, recursive=recursive, outdir=outdir, options=options)
     start_early(workers, sum(s.size for s in sources))  # the workers' start overlaps loading and reading
+    digests = FileDigests([s.path for s in sources])  # summary.json's sha256 of each input, hashed meanwhile
     if ruleset is None:
         from .api import load_rules  # the packs in use here (screener.toml, rules/, bundled)
 
@@ -208,7 +209,7 @@ def scan_files(
         outputs = parts.open_outputs(state["chunks_done"], rs.packset.categories)
         try:
             summary = _scan(
-                sources, parts, outputs, state, rs, mapping, options, workers, on_progress, t0, ocr, judged_at
+                sources, parts, outputs, state, rs, mapping, options, workers, on_progress, t0, ocr, judged_at, digests
             )
             if skipped:
                 summary["skipped_inputs"] = skipped
@@ -237,6 +238,7 @@ def _scan(
     t0: float,
     ocr: OcrOptions | None = None,
     as_of: date | None = None,
+    digests: FileDigests | None = None,
 ) -> dict:
     done = state["chunks_done"]
     ocr_stats = OcrStats.from_state(state.get("ocr_stats"))
@@ -316,7 +318,7 @@ def _scan(
         engine={"name": "screener", "version": __version__},
         rs=rs,
         tally=tally,
-        inputs=[describe_file(s) for s in sources],
+        inputs=[describe_file(s, digests=digests) for s in sources],
         workers=workers,
         started_at=state["started_at"],
         seconds=seconds_before + time.perf_counter() - t0,

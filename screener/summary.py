@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -30,13 +31,19 @@ class InputMeta:
     sheet: str | None = None  # XLSX: the sheet the listings were read from
 
 
-def describe_file(src: InputFile, sha256: bool = True) -> InputMeta:
-    """A local input as the readers left it (encoding, mapping and warnings known after reading)."""
+def describe_file(src: InputFile, sha256: bool = True, digests: FileDigests | None = None) -> InputMeta:
+    """A local input as the readers left it (encoding, mapping and warnings known after reading).
+
+    ``digests``: the files' sha256 already being computed (else it is computed now).
+    """
+    digest = None
+    if sha256:
+        digest = digests.get(src.path) if digests is not None else file_sha256(src.path)
     return InputMeta(
         src.name,
         src.format,
         src.size,
-        file_sha256(src.path) if sha256 else None,
+        digest,
         src.encoding,
         src.mapping,
         dict(src.warnings),
@@ -50,6 +57,31 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+class FileDigests:
+    """The sha256 of files, computed in a thread while the scan runs.
+
+    Reading and hashing release the GIL, so a scan's inputs are hashed beside
+    it rather than after its last chunk (a 5.7 GB export took ~4 s there).
+    """
+
+    def __init__(self, paths: Sequence[Path]):
+        self._paths = list(paths)
+        self._done: dict[Path, str] = {}
+        self._thread = threading.Thread(target=self._run, name="screener-sha256", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        for p in self._paths:
+            try:
+                self._done[p] = file_sha256(p)
+            except OSError:
+                return  # asked for again by get(), where the error is the caller's
+
+    def get(self, path: Path) -> str:
+        self._thread.join()
+        return self._done.get(path) or file_sha256(path)
 
 
 def peak_rss_kb() -> int:

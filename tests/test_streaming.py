@@ -149,3 +149,16 @@ def test_input_bytes_counts_files_folders_and_globs(tmp_path):
     assert input_bytes([tmp_path], recursive=True) == 17
     assert input_bytes([str(tmp_path / "**" / "*.csv")], recursive=True) == 17
     assert input_bytes([tmp_path / "missing.csv"]) == 0
+
+
+def test_summary_names_each_input_by_its_sha256_hashed_beside_the_scan(tmp_path, export, rules):
+    import hashlib
+
+    from screener.summary import FileDigests
+
+    s = outputs_of(tmp_path / "out", export, rules, chunk_rows=2000, workers=1)["summary"]
+    assert s["inputs"][0]["sha256"] == hashlib.sha256(export.read_bytes()).hexdigest()
+    digests = FileDigests([export, tmp_path / "gone.csv"])
+    assert digests.get(export) == s["inputs"][0]["sha256"]
+    with pytest.raises(FileNotFoundError):  # an unreadable input: the error is the caller's
+        digests.get(tmp_path / "gone.csv")
