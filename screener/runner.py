@@ -38,7 +38,7 @@ from .ocr import OcrOptions, OcrStats, engine_info
 from .pool import scan_chunks
 from .summary import FileDigests, build_summary, describe_file
 from .tally import Tally
-from .workers import default_workers, start_early  # noqa: F401  (default_workers: the CLI's)
+from .workers import start_early
 
 CHECKPOINT_FORMAT = "screener-checkpoint-2"
 
