@@ -581,29 +581,22 @@ CEILING_ROWS = 100_000
 
 def ceiling_child(data: Path, n: int) -> int:
     """One process of :func:`ceiling`: load, read and warm, say ready, wait for go, scan, report."""
-    batches = core_batches(data, n)
+    import screener
+
+    rs = screener.load_rules()
+    batches = core_batches(data, rs, n)
     print("ready", flush=True)
     sys.stdin.readline()
     w, c = time.perf_counter(), time.process_time()
     for b in batches:
-        screener_scan_batch(b)
+        screener.scan_batch(b, rs)
     print(json.dumps({"wall": time.perf_counter() - w, "cpu": time.process_time() - c, "rows": n}), flush=True)
     return 0
 
 
-_RULES: list = []
-
-
-def screener_scan_batch(batch):
-    import screener
-
-    if not _RULES:
-        _RULES.append(screener.load_rules().warm())
-    return screener.scan_batch(batch, _RULES[0])
-
-
-def core_batches(data: Path, n: int) -> list:
-    """The first ``n`` rows of ``data`` as canonical batches of ``chunks.SCAN_ROWS`` rows, rules warm."""
+def core_batches(data: Path, rs, n: int | None = None) -> list:
+    """The first ``n`` rows of ``data`` (all: None) as canonical batches of ``chunks.SCAN_ROWS`` rows,
+    as a chunk is scanned; ``rs`` warmed first (automata, jieba's dictionary), so no timing pays for it."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pacsv
@@ -615,11 +608,11 @@ def core_batches(data: Path, n: int) -> list:
     t = pacsv.read_csv(
         data, convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(generate.COLUMNS, pa.string()))
     )
-    canon, _ = canonical_table(t.slice(0, n))
+    canon, _ = canonical_table(t if n is None else t.slice(0, n))
+    del t
     canon = canon.append_column(ROW_ID, pc.subtract(canon.column(SOURCE_ROW), 1).cast(pa.int64()))
-    batches = canon.combine_chunks().to_batches(max_chunksize=SCAN_ROWS)
-    screener_scan_batch(batches[0].slice(0, 500))  # rules, automata and jieba's dictionary loaded
-    return batches
+    rs.warm()
+    return canon.combine_chunks().to_batches(max_chunksize=SCAN_ROWS)
 
 
 def ceiling(data: Path, n: int, reps: int = 3) -> dict:
@@ -814,24 +807,11 @@ def core_in_process(data: Path) -> dict:
     process: candidates after the first pass, candidates judged (both passes), CPU per stage."""
     from collections import Counter
 
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.csv as pacsv
-
     import screener
-    from screener.api import canonical_table
     from screener.chunks import SCAN_ROWS
-    from screener.schema import ROW_ID, SOURCE_ROW
 
     rs = screener.load_rules()
-    t = pacsv.read_csv(
-        data, convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(generate.COLUMNS, pa.string()))
-    )
-    canon, _ = canonical_table(t)
-    del t
-    canon = canon.append_column(ROW_ID, pc.subtract(canon.column(SOURCE_ROW), 1).cast(pa.int64()))
-    batches = canon.combine_chunks().to_batches(max_chunksize=SCAN_ROWS)
-    screener.scan_batch(batches[0].slice(0, 500), rs)  # warm up: automata, jieba's dictionary
+    batches = core_batches(data, rs)
     stages: Counter = Counter()
     first = judged = hits = 0
     la = load()
@@ -843,7 +823,7 @@ def core_in_process(data: Path) -> dict:
         judged += sum(r.rule_candidates.values())
         hits += r.hits.num_rows
     return {
-        "rows": canon.num_rows,
+        "rows": sum(b.num_rows for b in batches),
         "batch_rows": SCAN_ROWS,
         "wall": time.perf_counter() - w,
         "cpu": time.process_time() - c,

@@ -49,8 +49,8 @@ _TEXT_IDS = ("item_id", "shop_id")  # written as text: Excel would turn long dig
 
 
 class LeadsWorkbook:
-    """flagged.xlsx written as the leads arrive: :meth:`add` flagged listings (a table or a
-    batch of :data:`~screener.schema.FLAGGED_SCHEMA` columns) in order, then :meth:`close`.
+    """flagged.xlsx written as the leads arrive: :meth:`add` flagged listings (with the
+    :data:`~screener.schema.FLAGGED_SCHEMA` columns) in order, then :meth:`close`.
 
     A scan adds each chunk's leads as the chunk completes, so the workbook is done
     when the scan is, instead of being written from flagged.parquet afterwards.
@@ -96,10 +96,11 @@ class LeadsWorkbook:
             ws.write_string(0, i, LEAD_COLUMNS[c], self._head)
         self._rows = self._links = 0
 
-    def add(self, flagged: pa.Table | pa.RecordBatch) -> None:
-        data = {c: flagged.column(c).to_pylist() for c in _FROM_TABLE}
+    def add(self, flagged: pa.Table | pa.RecordBatch | Mapping[str, list]) -> None:
+        """Add leads: a table or batch, or its columns already as Python lists (``to_pydict()``)."""
+        data = flagged if isinstance(flagged, Mapping) else {c: flagged.column(c).to_pylist() for c in _FROM_TABLE}
         names = self._names
-        for i in range(flagged.num_rows):
+        for i in range(len(data["item_id"])):
             if self._rows >= self._max_rows:
                 self._new_sheet()
             ws, r = self._ws, self._rows + 1

@@ -200,9 +200,10 @@ class ScanOutputs:
             self._hits.write_table(hits)
         if flagged is not None and flagged.num_rows:
             self._flagged.write_table(flagged)
-            self._leads.add(flagged)
-            for row in flagged.to_pylist():
-                self._csv.writerow(safe_row(["" if row[c] is None else row[c] for c in FLAGGED_SCHEMA.names]))
+            cols = flagged.to_pydict()  # once, for both the workbook and the CSV
+            self._leads.add(cols)
+            for row in zip(*(cols[c] for c in FLAGGED_SCHEMA.names)):
+                self._csv.writerow(safe_row(["" if v is None else v for v in row]))
         rows: Iterator[tuple[Any, ...]]
         if rejects is None:
             rows = iter(())

@@ -11,7 +11,6 @@ from ..model import (
     CheckCall,
     Condition,
     RegexPattern,
-    freeze,
 )
 from ..regexes import anchor_required, branch_anchor, compile_regex, required_literals
 from ..yamlsrc import YMap
@@ -142,4 +141,4 @@ def _check(ctx: Context, item: YMap, line: int | None) -> Check | None:
         ctx.err(p, line)
     if problems:
         return None
-    return CheckCall(name=str(item["check"]), params=freeze(params), line=line)  # sorted pairs
+    return CheckCall(name=str(item["check"]), params=tuple(sorted(params.items())), line=line)  # freezes them
